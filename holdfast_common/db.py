@@ -1,0 +1,99 @@
+"""The connection pool and the one way domain code runs a transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import psycopg
+import psycopg_pool
+import structlog
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+
+from holdfast_common.errors import ErrorKind, HoldfastError
+from holdfast_common.settings import Settings
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+# Deadlocks and serialization failures roll the whole transaction back, so
+# re-running it is safe; the client never sees them unless they persist.
+_RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+_TRANSPARENT_RETRIES = 3
+
+
+def connection_kwargs(settings: Settings, application_name: str) -> dict[str, object]:
+    """Session settings every pooled connection gets (timeouts bound every lock wait)."""
+    options = (
+        f"-c lock_timeout={settings.db_lock_timeout_ms} "
+        f"-c statement_timeout={settings.db_statement_timeout_ms} "
+        "-c idle_in_transaction_session_timeout=60000"
+    )
+    return {
+        "autocommit": True,
+        "row_factory": dict_row,
+        "application_name": application_name,
+        "options": options,
+    }
+
+
+async def open_pool(settings: Settings, application_name: str) -> psycopg_pool.AsyncConnectionPool:
+    """Opens the async pool and waits until its minimum connections are up."""
+    pool = psycopg_pool.AsyncConnectionPool(
+        settings.database_url,
+        min_size=settings.db_pool_min_size,
+        max_size=settings.db_pool_max_size,
+        timeout=settings.db_pool_timeout,
+        kwargs=connection_kwargs(settings, application_name),
+        open=False,
+        name=application_name,
+    )
+    await pool.open(wait=True, timeout=30)
+    return pool
+
+
+def translate_db_error(exc: Exception) -> HoldfastError | None:
+    """Maps a database failure to the refusal a client can act on, or None if it is a bug."""
+    if isinstance(exc, pg_errors.LockNotAvailable):
+        return HoldfastError(
+            ErrorKind.ABORTED, "LOCK_TIMEOUT", "a row stayed locked too long; retry with the same request_id"
+        )
+    if isinstance(exc, pg_errors.QueryCanceled):
+        return HoldfastError(
+            ErrorKind.ABORTED,
+            "STATEMENT_TIMEOUT",
+            "the database took too long; retry with the same request_id",
+        )
+    if isinstance(exc, _RETRYABLE):
+        return HoldfastError(
+            ErrorKind.ABORTED, "TRANSACTION_CONFLICT", "concurrent update; retry with the same request_id"
+        )
+    if isinstance(exc, psycopg_pool.PoolTimeout | psycopg.OperationalError):
+        return HoldfastError(ErrorKind.UNAVAILABLE, "DATABASE_UNAVAILABLE", "the database is unavailable")
+    return None
+
+
+async def in_transaction(
+    pool: psycopg_pool.AsyncConnectionPool,
+    work: Callable[[psycopg.AsyncConnection], Awaitable[T]],
+) -> T:
+    """Runs `work` in one READ COMMITTED transaction, re-running it after a deadlock."""
+    for attempt in range(1, _TRANSPARENT_RETRIES + 1):
+        try:
+            async with pool.connection() as conn, conn.transaction():
+                return await work(conn)
+        except _RETRYABLE as exc:
+            if attempt == _TRANSPARENT_RETRIES:
+                raise
+            log.warning("transaction retried", error=type(exc).__name__, attempt=attempt)
+    raise AssertionError("unreachable")
+
+
+async def read(
+    pool: psycopg_pool.AsyncConnectionPool,
+    work: Callable[[psycopg.AsyncConnection], Awaitable[T]],
+) -> T:
+    """Runs read-only `work` on an autocommit connection: no BEGIN/COMMIT round trips."""
+    async with pool.connection() as conn:
+        return await work(conn)

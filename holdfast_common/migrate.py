@@ -1,0 +1,27 @@
+"""Applies the plain-SQL migrations in migrations/ with yoyo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from yoyo import get_backend, read_migrations
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def yoyo_url(database_url: str) -> str:
+    """yoyo names its psycopg-3 backend postgresql+psycopg://."""
+    scheme, _, rest = database_url.partition("://")
+    if scheme not in ("postgres", "postgresql", "postgresql+psycopg"):
+        raise ValueError(f"not a PostgreSQL URL: {scheme}://…")
+    return f"postgresql+psycopg://{rest}"
+
+
+def apply_migrations(database_url: str) -> int:
+    """Applies every pending migration; returns how many were applied."""
+    backend = get_backend(yoyo_url(database_url))
+    migrations = read_migrations(str(MIGRATIONS_DIR))
+    with backend.lock():
+        pending = backend.to_apply(migrations)
+        backend.apply_migrations(pending)
+    return len(pending)

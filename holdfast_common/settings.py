@@ -1,0 +1,50 @@
+"""Configuration from environment variables (see the README's configuration table)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    # Unset: `make run` / `make test` start an embedded server and set these.
+    database_url: str = ""
+    redis_url: str = ""
+
+    inventory_listen: str = "127.0.0.1:50051"
+    pricing_listen: str = "127.0.0.1:50052"
+
+    db_pool_min_size: int = Field(default=4, ge=1)
+    db_pool_max_size: int = Field(default=16, ge=1)
+    # Seconds a request waits for a pooled connection before UNAVAILABLE.
+    db_pool_timeout: float = Field(default=10.0, gt=0)
+    # Server-side limits set on every pooled connection.
+    db_lock_timeout_ms: int = Field(default=5000, ge=0)
+    db_statement_timeout_ms: int = Field(default=15000, ge=0)
+
+    hold_default_ttl_seconds: int = Field(default=900, gt=0)
+    hold_max_ttl_seconds: int = Field(default=3600, gt=0)
+    # ExtendHold never pushes expire_time past create_time + this.
+    hold_max_lifetime_seconds: int = Field(default=7200, gt=0)
+    max_lines_per_hold: int = Field(default=100, gt=0)
+    max_quantity_per_line: int = Field(default=10_000, gt=0)
+
+    store_currency: str = Field(default="USD", min_length=3, max_length=3)
+    default_page_size: int = Field(default=50, gt=0)
+    max_page_size: int = Field(default=500, gt=0)
+    # Signs page tokens so a forged one is refused; set it in production.
+    page_token_secret: str = "holdfast-dev-page-token-secret"
+
+    # Seconds in-flight calls get to finish after SIGTERM/SIGINT.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    log_level: str = "INFO"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

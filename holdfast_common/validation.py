@@ -1,0 +1,53 @@
+"""Collects field violations so a bad request names every bad field at once."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from holdfast_common.errors import FieldViolation, invalid_argument
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+
+
+class Violations:
+    """Accumulates FieldViolations; `raise_if_any` turns them into INVALID_ARGUMENT."""
+
+    def __init__(self) -> None:
+        self.items: list[FieldViolation] = []
+
+    def add(self, field: str, description: str) -> None:
+        self.items.append(FieldViolation(field, description))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise invalid_argument(self.items)
+
+    def uuid(self, field: str, value: str, *, required: bool = True) -> str | None:
+        """Checks a resource id; returns its canonical form, or None when empty and optional."""
+        if not value:
+            if required:
+                self.add(field, "is required")
+            return None
+        try:
+            parsed = uuid.UUID(value)
+        except ValueError:
+            self.add(field, "must be a UUID")
+            return None
+        return str(parsed)
+
+    def request_id(self, field: str, value: str) -> None:
+        if not _REQUEST_ID.fullmatch(value):
+            self.add(field, "must be 1-64 characters of A-Z a-z 0-9 . _ : -")
+
+    def text(self, field: str, value: str, *, max_len: int, required: bool = True) -> None:
+        if required and not value.strip():
+            self.add(field, "is required")
+        elif len(value) > max_len:
+            self.add(field, f"must be at most {max_len} characters")
+        elif "\x00" in value:
+            self.add(field, "must not contain NUL characters")
+
+    def pattern(self, field: str, value: str, regex: re.Pattern[str], description: str) -> None:
+        if not regex.fullmatch(value):
+            self.add(field, description)

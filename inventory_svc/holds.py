@@ -1,0 +1,189 @@
+"""Holds: all-or-nothing soft reservations with a TTL, then commit, release or expiry."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+import psycopg_pool
+import uuid6
+
+from holdfast_common.db import in_transaction, read
+from holdfast_common.errors import ErrorKind, HoldfastError, not_found
+from holdfast_common.pagination import PageRequest
+from inventory_svc.idempotency import RequestRecord
+from inventory_svc.models import Hold, HoldLine, HoldState, NewHold
+from inventory_svc.queries import Q
+from inventory_svc.stock import insufficient_stock, lock_and_reclaim
+
+
+def _hold_from_row(row: dict[str, Any]) -> Hold:
+    return Hold(
+        id=row["id"],
+        owner_id=row["owner_id"],
+        state=HoldState(row["state"]),
+        lines=tuple(HoldLine(s, q) for s, q in zip(row["skus"], row["quantities"], strict=True)),
+        create_time=row["create_time"],
+        expire_time=row["expire_time"],
+        end_time=row["end_time"],
+    )
+
+
+class Holds:
+    """Hold operations on one pool, with the configured TTL limits."""
+
+    def __init__(self, pool: psycopg_pool.AsyncConnectionPool, *, max_lifetime: timedelta) -> None:
+        self._pool = pool
+        self._max_lifetime = max_lifetime
+
+    async def create(self, new: NewHold, record: RequestRecord) -> Hold:
+        """Reserves every line or nothing; INSUFFICIENT_STOCK names every short SKU."""
+        skus = [line.sku for line in new.lines]
+
+        async def work(conn: psycopg.AsyncConnection) -> Hold:
+            replay = await record.claim(conn, Hold)
+            if replay is not None:
+                return replay
+            levels, now = await lock_and_reclaim(conn, skus)
+            short = [
+                (line.sku, line.quantity, levels[line.sku].available)
+                for line in new.lines
+                if levels[line.sku].available < line.quantity
+            ]
+            if short:
+                raise insufficient_stock(short)
+            hold = Hold(
+                id=str(uuid6.uuid7()),
+                owner_id=new.owner_id,
+                state=HoldState.ACTIVE,
+                lines=new.lines,
+                create_time=now,
+                expire_time=now + new.ttl,
+                end_time=None,
+            )
+            await conn.execute(
+                Q.insert_hold,
+                {
+                    "id": hold.id,
+                    "owner_id": hold.owner_id,
+                    "create_time": hold.create_time,
+                    "expire_time": hold.expire_time,
+                    "skus": skus,
+                    "quantities": [line.quantity for line in new.lines],
+                    "request_id": new.request_id,
+                },
+            )
+            await record.store(conn, hold)
+            return hold
+
+        return await in_transaction(self._pool, work)
+
+    async def get(self, hold_id: str) -> Hold:
+        async def work(conn: psycopg.AsyncConnection) -> dict[str, Any] | None:
+            cur = await conn.execute(Q.get_hold, {"id": hold_id})
+            return await cur.fetchone()
+
+        row = await read(self._pool, work)
+        if row is None:
+            raise not_found("hold", "hold_id", hold_id)
+        return _hold_from_row(row)
+
+    async def list(
+        self, owner_id: str, state: HoldState | None, page: PageRequest
+    ) -> tuple[list[Hold], str | None]:
+        """One page of an owner's holds, oldest first, and the id to continue after."""
+
+        async def work(conn: psycopg.AsyncConnection) -> list[dict[str, Any]]:
+            cur = await conn.execute(
+                Q.list_holds,
+                {
+                    "owner_id": owner_id,
+                    "state": state.value if state else None,
+                    "after": page.after[0] if page.after else None,
+                    "limit": page.size + 1,
+                },
+            )
+            return await cur.fetchall()
+
+        rows = await read(self._pool, work)
+        holds = [_hold_from_row(r) for r in rows[: page.size]]
+        return holds, (holds[-1].id if len(rows) > page.size else None)
+
+    async def extend(self, hold_id: str, ttl: timedelta, record: RequestRecord) -> Hold:
+        """expire_time = now + ttl, never past create_time + the maximum lifetime."""
+
+        async def work(conn: psycopg.AsyncConnection) -> Hold:
+            replay = await record.claim(conn, Hold)
+            if replay is not None:
+                return replay
+            cur = await conn.execute(Q.lock_hold, {"id": hold_id})
+            row = await cur.fetchone()
+            if row is None:
+                raise not_found("hold", "hold_id", hold_id)
+            _require_live(hold_id, row["state"], row["expire_time"], row["now"])
+            expire_time = min(row["now"] + ttl, row["create_time"] + self._max_lifetime)
+            await conn.execute(Q.extend_hold, {"id": hold_id, "expire_time": expire_time})
+            hold = await _read_hold(conn, hold_id)
+            await record.store(conn, hold)
+            return hold
+
+        return await in_transaction(self._pool, work)
+
+    async def release(self, hold_id: str, record: RequestRecord) -> Hold:
+        """Returns the held units to available stock."""
+        return await self._finish(hold_id, HoldState.RELEASED, "RELEASE", record)
+
+    async def commit(self, hold_id: str, record: RequestRecord) -> Hold:
+        """Checkout: on_hand and reserved both drop by the held quantities."""
+        return await self._finish(hold_id, HoldState.COMMITTED, "COMMIT", record)
+
+    async def _finish(self, hold_id: str, state: HoldState, reason: str, record: RequestRecord) -> Hold:
+        async def work(conn: psycopg.AsyncConnection) -> Hold:
+            replay = await record.claim(conn, Hold)
+            if replay is not None:
+                return replay
+            # Lines never change, so reading them unlocked is safe; the stock rows
+            # are then locked before the hold row, the order every path uses.
+            current = await _read_hold(conn, hold_id)
+            cur = await conn.execute(Q.lock_stock, {"skus": [line.sku for line in current.lines]})
+            await cur.fetchall()
+            cur = await conn.execute(Q.lock_hold, {"id": hold_id})
+            row = await cur.fetchone()
+            assert row is not None
+            _require_live(hold_id, row["state"], row["expire_time"], row["now"])
+            await conn.execute(
+                Q.finish_hold,
+                {"id": hold_id, "state": state.value, "reason": reason, "request_id": record.request_id},
+            )
+            hold = await _read_hold(conn, hold_id)
+            await record.store(conn, hold)
+            return hold
+
+        return await in_transaction(self._pool, work)
+
+
+async def _read_hold(conn: psycopg.AsyncConnection, hold_id: str) -> Hold:
+    cur = await conn.execute(Q.get_hold, {"id": hold_id})
+    row = await cur.fetchone()
+    if row is None:
+        raise not_found("hold", "hold_id", hold_id)
+    return _hold_from_row(row)
+
+
+def _require_live(hold_id: str, state: str, expire_time: datetime, now: datetime) -> None:
+    """A hold past its expire_time is expired for every purpose, reclaimed or not."""
+    if state == HoldState.EXPIRED or (state == HoldState.ACTIVE and expire_time <= now):
+        raise HoldfastError(
+            ErrorKind.FAILED_PRECONDITION,
+            "HOLD_EXPIRED",
+            f"hold {hold_id} expired at {expire_time.isoformat()}",
+            metadata={"hold_id": hold_id, "expire_time": expire_time.isoformat()},
+        )
+    if state != HoldState.ACTIVE:
+        raise HoldfastError(
+            ErrorKind.FAILED_PRECONDITION,
+            "HOLD_NOT_ACTIVE",
+            f"hold {hold_id} is {state}",
+            metadata={"hold_id": hold_id, "state": state},
+        )

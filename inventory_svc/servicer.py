@@ -1,0 +1,214 @@
+"""InventoryService: protobuf in, domain calls, protobuf out; errors become rich statuses."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import grpc
+import psycopg_pool
+from google.protobuf.message import Message
+from holdfast.inventory.v1 import inventory_pb2 as pb
+from holdfast.inventory.v1 import inventory_pb2_grpc as pb_grpc
+
+from holdfast_common.grpc_errors import translate_errors
+from holdfast_common.money import money_from_proto
+from holdfast_common.pagination import PageTokens
+from holdfast_common.settings import Settings
+from holdfast_common.validation import Violations
+from inventory_svc import convert, requests
+from inventory_svc.catalog import Catalog
+from inventory_svc.holds import Holds
+from inventory_svc.idempotency import RequestRecord, fingerprint
+from inventory_svc.stock import adjust, get_levels
+
+ERROR_DOMAIN = "holdfast.inventory"
+Ctx = grpc.aio.ServicerContext
+
+
+def _record(method: str, request: Message) -> RequestRecord:
+    """The idempotency record of a mutating request, keyed by its request_id."""
+    payload = type(request)()
+    payload.CopyFrom(request)
+    payload.ClearField("request_id")  # type: ignore[arg-type]
+    request_id: str = request.request_id  # type: ignore[attr-defined]
+    return RequestRecord(
+        request_id, method, fingerprint(method, payload.SerializeToString(deterministic=True))
+    )
+
+
+@translate_errors(ERROR_DOMAIN)
+class InventoryServicer(pb_grpc.InventoryServiceServicer):
+    def __init__(self, pool: psycopg_pool.AsyncConnectionPool, settings: Settings) -> None:
+        self._settings = settings
+        self._catalog = Catalog(pool)
+        self._holds = Holds(pool, max_lifetime=timedelta(seconds=settings.hold_max_lifetime_seconds))
+        self._pool = pool
+        self._pages = PageTokens(
+            settings.page_token_secret,
+            default_size=settings.default_page_size,
+            max_size=settings.max_page_size,
+        )
+
+    # ------------------------------------------------------------ catalog
+
+    async def CreateCategory(self, request: pb.CreateCategoryRequest, context: Ctx) -> Any:
+        v = Violations()
+        v.text("name", request.name, max_len=requests.MAX_NAME)
+        parent_id = v.uuid("parent_id", request.parent_id, required=False)
+        v.raise_if_any()
+        created = await self._catalog.create_category(request.name, parent_id)
+        return pb.CreateCategoryResponse(category=convert.category(created))
+
+    async def ListCategories(self, request: pb.ListCategoriesRequest, context: Ctx) -> Any:
+        v = Violations()
+        page = self._pages.parse(v, request.page_size, request.page_token, {"list": "categories"})
+        v.raise_if_any()
+        items, after = await self._catalog.list_categories(page)
+        return pb.ListCategoriesResponse(
+            categories=[convert.category(c) for c in items],
+            next_page_token=self._pages.encode([after], {"list": "categories"}) if after else "",
+        )
+
+    async def CreateProduct(self, request: pb.CreateProductRequest, context: Ctx) -> Any:
+        v = Violations()
+        v.text("title", request.title, max_len=requests.MAX_NAME)
+        v.text("description", request.description, max_len=requests.MAX_DESCRIPTION, required=False)
+        category_id = v.uuid("category_id", request.category_id, required=False)
+        price = None
+        if not request.HasField("base_price"):
+            v.add("base_price", "is required")
+        else:
+            price = money_from_proto(
+                v,
+                "base_price",
+                request.base_price,
+                store_currency=self._settings.store_currency,
+                allow_negative=False,
+            )
+        v.raise_if_any()
+        assert price is not None
+        created = await self._catalog.create_product(
+            request.title, request.description, category_id, price.minor, price.currency
+        )
+        return pb.CreateProductResponse(product=convert.product(created))
+
+    async def GetProduct(self, request: pb.GetProductRequest, context: Ctx) -> Any:
+        v = Violations()
+        product_id = v.uuid("id", request.id)
+        v.raise_if_any()
+        assert product_id is not None
+        return pb.GetProductResponse(product=convert.product(await self._catalog.get_product(product_id)))
+
+    async def ListProducts(self, request: pb.ListProductsRequest, context: Ctx) -> Any:
+        v = Violations()
+        category_id = v.uuid("category_id", request.category_id, required=False)
+        query = {"list": "products", "category_id": category_id}
+        page = self._pages.parse(v, request.page_size, request.page_token, query)
+        v.raise_if_any()
+        items, after = await self._catalog.list_products(category_id, page)
+        return pb.ListProductsResponse(
+            products=[convert.product(p) for p in items],
+            next_page_token=self._pages.encode([after], query) if after else "",
+        )
+
+    async def CreateVariant(self, request: pb.CreateVariantRequest, context: Ctx) -> Any:
+        v = Violations()
+        product_id = v.uuid("product_id", request.product_id)
+        requests.sku(v, "sku", request.sku)
+        adjustment = 0
+        if request.HasField("price_adjustment"):
+            money = money_from_proto(
+                v,
+                "price_adjustment",
+                request.price_adjustment,
+                store_currency=self._settings.store_currency,
+                allow_negative=True,
+            )
+            adjustment = money.minor if money else 0
+        if not 0 <= request.initial_on_hand <= 10**12:
+            v.add("initial_on_hand", "must be 0-1e12")
+        v.raise_if_any()
+        assert product_id is not None
+        variant, level = await self._catalog.create_variant(
+            product_id, request.sku, adjustment, request.initial_on_hand
+        )
+        return pb.CreateVariantResponse(
+            variant=convert.variant(variant), stock_level=convert.stock_level(level)
+        )
+
+    async def GetVariant(self, request: pb.GetVariantRequest, context: Ctx) -> Any:
+        v = Violations()
+        key = request.WhichOneof("key")
+        variant_id = None
+        if key == "id":
+            variant_id = v.uuid("id", request.id)
+        elif key == "sku":
+            requests.sku(v, "sku", request.sku)
+        else:
+            v.add("key", "set id or sku")
+        v.raise_if_any()
+        variant = await self._catalog.get_variant(variant_id=variant_id, sku=request.sku or None)
+        (level,) = await get_levels(self._pool, [variant.sku])
+        return pb.GetVariantResponse(variant=convert.variant(variant), stock_level=convert.stock_level(level))
+
+    async def ListVariants(self, request: pb.ListVariantsRequest, context: Ctx) -> Any:
+        v = Violations()
+        product_id = v.uuid("product_id", request.product_id)
+        query = {"list": "variants", "product_id": product_id}
+        page = self._pages.parse(v, request.page_size, request.page_token, query)
+        v.raise_if_any()
+        assert product_id is not None
+        items, after = await self._catalog.list_variants(product_id, page)
+        return pb.ListVariantsResponse(
+            variants=[convert.variant(x) for x in items],
+            next_page_token=self._pages.encode([after], query) if after else "",
+        )
+
+    # ------------------------------------------------------------ stock
+
+    async def AdjustStock(self, request: pb.AdjustStockRequest, context: Ctx) -> Any:
+        adjustment = requests.adjust_stock(request)
+        level = await adjust(self._pool, adjustment, _record("AdjustStock", request))
+        return pb.AdjustStockResponse(stock_level=convert.stock_level(level))
+
+    async def BatchGetStockLevels(self, request: pb.BatchGetStockLevelsRequest, context: Ctx) -> Any:
+        levels = await get_levels(self._pool, requests.batch_skus(request))
+        return pb.BatchGetStockLevelsResponse(levels=[convert.stock_level(x) for x in levels])
+
+    # ------------------------------------------------------------ holds
+
+    async def CreateHold(self, request: pb.CreateHoldRequest, context: Ctx) -> Any:
+        new = requests.create_hold(request, self._settings)
+        hold = await self._holds.create(new, _record("CreateHold", request))
+        return pb.CreateHoldResponse(hold=convert.hold(hold))
+
+    async def GetHold(self, request: pb.GetHoldRequest, context: Ctx) -> Any:
+        hold_id = requests.hold_id(None, request.id, field="id")
+        return pb.GetHoldResponse(hold=convert.hold(await self._holds.get(hold_id)))
+
+    async def ListHolds(self, request: pb.ListHoldsRequest, context: Ctx) -> Any:
+        v, state = requests.list_holds_filter(request)
+        query = {"list": "holds", "owner_id": request.owner_id, "state": int(request.state)}
+        page = self._pages.parse(v, request.page_size, request.page_token, query)
+        v.raise_if_any()
+        items, after = await self._holds.list(request.owner_id, state, page)
+        return pb.ListHoldsResponse(
+            holds=[convert.hold(h) for h in items],
+            next_page_token=self._pages.encode([after], query) if after else "",
+        )
+
+    async def ExtendHold(self, request: pb.ExtendHoldRequest, context: Ctx) -> Any:
+        hold_id, ttl = requests.extend_hold(request, self._settings)
+        hold = await self._holds.extend(hold_id, ttl, _record("ExtendHold", request))
+        return pb.ExtendHoldResponse(hold=convert.hold(hold))
+
+    async def ReleaseHold(self, request: pb.ReleaseHoldRequest, context: Ctx) -> Any:
+        hold_id = requests.hold_id(request.request_id, request.hold_id)
+        hold = await self._holds.release(hold_id, _record("ReleaseHold", request))
+        return pb.ReleaseHoldResponse(hold=convert.hold(hold))
+
+    async def CommitHold(self, request: pb.CommitHoldRequest, context: Ctx) -> Any:
+        hold_id = requests.hold_id(request.request_id, request.hold_id)
+        hold = await self._holds.commit(hold_id, _record("CommitHold", request))
+        return pb.CommitHoldResponse(hold=convert.hold(hold))

@@ -1,0 +1,87 @@
+-- name: insert_hold
+-- The hold, its lines, one HOLD ledger row per line and the reserved counts,
+-- in one statement; the SKU rows are already locked by lock_stock.
+WITH hold AS (
+    INSERT INTO holds (id, owner_id, state, create_time, expire_time)
+    VALUES (%(id)s, %(owner_id)s, 'ACTIVE', %(create_time)s, %(expire_time)s)
+    RETURNING id
+), cart AS (
+    SELECT sku, quantity FROM unnest(%(skus)s::text[], %(quantities)s::bigint[]) AS t(sku, quantity)
+), lines AS (
+    INSERT INTO hold_lines (hold_id, sku, quantity)
+    SELECT hold.id, cart.sku, cart.quantity FROM hold, cart
+), ledger AS (
+    INSERT INTO stock_ledger (sku, delta_on_hand, delta_reserved, reason, hold_id, request_id)
+    SELECT cart.sku, 0, cart.quantity, 'HOLD', hold.id, %(request_id)s FROM hold, cart
+)
+UPDATE stock s SET reserved = s.reserved + cart.quantity, update_time = now()
+FROM cart
+WHERE s.sku = cart.sku;
+
+-- name: get_hold
+-- An ACTIVE hold past its expire_time reads as EXPIRED whether or not it has
+-- been reclaimed yet.
+SELECT h.id::text, h.owner_id,
+       CASE WHEN h.state = 'ACTIVE' AND h.expire_time <= now() THEN 'EXPIRED' ELSE h.state END
+           AS state,
+       h.create_time, h.expire_time,
+       CASE WHEN h.state = 'ACTIVE' AND h.expire_time <= now() THEN h.expire_time
+            ELSE h.end_time END AS end_time,
+       array_agg(l.sku ORDER BY l.sku) AS skus,
+       array_agg(l.quantity ORDER BY l.sku) AS quantities,
+       now() AS now
+FROM holds h JOIN hold_lines l ON l.hold_id = h.id
+WHERE h.id = %(id)s
+GROUP BY h.id;
+
+-- name: list_holds
+WITH page AS (
+    SELECT h.id, h.owner_id, h.state, h.create_time, h.expire_time, h.end_time,
+           CASE WHEN h.state = 'ACTIVE' AND h.expire_time <= now() THEN 'EXPIRED'
+                ELSE h.state END AS effective_state
+    FROM holds h
+    WHERE h.owner_id = %(owner_id)s
+      AND (%(after)s::uuid IS NULL OR h.id > %(after)s::uuid)
+)
+SELECT p.id::text, p.owner_id, p.effective_state AS state,
+       p.create_time, p.expire_time,
+       CASE WHEN p.state = 'ACTIVE' AND p.effective_state = 'EXPIRED' THEN p.expire_time
+            ELSE p.end_time END AS end_time,
+       array_agg(l.sku ORDER BY l.sku) AS skus,
+       array_agg(l.quantity ORDER BY l.sku) AS quantities,
+       now() AS now
+FROM page p JOIN hold_lines l ON l.hold_id = p.id
+WHERE %(state)s::text IS NULL OR p.effective_state = %(state)s::text
+GROUP BY p.id, p.owner_id, p.effective_state, p.state, p.create_time, p.expire_time, p.end_time
+ORDER BY p.id
+LIMIT %(limit)s;
+
+-- name: lock_hold
+SELECT state, expire_time, create_time, now() AS now FROM holds WHERE id = %(id)s FOR UPDATE;
+
+-- name: finish_hold
+-- Moves an ACTIVE hold to a terminal state: one ledger row per line, and
+-- reserved (and for COMMIT, on_hand) lowered by the held quantities.
+WITH finished AS (
+    UPDATE holds SET state = %(state)s, end_time = now()
+    WHERE id = %(id)s AND state = 'ACTIVE'
+    RETURNING id
+), lines AS (
+    SELECT l.sku, l.quantity FROM hold_lines l JOIN finished f ON f.id = l.hold_id
+), ledger AS (
+    INSERT INTO stock_ledger (sku, delta_on_hand, delta_reserved, reason, hold_id, request_id)
+    SELECT sku, CASE WHEN %(state)s = 'COMMITTED' THEN -quantity ELSE 0 END, -quantity,
+           %(reason)s, %(id)s, %(request_id)s
+    FROM lines
+)
+UPDATE stock s
+SET reserved = s.reserved - lines.quantity,
+    on_hand = s.on_hand - CASE WHEN %(state)s = 'COMMITTED' THEN lines.quantity ELSE 0 END,
+    update_time = now()
+FROM lines
+WHERE s.sku = lines.sku
+RETURNING now() AS end_time;
+
+-- name: extend_hold
+UPDATE holds SET expire_time = %(expire_time)s
+WHERE id = %(id)s AND state = 'ACTIVE';
