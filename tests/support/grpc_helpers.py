@@ -1,0 +1,108 @@
+"""Client-side helpers: stubs, rich error details, and catalog fixtures made over gRPC."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import grpc
+from google.rpc import error_details_pb2
+from google.type import money_pb2
+from grpc_status import rpc_status
+
+from holdfast.inventory.v1 import inventory_pb2 as pb
+from holdfast.inventory.v1 import inventory_pb2_grpc as pb_grpc
+
+
+@dataclass
+class RpcFailure:
+    code: grpc.StatusCode
+    message: str
+    reason: str
+    domain: str
+    metadata: dict[str, str]
+    field_violations: list[tuple[str, str]]
+    precondition_violations: list[tuple[str, str, str]]
+
+
+def failure(error: grpc.RpcError) -> RpcFailure:
+    """Unpacks the google.rpc.Status of a failed call (ErrorInfo, BadRequest, PreconditionFailure)."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    info = error_details_pb2.ErrorInfo()
+    bad = error_details_pb2.BadRequest()
+    pre = error_details_pb2.PreconditionFailure()
+    if status is not None:
+        for detail in status.details:
+            if detail.Is(info.DESCRIPTOR):
+                detail.Unpack(info)
+            elif detail.Is(bad.DESCRIPTOR):
+                detail.Unpack(bad)
+            elif detail.Is(pre.DESCRIPTOR):
+                detail.Unpack(pre)
+    return RpcFailure(
+        code=error.code(),  # type: ignore[attr-defined]
+        message=error.details() or "",  # type: ignore[attr-defined]
+        reason=info.reason,
+        domain=info.domain,
+        metadata=dict(info.metadata),
+        field_violations=[(v.field, v.description) for v in bad.field_violations],
+        precondition_violations=[(v.type, v.subject, v.description) for v in pre.violations],
+    )
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def unique_sku(prefix: str = "SKU") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def usd(units: int, nanos: int = 0) -> dict[str, object]:
+    return {"currency_code": "USD", "units": units, "nanos": nanos}
+
+
+class Inventory:
+    """A sync client for one InventoryService endpoint, with shortcuts for test set-up."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.channel = grpc.insecure_channel(target)
+        self.stub = pb_grpc.InventoryServiceStub(self.channel)
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def product(self, title: str = "Product", category_id: str = "", price_units: int = 10) -> pb.Product:
+        response = self.stub.CreateProduct(
+            pb.CreateProductRequest(
+                title=title,
+                category_id=category_id,
+                base_price=money_pb2.Money(currency_code="USD", units=price_units),
+            )
+        )
+        return response.product
+
+    def sku(self, on_hand: int = 10, prefix: str = "SKU", product_id: str = "") -> str:
+        """A new variant with `on_hand` units; returns its SKU."""
+        sku = unique_sku(prefix)
+        self.stub.CreateVariant(
+            pb.CreateVariantRequest(
+                product_id=product_id or self.product().id, sku=sku, initial_on_hand=on_hand
+            )
+        )
+        return sku
+
+    def level(self, sku: str) -> pb.StockLevel:
+        (level,) = self.stub.BatchGetStockLevels(pb.BatchGetStockLevelsRequest(skus=[sku])).levels
+        return level
+
+    def hold(self, lines: dict[str, int], owner_id: str = "owner", ttl_seconds: float | None = None) -> pb.Hold:
+        request = pb.CreateHoldRequest(
+            request_id=new_request_id(),
+            owner_id=owner_id,
+            lines=[pb.HoldLine(sku=s, quantity=q) for s, q in lines.items()],
+        )
+        if ttl_seconds is not None:
+            request.ttl.FromNanoseconds(int(ttl_seconds * 1e9))
+        return self.stub.CreateHold(request).hold
