@@ -28,3 +28,19 @@ def apply_migrations(database_url: str) -> int:
         return len(pending)
     finally:
         backend.connection.close()  # a template database must have no open sessions
+
+
+def main() -> int:
+    """`python -m holdfast_common.migrate`: applies pending migrations to DATABASE_URL."""
+    from holdfast_common.settings import get_settings
+
+    url = get_settings().database_url
+    if not url:
+        print("migrate: DATABASE_URL is not set", flush=True)
+        return 2
+    print(f"migrate: {apply_migrations(url)} migration(s) applied", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
