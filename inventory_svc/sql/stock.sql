@@ -43,7 +43,9 @@ WITH candidates AS (
     ORDER BY h.id
     FOR UPDATE OF h SKIP LOCKED
 ), expired AS (
-    UPDATE holds h SET state = 'EXPIRED', end_time = now()
+    -- An expired hold ended at its expire_time, however late it is reclaimed,
+    -- so it reads the same before and after.
+    UPDATE holds h SET state = 'EXPIRED', end_time = h.expire_time
     FROM candidates c
     WHERE h.id = c.id AND h.state = 'ACTIVE'
     RETURNING h.id

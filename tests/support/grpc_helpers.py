@@ -9,7 +9,6 @@ import grpc
 from google.rpc import error_details_pb2
 from google.type import money_pb2
 from grpc_status import rpc_status
-
 from holdfast.inventory.v1 import inventory_pb2 as pb
 from holdfast.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
@@ -97,7 +96,9 @@ class Inventory:
         (level,) = self.stub.BatchGetStockLevels(pb.BatchGetStockLevelsRequest(skus=[sku])).levels
         return level
 
-    def hold(self, lines: dict[str, int], owner_id: str = "owner", ttl_seconds: float | None = None) -> pb.Hold:
+    def hold(
+        self, lines: dict[str, int], owner_id: str = "owner", ttl_seconds: float | None = None
+    ) -> pb.Hold:
         request = pb.CreateHoldRequest(
             request_id=new_request_id(),
             owner_id=owner_id,
