@@ -10,7 +10,7 @@ from google.type import money_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from tests.conftest import make_settings, start_inventory
-from tests.support.grpc_helpers import failure, unique_sku
+from tests.support.grpc_helpers import refusal, unique_sku
 
 
 def _name(prefix: str = "cat") -> str:
@@ -20,12 +20,6 @@ def _name(prefix: str = "cat") -> str:
 def _category(inventory, name: str | None = None, parent_id: str = "") -> pb.Category:
     request = pb.CreateCategoryRequest(name=name or _name(), parent_id=parent_id)
     return inventory.stub.CreateCategory(request).category
-
-
-def _fails(call, request) -> object:
-    with pytest.raises(grpc.RpcError) as caught:
-        call(request)
-    return failure(caught.value)
 
 
 def _money(units: int, nanos: int = 0, currency: str = "USD") -> money_pb2.Money:
@@ -64,7 +58,7 @@ def test_create_child_category(inventory):
 
 def test_create_category_with_missing_parent_is_not_found(inventory):
     missing = str(uuid.uuid4())
-    f = _fails(inventory.stub.CreateCategory, pb.CreateCategoryRequest(name=_name(), parent_id=missing))
+    f = refusal(inventory.stub.CreateCategory, pb.CreateCategoryRequest(name=_name(), parent_id=missing))
     assert f.code == grpc.StatusCode.NOT_FOUND
     assert f.reason == "CATEGORY_NOT_FOUND"
     assert f.domain == "holdfast.inventory"
@@ -75,7 +69,7 @@ def test_duplicate_sibling_category_name_already_exists(inventory):
     parent = _category(inventory)
     name = _name()
     _category(inventory, name, parent_id=parent.id)
-    f = _fails(inventory.stub.CreateCategory, pb.CreateCategoryRequest(name=name, parent_id=parent.id))
+    f = refusal(inventory.stub.CreateCategory, pb.CreateCategoryRequest(name=name, parent_id=parent.id))
     assert f.code == grpc.StatusCode.ALREADY_EXISTS
     assert f.reason == "CATEGORY_ALREADY_EXISTS"
     # The same name under another parent, or at the top level, is a different category.
@@ -87,7 +81,7 @@ def test_duplicate_sibling_category_name_already_exists(inventory):
 def test_duplicate_top_level_category_name_already_exists(inventory):
     name = _name()
     _category(inventory, name)
-    f = _fails(inventory.stub.CreateCategory, pb.CreateCategoryRequest(name=name))
+    f = refusal(inventory.stub.CreateCategory, pb.CreateCategoryRequest(name=name))
     assert f.code == grpc.StatusCode.ALREADY_EXISTS
     assert f.reason == "CATEGORY_ALREADY_EXISTS"
 
@@ -152,7 +146,7 @@ def test_product_without_category(inventory):
 )
 def test_create_product_bad_money_is_invalid_argument(inventory, db, price, field):
     before = db.execute("SELECT count(*) FROM products").fetchone()[0]
-    f = _fails(inventory.stub.CreateProduct, pb.CreateProductRequest(title="Bad money", base_price=price))
+    f = refusal(inventory.stub.CreateProduct, pb.CreateProductRequest(title="Bad money", base_price=price))
     assert f.code == grpc.StatusCode.INVALID_ARGUMENT
     assert f.reason == "INVALID_FIELDS"
     assert field in [name for name, _ in f.field_violations]
@@ -160,14 +154,14 @@ def test_create_product_bad_money_is_invalid_argument(inventory, db, price, fiel
 
 
 def test_create_product_without_price_is_invalid_argument(inventory):
-    f = _fails(inventory.stub.CreateProduct, pb.CreateProductRequest(title="No price"))
+    f = refusal(inventory.stub.CreateProduct, pb.CreateProductRequest(title="No price"))
     assert f.code == grpc.StatusCode.INVALID_ARGUMENT
     assert "base_price" in [name for name, _ in f.field_violations]
 
 
 def test_create_product_in_unknown_category_is_not_found(inventory):
     missing = str(uuid.uuid4())
-    f = _fails(
+    f = refusal(
         inventory.stub.CreateProduct,
         pb.CreateProductRequest(title="Orphan", category_id=missing, base_price=_money(1)),
     )
@@ -177,7 +171,7 @@ def test_create_product_in_unknown_category_is_not_found(inventory):
 
 def test_get_unknown_product_is_not_found(inventory):
     missing = str(uuid.uuid4())
-    f = _fails(inventory.stub.GetProduct, pb.GetProductRequest(id=missing))
+    f = refusal(inventory.stub.GetProduct, pb.GetProductRequest(id=missing))
     assert f.code == grpc.StatusCode.NOT_FOUND
     assert f.reason == "PRODUCT_NOT_FOUND"
     assert f.metadata.get("product_id") == missing
@@ -242,7 +236,7 @@ def test_list_products_unfiltered_pages_through_everything(inventory):
 
 def test_list_products_in_unknown_category_is_not_found(inventory):
     missing = str(uuid.uuid4())
-    f = _fails(inventory.stub.ListProducts, pb.ListProductsRequest(category_id=missing))
+    f = refusal(inventory.stub.ListProducts, pb.ListProductsRequest(category_id=missing))
     assert f.code == grpc.StatusCode.NOT_FOUND
     assert f.reason == "CATEGORY_NOT_FOUND"
 
@@ -303,7 +297,7 @@ def test_duplicate_sku_already_exists_and_writes_nothing(inventory, db):
         "SELECT (SELECT count(*) FROM variants), (SELECT count(*) FROM stock_ledger)"
     ).fetchone()
     other = inventory.client.product()
-    f = _fails(
+    f = refusal(
         inventory.stub.CreateVariant,
         pb.CreateVariantRequest(product_id=other.id, sku=sku, initial_on_hand=100),
     )
@@ -319,7 +313,7 @@ def test_duplicate_sku_already_exists_and_writes_nothing(inventory, db):
 
 def test_create_variant_of_unknown_product_is_not_found(inventory, db):
     sku = unique_sku()
-    f = _fails(
+    f = refusal(
         inventory.stub.CreateVariant,
         pb.CreateVariantRequest(product_id=str(uuid.uuid4()), sku=sku, initial_on_hand=1),
     )
@@ -349,14 +343,14 @@ def test_get_variant_by_id_and_by_sku(inventory):
 
 
 def test_get_unknown_variant_is_not_found(inventory):
-    f = _fails(inventory.stub.GetVariant, pb.GetVariantRequest(id=str(uuid.uuid4())))
+    f = refusal(inventory.stub.GetVariant, pb.GetVariantRequest(id=str(uuid.uuid4())))
     assert (f.code, f.reason) == (grpc.StatusCode.NOT_FOUND, "VARIANT_NOT_FOUND")
-    f = _fails(inventory.stub.GetVariant, pb.GetVariantRequest(sku=unique_sku()))
+    f = refusal(inventory.stub.GetVariant, pb.GetVariantRequest(sku=unique_sku()))
     assert (f.code, f.reason) == (grpc.StatusCode.NOT_FOUND, "VARIANT_NOT_FOUND")
 
 
 def test_get_variant_without_key_is_invalid_argument(inventory):
-    f = _fails(inventory.stub.GetVariant, pb.GetVariantRequest())
+    f = refusal(inventory.stub.GetVariant, pb.GetVariantRequest())
     assert f.code == grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -383,5 +377,5 @@ def test_list_variants_of_a_product_with_pagination(inventory):
 
 
 def test_list_variants_of_unknown_product_is_not_found(inventory):
-    f = _fails(inventory.stub.ListVariants, pb.ListVariantsRequest(product_id=str(uuid.uuid4())))
+    f = refusal(inventory.stub.ListVariants, pb.ListVariantsRequest(product_id=str(uuid.uuid4())))
     assert (f.code, f.reason) == (grpc.StatusCode.NOT_FOUND, "PRODUCT_NOT_FOUND")

@@ -13,7 +13,7 @@ from google.protobuf import duration_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from tests.conftest import make_settings, start_inventory
-from tests.support.grpc_helpers import failure, new_request_id
+from tests.support.grpc_helpers import failure, new_request_id, refusal
 
 ACTIVE = pb.HOLD_STATE_ACTIVE
 COMMITTED = pb.HOLD_STATE_COMMITTED
@@ -46,12 +46,6 @@ def _create_request(lines, owner_id: str = "owner", request_id: str | None = Non
     if ttl is not None:
         request.ttl.CopyFrom(_ttl(ttl))
     return request
-
-
-def _fails(call, request):
-    with pytest.raises(grpc.RpcError) as caught:
-        call(request)
-    return failure(caught.value)
 
 
 def _commit(inventory, hold_id: str, request_id: str | None = None) -> pb.Hold:
@@ -122,7 +116,7 @@ def test_short_line_refuses_the_whole_cart_and_names_every_short_sku(inventory, 
     inventory.client.hold({short_2: 1})  # leaves 1 available
     counts = [_count(db, t) for t in ("holds", "hold_lines", "stock_ledger", "idempotency_keys")]
 
-    f = _fails(
+    f = refusal(
         inventory.stub.CreateHold,
         _create_request([(plenty, 4), (short_1, 2), (short_2, 5)]),
     )
@@ -152,7 +146,7 @@ def test_lines_naming_one_sku_twice_are_summed(inventory, db):
     assert sorted(_hold_ledger(db, hold.id)) == sorted([("HOLD", a, 0, 5), ("HOLD", b, 0, 1)])
 
     # The summed quantity is what must be available.
-    f = _fails(inventory.stub.CreateHold, _create_request([(a, 1), (a, 1)]))
+    f = refusal(inventory.stub.CreateHold, _create_request([(a, 1), (a, 1)]))
     assert f.reason == "INSUFFICIENT_STOCK"
     assert (f.metadata["sku"], f.metadata["requested"], f.metadata["available"]) == (a, "2", "1")
 
@@ -181,7 +175,7 @@ def test_get_hold(inventory):
 
 def test_get_unknown_hold_is_not_found(inventory):
     missing = str(uuid.uuid4())
-    f = _fails(inventory.stub.GetHold, pb.GetHoldRequest(id=missing))
+    f = refusal(inventory.stub.GetHold, pb.GetHoldRequest(id=missing))
     assert (f.code, f.reason) == (grpc.StatusCode.NOT_FOUND, "HOLD_NOT_FOUND")
     for call, request in [
         (inventory.stub.CommitHold, pb.CommitHoldRequest(request_id=new_request_id(), hold_id=missing)),
@@ -191,7 +185,7 @@ def test_get_unknown_hold_is_not_found(inventory):
             pb.ExtendHoldRequest(request_id=new_request_id(), hold_id=missing, ttl=_ttl(10)),
         ),
     ]:
-        f = _fails(call, request)
+        f = refusal(call, request)
         assert (f.code, f.reason) == (grpc.StatusCode.NOT_FOUND, "HOLD_NOT_FOUND")
 
 
@@ -369,7 +363,7 @@ def test_create_hold_retry_returns_the_first_hold_once(inventory, db):
         _create_request([(sku, 2)], request.owner_id, request.request_id, ttl=61),
         _create_request([(sku, 2)], request.owner_id, request.request_id),
     ):
-        f = _fails(inventory.stub.CreateHold, changed)
+        f = refusal(inventory.stub.CreateHold, changed)
         assert (f.code, f.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "IDEMPOTENCY_KEY_REUSED")
     assert _count(db, "holds") == holds
     assert _levels(inventory, sku) == [(3, 0, 3)]
@@ -392,7 +386,7 @@ def test_finish_retry_returns_the_first_response_once(inventory, db, action):
     assert len(_hold_ledger(db, hold.id)) == 2
 
     # The same id for another hold, or for the other way of finishing, is refused.
-    f = _fails(
+    f = refusal(
         inventory.stub.CommitHold if action == "commit" else inventory.stub.ReleaseHold,
         (pb.CommitHoldRequest if action == "commit" else pb.ReleaseHoldRequest)(
             request_id=rid, hold_id=other.id
@@ -417,7 +411,7 @@ def test_extend_retry_returns_the_first_response_once(inventory, db):
     assert again == first, "a retry must not push expire_time again"
     stored = db.execute("SELECT expire_time FROM holds WHERE id = %s::uuid", (hold.id,)).fetchone()[0]
     assert stored == _dt(first.expire_time)
-    f = _fails(
+    f = refusal(
         inventory.stub.ExtendHold, pb.ExtendHoldRequest(request_id=rid, hold_id=hold.id, ttl=_ttl(121))
     )
     assert (f.code, f.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "IDEMPOTENCY_KEY_REUSED")
@@ -533,5 +527,5 @@ def test_new_hold_reclaims_an_overdue_hold_before_any_sweeper(inventory, db, ove
     assert db.execute("SELECT on_hand, reserved FROM stock WHERE sku = %s", (b,)).fetchone() == (1, 0)
     assert _levels(inventory, a, b) == [(1, 1, 0), (1, 0, 1)]
 
-    f = _fails(inventory.stub.CommitHold, pb.CommitHoldRequest(request_id=new_request_id(), hold_id=old.id))
+    f = refusal(inventory.stub.CommitHold, pb.CommitHoldRequest(request_id=new_request_id(), hold_id=old.id))
     assert (f.code, f.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "HOLD_EXPIRED")

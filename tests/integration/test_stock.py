@@ -8,7 +8,7 @@ import grpc
 import pytest
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
-from tests.support.grpc_helpers import failure, new_request_id, unique_sku
+from tests.support.grpc_helpers import new_request_id, refusal, unique_sku
 
 RECEIVE = pb.ADJUSTMENT_REASON_RECEIVE
 ADJUST = pb.ADJUSTMENT_REASON_ADJUST
@@ -20,12 +20,6 @@ def _adjust(inventory, sku: str, delta: int, reason=ADJUST, request_id: str | No
             request_id=request_id or new_request_id(), sku=sku, delta=delta, reason=reason, note=note
         )
     ).stock_level
-
-
-def _fails(call, request):
-    with pytest.raises(grpc.RpcError) as caught:
-        call(request)
-    return failure(caught.value)
 
 
 def _ledger(db, sku: str) -> list[tuple]:
@@ -78,7 +72,7 @@ def test_on_hand_below_reserved_is_refused_and_writes_nothing(inventory, db):
     hold = inventory.client.hold({sku: 3})
     ledger_before = _ledger(db, sku)
     rid = new_request_id()
-    f = _fails(
+    f = refusal(
         inventory.stub.AdjustStock,
         pb.AdjustStockRequest(request_id=rid, sku=sku, delta=-3, reason=ADJUST),
     )
@@ -101,7 +95,7 @@ def test_on_hand_below_reserved_is_refused_and_writes_nothing(inventory, db):
 def test_adjust_unknown_sku_is_not_found(inventory, db):
     sku = unique_sku()
     rid = new_request_id()
-    f = _fails(
+    f = refusal(
         inventory.stub.AdjustStock, pb.AdjustStockRequest(request_id=rid, sku=sku, delta=1, reason=RECEIVE)
     )
     assert f.code == grpc.StatusCode.NOT_FOUND
@@ -142,7 +136,7 @@ def test_same_request_id_with_different_payload_is_refused(inventory, db, change
     for field, value in change.items():
         setattr(request, field, value)
     ledger_count = db.execute("SELECT count(*) FROM stock_ledger").fetchone()[0]
-    f = _fails(inventory.stub.AdjustStock, request)
+    f = refusal(inventory.stub.AdjustStock, request)
     assert f.code == grpc.StatusCode.INVALID_ARGUMENT
     assert f.reason == "IDEMPOTENCY_KEY_REUSED"
     assert f.metadata.get("request_id") == rid
@@ -154,7 +148,7 @@ def test_request_id_of_another_method_is_refused(inventory, db):
     sku = inventory.client.sku(on_hand=10)
     rid = new_request_id()
     _adjust(inventory, sku, 1, RECEIVE, request_id=rid)
-    f = _fails(
+    f = refusal(
         inventory.stub.CreateHold,
         pb.CreateHoldRequest(request_id=rid, owner_id="o", lines=[pb.HoldLine(sku=sku, quantity=1)]),
     )
@@ -180,7 +174,7 @@ def test_batch_get_stock_levels_keeps_request_order(inventory):
 def test_batch_get_with_unknown_skus_names_every_one(inventory):
     known = inventory.client.sku(on_hand=1)
     missing_1, missing_2 = unique_sku("GONE"), unique_sku("GONE")
-    f = _fails(
+    f = refusal(
         inventory.stub.BatchGetStockLevels,
         pb.BatchGetStockLevelsRequest(skus=[missing_1, known, missing_2]),
     )

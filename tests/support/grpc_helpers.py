@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2
@@ -47,6 +49,15 @@ def failure(error: grpc.RpcError) -> RpcFailure:
         field_violations=[(v.field, v.description) for v in bad.field_violations],
         precondition_violations=[(v.type, v.subject, v.description) for v in pre.violations],
     )
+
+
+def refusal(call: Callable[[Any], Any], request: Any) -> RpcFailure:
+    """Makes a call that must fail and returns how it was refused."""
+    try:
+        call(request)
+    except grpc.RpcError as error:
+        return failure(error)
+    raise AssertionError(f"{type(request).__name__} was not refused")
 
 
 def new_request_id() -> str:
