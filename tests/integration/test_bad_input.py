@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 from google.type import money_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
-from tests.support.grpc_helpers import failure, new_request_id, unique_sku
+from tests.support.grpc_helpers import new_request_id, refusal, unique_sku
 
 INT64_MAX = 2**63 - 1
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -694,9 +694,7 @@ SELECT (SELECT count(*) FROM stock), (SELECT count(*) FROM stock_ledger), (SELEC
 def test_bad_request_is_refused_and_writes_nothing(inventory, db, world, case):
     request = case.build(world)
     before = db.execute(SNAPSHOT).fetchone()
-    with pytest.raises(grpc.RpcError) as caught:
-        getattr(inventory.stub, case.method)(request)
-    f = failure(caught.value)
+    f = refusal(getattr(inventory.stub, case.method), request)
     assert (f.code, f.reason) == (case.code, case.reason), f.message
     assert f.domain == "holdfast.inventory"
     if case.field:
@@ -708,17 +706,15 @@ def test_bad_request_is_refused_and_writes_nothing(inventory, db, world, case):
 
 def test_unknown_skus_are_named_and_known_ones_are_not(inventory, world):
     missing = unique_sku("NOPE")
-    with pytest.raises(grpc.RpcError) as caught:
-        inventory.stub.CreateHold(_hold(world, [(world.sku, 1), (missing, 1)]))
-    f = failure(caught.value)
+    f = refusal(inventory.stub.CreateHold, _hold(world, [(world.sku, 1), (missing, 1)]))
     assert f.metadata["skus"] == missing
     assert world.sku not in f.message
 
 
 def test_bad_request_names_every_bad_field(inventory, world):
-    with pytest.raises(grpc.RpcError) as caught:
-        inventory.stub.CreateHold(_hold(world, [("bad sku", 0)], request_id="", owner_id="", ttl=_ttl(-1)))
-    f = failure(caught.value)
+    f = refusal(
+        inventory.stub.CreateHold, _hold(world, [("bad sku", 0)], request_id="", owner_id="", ttl=_ttl(-1))
+    )
     assert {name for name, _ in f.field_violations} >= {
         "request_id",
         "owner_id",
@@ -731,7 +727,6 @@ def test_bad_request_names_every_bad_field(inventory, world):
 
 def test_errors_leak_no_internals(inventory, world):
     for request in (_hold(world, [("bad sku", 0)]), _adjust(world, sku="'; DROP TABLE stock; --")):
-        with pytest.raises(grpc.RpcError) as caught:
-            getattr(inventory.stub, type(request).__name__.removesuffix("Request"))(request)
-        message = caught.value.details() or ""
+        method = getattr(inventory.stub, type(request).__name__.removesuffix("Request"))
+        message = refusal(method, request).message
         assert "Traceback" not in message and "SELECT" not in message and "psycopg" not in message
