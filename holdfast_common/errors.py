@@ -60,7 +60,7 @@ def not_found(resource: str, key: str, value: str) -> HoldfastError:
     """The named resource does not exist."""
     return HoldfastError(
         ErrorKind.NOT_FOUND,
-        f"{resource.upper()}_NOT_FOUND",
+        f"{resource.upper().replace(' ', '_')}_NOT_FOUND",
         f"{resource} {key}={value!r} not found",
         metadata={key: value},
     )

@@ -17,6 +17,10 @@ class Settings(BaseSettings):
 
     inventory_listen: str = "127.0.0.1:50051"
     pricing_listen: str = "127.0.0.1:50052"
+    # Where inventory_svc reaches pricing_svc to lock the prices of a priced hold.
+    pricing_address: str = "127.0.0.1:50052"
+    # Deadline of that call; past it CreateHold fails UNAVAILABLE and holds nothing.
+    pricing_timeout_seconds: float = Field(default=2.0, gt=0)
 
     db_pool_min_size: int = Field(default=4, ge=1)
     db_pool_max_size: int = Field(default=16, ge=1)
@@ -42,6 +46,18 @@ class Settings(BaseSettings):
     # Seconds in-flight calls get to finish after SIGTERM/SIGINT.
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     log_level: str = "INFO"
+
+    # Sweeper: the scheduler sends expire_holds every interval; one run expires
+    # holds batch_size per transaction until none is overdue or its budget is spent.
+    sweeper_interval_seconds: float = Field(default=5.0, gt=0)
+    sweeper_batch_size: int = Field(default=500, gt=0)
+    sweeper_time_budget_seconds: float = Field(default=30.0, gt=0)
+    # DESIGN.md promises request_ids are kept at least 24 h.
+    idempotency_retention_hours: float = Field(default=24.0, ge=24)
+    # A dead leading scheduler is replaced within this many seconds.
+    sweeper_leader_ttl_seconds: float = Field(default=15.0, gt=0)
+    # Prefix of every Redis key (queue, leader lock), so deployments can share a Redis.
+    sweeper_redis_namespace: str = Field(default="holdfast", min_length=1)
 
 
 @lru_cache(maxsize=1)

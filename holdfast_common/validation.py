@@ -8,6 +8,8 @@ import uuid
 from holdfast_common.errors import FieldViolation, invalid_argument
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+_SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}")
+_CUSTOMER_TIER = re.compile(r"[A-Za-z0-9._\-]{0,64}")
 
 
 class Violations:
@@ -39,6 +41,15 @@ class Violations:
     def request_id(self, field: str, value: str) -> None:
         if not _REQUEST_ID.fullmatch(value):
             self.add(field, "must be 1-64 characters of A-Z a-z 0-9 . _ : -")
+
+    def sku(self, field: str, value: str) -> None:
+        self.pattern(
+            field, value, _SKU, "must be 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit"
+        )
+
+    def customer_tier(self, field: str, value: str) -> None:
+        """A tier name, or empty for a customer with none."""
+        self.pattern(field, value, _CUSTOMER_TIER, "must be 0-64 characters of A-Z a-z 0-9 . _ -")
 
     def text(self, field: str, value: str, *, max_len: int, required: bool = True) -> None:
         if required and not value.strip():

@@ -8,7 +8,7 @@ from google.protobuf import timestamp_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from holdfast_common.money import Money
-from inventory_svc.models import Category, Hold, HoldState, Product, StockLevel, Variant
+from inventory_svc.models import Category, Hold, HoldLine, HoldState, Product, StockLevel, Variant
 
 HOLD_STATES = {
     HoldState.ACTIVE: pb.HOLD_STATE_ACTIVE,
@@ -62,8 +62,19 @@ def hold(h: Hold) -> pb.Hold:
         id=h.id,
         owner_id=h.owner_id,
         state=HOLD_STATES[h.state],
-        lines=[pb.HoldLine(sku=line.sku, quantity=line.quantity) for line in h.lines],
+        lines=[hold_line(line, h.currency) for line in h.lines],
         create_time=timestamp(h.create_time),
         expire_time=timestamp(h.expire_time),
         end_time=timestamp(h.end_time),
+        pricing=pb.HoldPricing(customer_tier=h.customer_tier or "") if h.currency else None,
+        total=Money(h.total_minor, h.currency).to_proto()
+        if h.currency and h.total_minor is not None
+        else None,
     )
+
+
+def hold_line(line: HoldLine, currency: str | None) -> pb.HoldLine:
+    unit_price = None
+    if currency is not None and line.unit_price_minor is not None:
+        unit_price = Money(line.unit_price_minor, currency).to_proto()
+    return pb.HoldLine(sku=line.sku, quantity=line.quantity, unit_price=unit_price)

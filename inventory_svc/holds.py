@@ -11,9 +11,9 @@ import uuid6
 
 from holdfast_common.db import in_transaction, read
 from holdfast_common.errors import ErrorKind, HoldfastError, not_found
+from holdfast_common.idempotency import RequestRecord
 from holdfast_common.pagination import PageRequest
-from inventory_svc.idempotency import RequestRecord
-from inventory_svc.models import Hold, HoldLine, HoldState, NewHold
+from inventory_svc.models import Hold, HoldLine, HoldState, LockedPrices, NewHold
 from inventory_svc.queries import Q
 from inventory_svc.stock import insufficient_stock, lock_and_reclaim
 
@@ -23,10 +23,15 @@ def _hold_from_row(row: dict[str, Any]) -> Hold:
         id=row["id"],
         owner_id=row["owner_id"],
         state=HoldState(row["state"]),
-        lines=tuple(HoldLine(s, q) for s, q in zip(row["skus"], row["quantities"], strict=True)),
+        lines=tuple(
+            HoldLine(s, q, p)
+            for s, q, p in zip(row["skus"], row["quantities"], row["unit_prices"], strict=True)
+        ),
         create_time=row["create_time"],
         expire_time=row["expire_time"],
         end_time=row["end_time"],
+        currency=row["currency"],
+        customer_tier=row["customer_tier"],
     )
 
 
@@ -37,9 +42,23 @@ class Holds:
         self._pool = pool
         self._max_lifetime = max_lifetime
 
-    async def create(self, new: NewHold, record: RequestRecord) -> Hold:
-        """Reserves every line or nothing; INSUFFICIENT_STOCK names every short SKU."""
+    async def replay(self, record: RequestRecord) -> Hold | None:
+        """The hold an earlier call with this request_id created, if any."""
+
+        async def work(conn: psycopg.AsyncConnection) -> Hold | None:
+            return await record.replay(conn, Hold)
+
+        return await read(self._pool, work)
+
+    async def create(self, new: NewHold, record: RequestRecord, prices: LockedPrices | None = None) -> Hold:
+        """Reserves every line or nothing; INSUFFICIENT_STOCK names every short SKU.
+
+        With prices, each line keeps its quoted unit price for the life of the hold.
+        """
         skus = [line.sku for line in new.lines]
+        lines = new.lines
+        if prices is not None:
+            lines = tuple(HoldLine(x.sku, x.quantity, prices.unit_prices[x.sku]) for x in new.lines)
 
         async def work(conn: psycopg.AsyncConnection) -> Hold:
             replay = await record.claim(conn, Hold)
@@ -57,10 +76,12 @@ class Holds:
                 id=str(uuid6.uuid7()),
                 owner_id=new.owner_id,
                 state=HoldState.ACTIVE,
-                lines=new.lines,
+                lines=lines,
                 create_time=now,
                 expire_time=now + new.ttl,
                 end_time=None,
+                currency=prices.currency if prices else None,
+                customer_tier=prices.customer_tier if prices else None,
             )
             await conn.execute(
                 Q.insert_hold,
@@ -70,7 +91,10 @@ class Holds:
                     "create_time": hold.create_time,
                     "expire_time": hold.expire_time,
                     "skus": skus,
-                    "quantities": [line.quantity for line in new.lines],
+                    "quantities": [line.quantity for line in lines],
+                    "unit_prices": [line.unit_price_minor for line in lines],
+                    "currency": hold.currency,
+                    "customer_tier": hold.customer_tier,
                     "request_id": new.request_id,
                 },
             )

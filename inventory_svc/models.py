@@ -63,6 +63,8 @@ class StockLevel:
 class HoldLine:
     sku: str
     quantity: int
+    # Minor units locked when a priced hold was created; None for an unpriced hold.
+    unit_price_minor: int | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,15 @@ class Hold:
     create_time: datetime
     expire_time: datetime
     end_time: datetime | None
+    # Set, with every line's unit price, when the hold was created with prices locked.
+    currency: str | None = None
+    customer_tier: str | None = None
+
+    @property
+    def total_minor(self) -> int | None:
+        if self.currency is None:
+            return None
+        return sum((line.unit_price_minor or 0) * line.quantity for line in self.lines)
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,17 @@ class NewHold:
     owner_id: str
     lines: tuple[HoldLine, ...]
     ttl: timedelta
+    # None: no prices to lock; "" is a customer with no tier.
+    customer_tier: str | None = None
+
+
+@dataclass(frozen=True)
+class LockedPrices:
+    """The unit prices a cart was quoted at, to be kept on its hold."""
+
+    customer_tier: str
+    currency: str
+    unit_prices: dict[str, int]
 
 
 @dataclass(frozen=True)

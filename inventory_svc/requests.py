@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from datetime import timedelta
 
@@ -13,8 +12,6 @@ from holdfast_common.settings import Settings
 from holdfast_common.validation import Violations
 from inventory_svc.models import AdjustmentReason, HoldLine, HoldState, NewHold, StockAdjustment
 
-SKU_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}")
-SKU_RULE = "must be 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit"
 MAX_NAME = 200
 MAX_DESCRIPTION = 5000
 MAX_OWNER_ID = 128
@@ -31,10 +28,6 @@ _REASONS = {
     pb.ADJUSTMENT_REASON_RECEIVE: AdjustmentReason.RECEIVE,
     pb.ADJUSTMENT_REASON_ADJUST: AdjustmentReason.ADJUST,
 }
-
-
-def sku(v: Violations, field: str, value: str) -> None:
-    v.pattern(field, value, SKU_PATTERN, SKU_RULE)
 
 
 def ttl(v: Violations, field: str, value: duration_pb2.Duration, max_seconds: int) -> timedelta:
@@ -59,7 +52,7 @@ def create_hold(request: pb.CreateHoldRequest, settings: Settings) -> NewHold:
         v.add("lines", f"must have at most {settings.max_lines_per_hold} lines")
     totals: Counter[str] = Counter()
     for i, line in enumerate(request.lines[: settings.max_lines_per_hold]):
-        sku(v, f"lines[{i}].sku", line.sku)
+        v.sku(f"lines[{i}].sku", line.sku)
         if not 0 < line.quantity <= settings.max_quantity_per_line:
             v.add(f"lines[{i}].quantity", f"must be 1-{settings.max_quantity_per_line}")
         totals[line.sku] += line.quantity
@@ -70,9 +63,13 @@ def create_hold(request: pb.CreateHoldRequest, settings: Settings) -> NewHold:
     hold_ttl = timedelta(seconds=settings.hold_default_ttl_seconds)
     if request.HasField("ttl"):
         hold_ttl = ttl(v, "ttl", request.ttl, settings.hold_max_ttl_seconds)
+    customer_tier = None
+    if request.HasField("pricing"):
+        customer_tier = request.pricing.customer_tier
+        v.customer_tier("pricing.customer_tier", customer_tier)
     v.raise_if_any()
     lines = tuple(HoldLine(s, q) for s, q in sorted(totals.items()))
-    return NewHold(request.request_id, request.owner_id, lines, hold_ttl)
+    return NewHold(request.request_id, request.owner_id, lines, hold_ttl, customer_tier)
 
 
 def hold_id(request_id: str | None, value: str, field: str = "hold_id") -> str:
@@ -113,7 +110,7 @@ def list_holds_filter(request: pb.ListHoldsRequest) -> tuple[Violations, HoldSta
 def adjust_stock(request: pb.AdjustStockRequest) -> StockAdjustment:
     v = Violations()
     v.request_id("request_id", request.request_id)
-    sku(v, "sku", request.sku)
+    v.sku("sku", request.sku)
     reason = _REASONS.get(request.reason)
     if reason is None:
         v.add("reason", "must be ADJUSTMENT_REASON_RECEIVE or ADJUSTMENT_REASON_ADJUST")
@@ -137,6 +134,6 @@ def batch_skus(request: pb.BatchGetStockLevelsRequest) -> list[str]:
         v.add("skus", f"must name at most {MAX_BATCH_SKUS} SKUs")
     else:
         for i, s in enumerate(request.skus):
-            sku(v, f"skus[{i}]", s)
+            v.sku(f"skus[{i}]", s)
     v.raise_if_any()
     return list(dict.fromkeys(request.skus))

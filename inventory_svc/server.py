@@ -1,47 +1,39 @@
-"""Wires the inventory service: pool, servicer, health, reflection, shutdown."""
+"""Wires the inventory service: pool, pricing client, servicer, health, reflection, shutdown."""
 
 from __future__ import annotations
 
-import asyncio
-
 import grpc
+import psycopg_pool
 from holdfast.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 
-from holdfast_common.db import open_pool
-from holdfast_common.grpc_server import RunningServer, serve_until_signalled, start_server
-from holdfast_common.logs import configure_logging
-from holdfast_common.settings import Settings, get_settings
+from holdfast_common.grpc_server import RunningServer
+from holdfast_common.service import run_service, start_service
+from holdfast_common.settings import Settings
+from inventory_svc.pricing_client import PricingClient
 from inventory_svc.servicer import InventoryServicer
 
 SERVICE_NAME = inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name
 
 
 async def create_server(settings: Settings, listen: str | None = None) -> RunningServer:
-    """Opens the pool and starts serving; `listen` overrides the configured address (":0" in tests)."""
-    pool = await open_pool(settings, "inventory_svc")
+    """Starts serving; `listen` overrides the configured address ("127.0.0.1:0" in tests)."""
+    pricing = PricingClient(settings.pricing_address, settings.pricing_timeout_seconds)
 
-    def register(server: grpc.aio.Server) -> list[str]:
-        inventory_pb2_grpc.add_InventoryServiceServicer_to_server(InventoryServicer(pool, settings), server)
+    def register(pool: psycopg_pool.AsyncConnectionPool, server: grpc.aio.Server) -> list[str]:
+        servicer = InventoryServicer(pool, settings, pricing)
+        inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicer, server)
         return [SERVICE_NAME]
 
     try:
-        running = await start_server(listen or settings.inventory_listen, register)
+        running = await start_service(
+            settings, listen or settings.inventory_listen, "inventory_svc", register
+        )
     except BaseException:
-        await pool.close()
+        await pricing.close()
         raise
-    running.on_stop.append(pool.close)
+    running.on_stop.append(pricing.close)
     return running
 
 
-async def _main(settings: Settings) -> None:
-    running = await create_server(settings)
-    print(f"inventory_svc listening on port {running.port}", flush=True)
-    await serve_until_signalled(running, settings.shutdown_grace_seconds)
-
-
 def main() -> None:
-    settings = get_settings()
-    configure_logging(settings.log_level)
-    if not settings.database_url:
-        raise SystemExit("DATABASE_URL is not set (`make run` sets it for you)")
-    asyncio.run(_main(settings))
+    run_service("inventory_svc", create_server)

@@ -7,11 +7,11 @@ from typing import Any
 
 import grpc
 import psycopg_pool
-from google.protobuf.message import Message
 from holdfast.inventory.v1 import inventory_pb2 as pb
 from holdfast.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
 from holdfast_common.grpc_errors import translate_errors
+from holdfast_common.idempotency import request_record
 from holdfast_common.money import money_from_proto
 from holdfast_common.pagination import PageTokens
 from holdfast_common.settings import Settings
@@ -19,28 +19,20 @@ from holdfast_common.validation import Violations
 from inventory_svc import convert, requests
 from inventory_svc.catalog import Catalog
 from inventory_svc.holds import Holds
-from inventory_svc.idempotency import RequestRecord, fingerprint
+from inventory_svc.pricing_client import PricingClient
 from inventory_svc.stock import adjust, get_levels
 
 ERROR_DOMAIN = "holdfast.inventory"
 Ctx = grpc.aio.ServicerContext
 
 
-def _record(method: str, request: Message) -> RequestRecord:
-    """The idempotency record of a mutating request, keyed by its request_id."""
-    payload = type(request)()
-    payload.CopyFrom(request)
-    payload.ClearField("request_id")  # type: ignore[arg-type]
-    request_id: str = request.request_id  # type: ignore[attr-defined]
-    return RequestRecord(
-        request_id, method, fingerprint(method, payload.SerializeToString(deterministic=True))
-    )
-
-
 @translate_errors(ERROR_DOMAIN)
 class InventoryServicer(pb_grpc.InventoryServiceServicer):
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool, settings: Settings) -> None:
+    def __init__(
+        self, pool: psycopg_pool.AsyncConnectionPool, settings: Settings, pricing: PricingClient
+    ) -> None:
         self._settings = settings
+        self._pricing = pricing
         self._catalog = Catalog(pool)
         self._holds = Holds(pool, max_lifetime=timedelta(seconds=settings.hold_max_lifetime_seconds))
         self._pool = pool
@@ -115,7 +107,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     async def CreateVariant(self, request: pb.CreateVariantRequest, context: Ctx) -> Any:
         v = Violations()
         product_id = v.uuid("product_id", request.product_id)
-        requests.sku(v, "sku", request.sku)
+        v.sku("sku", request.sku)
         adjustment = 0
         if request.HasField("price_adjustment"):
             money = money_from_proto(
@@ -144,7 +136,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         if key == "id":
             variant_id = v.uuid("id", request.id)
         elif key == "sku":
-            requests.sku(v, "sku", request.sku)
+            v.sku("sku", request.sku)
         else:
             v.add("key", "set id or sku")
         v.raise_if_any()
@@ -169,7 +161,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
 
     async def AdjustStock(self, request: pb.AdjustStockRequest, context: Ctx) -> Any:
         adjustment = requests.adjust_stock(request)
-        level = await adjust(self._pool, adjustment, _record("AdjustStock", request))
+        level = await adjust(self._pool, adjustment, request_record("AdjustStock", request))
         return pb.AdjustStockResponse(stock_level=convert.stock_level(level))
 
     async def BatchGetStockLevels(self, request: pb.BatchGetStockLevelsRequest, context: Ctx) -> Any:
@@ -180,7 +172,16 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
 
     async def CreateHold(self, request: pb.CreateHoldRequest, context: Ctx) -> Any:
         new = requests.create_hold(request, self._settings)
-        hold = await self._holds.create(new, _record("CreateHold", request))
+        record = request_record("CreateHold", request)
+        prices = None
+        if new.customer_tier is not None:
+            # Quote before the transaction: no lock is ever held while pricing answers.
+            # A retry of a hold already made replays it without asking pricing again.
+            replay = await self._holds.replay(record)
+            if replay is not None:
+                return pb.CreateHoldResponse(hold=convert.hold(replay))
+            prices = await self._pricing.lock_prices(new.lines, new.customer_tier)
+        hold = await self._holds.create(new, record, prices)
         return pb.CreateHoldResponse(hold=convert.hold(hold))
 
     async def GetHold(self, request: pb.GetHoldRequest, context: Ctx) -> Any:
@@ -200,15 +201,15 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
 
     async def ExtendHold(self, request: pb.ExtendHoldRequest, context: Ctx) -> Any:
         hold_id, ttl = requests.extend_hold(request, self._settings)
-        hold = await self._holds.extend(hold_id, ttl, _record("ExtendHold", request))
+        hold = await self._holds.extend(hold_id, ttl, request_record("ExtendHold", request))
         return pb.ExtendHoldResponse(hold=convert.hold(hold))
 
     async def ReleaseHold(self, request: pb.ReleaseHoldRequest, context: Ctx) -> Any:
         hold_id = requests.hold_id(request.request_id, request.hold_id)
-        hold = await self._holds.release(hold_id, _record("ReleaseHold", request))
+        hold = await self._holds.release(hold_id, request_record("ReleaseHold", request))
         return pb.ReleaseHoldResponse(hold=convert.hold(hold))
 
     async def CommitHold(self, request: pb.CommitHoldRequest, context: Ctx) -> Any:
         hold_id = requests.hold_id(request.request_id, request.hold_id)
-        hold = await self._holds.commit(hold_id, _record("CommitHold", request))
+        hold = await self._holds.commit(hold_id, request_record("CommitHold", request))
         return pb.CommitHoldResponse(hold=convert.hold(hold))

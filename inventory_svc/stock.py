@@ -9,7 +9,7 @@ import psycopg_pool
 
 from holdfast_common.db import in_transaction, read
 from holdfast_common.errors import ErrorKind, HoldfastError, PreconditionViolation
-from inventory_svc.idempotency import RequestRecord
+from holdfast_common.idempotency import RequestRecord
 from inventory_svc.models import StockAdjustment, StockLevel
 from inventory_svc.queries import Q
 

@@ -7,6 +7,7 @@ import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import psycopg
 import pytest
@@ -23,12 +24,14 @@ from holdfast_common.migrate import apply_migrations
 from holdfast_common.settings import Settings
 from inventory_svc.audit import find_breaches
 from inventory_svc.server import create_server
-from tests.support.grpc_helpers import Inventory
+from pricing_svc.server import create_server as create_pricing_server
+from tests.support.grpc_helpers import Inventory, Pricing
 from tests.support.server_thread import ServerThread
 
 # Names are per pytest process so two runs on one server never collide.
 _PREFIX = f"holdfast_t{os.getpid()}"
 _counter = itertools.count()
+C = TypeVar("C")
 
 
 def _drop_database(server_url: str, name: str) -> None:
@@ -87,23 +90,38 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 
 
 @dataclass
-class RunningInventory:
-    client: Inventory
+class RunningService(Generic[C]):
+    """A service on 127.0.0.1:port in a background thread, and a client of it."""
+
+    client: C
     port: int
     settings: Settings
     thread: ServerThread
 
     @property
     def stub(self):  # type: ignore[no-untyped-def]
-        return self.client.stub
+        return self.client.stub  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        self.client.close()  # type: ignore[attr-defined]
+        self.thread.stop()
+
+
+RunningInventory = RunningService[Inventory]
 
 
 def start_inventory(settings: Settings) -> RunningInventory:
     """Starts an inventory server on 127.0.0.1:0 in a background thread."""
     thread = ServerThread(lambda: create_server(settings, "127.0.0.1:0"))
     running = thread.start()
-    client = Inventory(f"127.0.0.1:{running.port}")
-    return RunningInventory(client, running.port, settings, thread)
+    return RunningService(Inventory(f"127.0.0.1:{running.port}"), running.port, settings, thread)
+
+
+def start_pricing(settings: Settings) -> RunningService[Pricing]:
+    """Starts a pricing server on 127.0.0.1:0 in a background thread."""
+    thread = ServerThread(lambda: create_pricing_server(settings, "127.0.0.1:0"))
+    running = thread.start()
+    return RunningService(Pricing(f"127.0.0.1:{running.port}"), running.port, settings, thread)
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +129,23 @@ def inventory(database_url: str) -> Iterator[RunningInventory]:
     """The inventory service on the module's database."""
     server = start_inventory(make_settings(database_url))
     yield server
-    server.client.close()
-    server.thread.stop()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def pricing(database_url: str) -> Iterator[RunningService[Pricing]]:
+    """The pricing service on the module's database."""
+    server = start_pricing(make_settings(database_url))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def priced_inventory(database_url: str, pricing: RunningService[Pricing]) -> Iterator[RunningInventory]:
+    """An inventory service that locks prices with the module's pricing service."""
+    server = start_inventory(make_settings(database_url, pricing_address=f"127.0.0.1:{pricing.port}"))
+    yield server
+    server.stop()
 
 
 @pytest.fixture

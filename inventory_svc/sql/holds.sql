@@ -2,14 +2,17 @@
 -- The hold, its lines, one HOLD ledger row per line and the reserved counts,
 -- in one statement; the SKU rows are already locked by lock_stock.
 WITH hold AS (
-    INSERT INTO holds (id, owner_id, state, create_time, expire_time)
-    VALUES (%(id)s, %(owner_id)s, 'ACTIVE', %(create_time)s, %(expire_time)s)
+    INSERT INTO holds (id, owner_id, state, create_time, expire_time, currency, customer_tier)
+    VALUES (%(id)s, %(owner_id)s, 'ACTIVE', %(create_time)s, %(expire_time)s, %(currency)s,
+            %(customer_tier)s)
     RETURNING id
 ), cart AS (
-    SELECT sku, quantity FROM unnest(%(skus)s::text[], %(quantities)s::bigint[]) AS t(sku, quantity)
+    SELECT sku, quantity, unit_price_minor
+    FROM unnest(%(skus)s::text[], %(quantities)s::bigint[], %(unit_prices)s::bigint[])
+         AS t(sku, quantity, unit_price_minor)
 ), lines AS (
-    INSERT INTO hold_lines (hold_id, sku, quantity)
-    SELECT hold.id, cart.sku, cart.quantity FROM hold, cart
+    INSERT INTO hold_lines (hold_id, sku, quantity, unit_price_minor)
+    SELECT hold.id, cart.sku, cart.quantity, cart.unit_price_minor FROM hold, cart
 ), ledger AS (
     INSERT INTO stock_ledger (sku, delta_on_hand, delta_reserved, reason, hold_id, request_id)
     SELECT cart.sku, 0, cart.quantity, 'HOLD', hold.id, %(request_id)s FROM hold, cart
@@ -27,8 +30,10 @@ SELECT h.id::text, h.owner_id,
        h.create_time, h.expire_time,
        CASE WHEN h.state = 'ACTIVE' AND h.expire_time <= now() THEN h.expire_time
             ELSE h.end_time END AS end_time,
+       h.currency, h.customer_tier,
        array_agg(l.sku ORDER BY l.sku) AS skus,
        array_agg(l.quantity ORDER BY l.sku) AS quantities,
+       array_agg(l.unit_price_minor ORDER BY l.sku) AS unit_prices,
        now() AS now
 FROM holds h JOIN hold_lines l ON l.hold_id = h.id
 WHERE h.id = %(id)s
@@ -36,7 +41,8 @@ GROUP BY h.id;
 
 -- name: list_holds
 WITH page AS (
-    SELECT h.id, h.owner_id, h.state, h.create_time, h.expire_time, h.end_time,
+    SELECT h.id, h.owner_id, h.state, h.create_time, h.expire_time, h.end_time, h.currency,
+           h.customer_tier,
            CASE WHEN h.state = 'ACTIVE' AND h.expire_time <= now() THEN 'EXPIRED'
                 ELSE h.state END AS effective_state
     FROM holds h
@@ -47,12 +53,15 @@ SELECT p.id::text, p.owner_id, p.effective_state AS state,
        p.create_time, p.expire_time,
        CASE WHEN p.state = 'ACTIVE' AND p.effective_state = 'EXPIRED' THEN p.expire_time
             ELSE p.end_time END AS end_time,
+       p.currency, p.customer_tier,
        array_agg(l.sku ORDER BY l.sku) AS skus,
        array_agg(l.quantity ORDER BY l.sku) AS quantities,
+       array_agg(l.unit_price_minor ORDER BY l.sku) AS unit_prices,
        now() AS now
 FROM page p JOIN hold_lines l ON l.hold_id = p.id
 WHERE %(state)s::text IS NULL OR p.effective_state = %(state)s::text
-GROUP BY p.id, p.owner_id, p.effective_state, p.state, p.create_time, p.expire_time, p.end_time
+GROUP BY p.id, p.owner_id, p.effective_state, p.state, p.create_time, p.expire_time, p.end_time,
+         p.currency, p.customer_tier
 ORDER BY p.id
 LIMIT %(limit)s;
 

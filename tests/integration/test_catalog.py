@@ -252,15 +252,14 @@ def test_page_size_over_the_maximum_is_capped(database_url):
         default = small.stub.ListProducts(pb.ListProductsRequest(category_id=category.id))
         assert len(default.products) == 1 and default.next_page_token
     finally:
-        small.client.close()
-        small.thread.stop()
+        small.stop()
 
 
 # ---------------------------------------------------------------- variants
 
 
 def test_create_variant_with_negative_adjustment_and_initial_stock(inventory, db):
-    product = inventory.client.product(price_units=20)
+    product = inventory.client.product(price_cents=2000)
     sku = unique_sku()
     response = inventory.stub.CreateVariant(
         pb.CreateVariantRequest(

@@ -130,8 +130,7 @@ def test_overlapping_carts_never_deadlock_or_oversell(database_url, db):  # type
             assert levels[sku].available >= 0
         assert sum(x.reserved for x in levels.values()) == sum(held.values())
     finally:
-        server.client.close()
-        server.thread.stop()
+        server.stop()
     assert _deadlocks(db, wait_for_exit_except=others) == deadlocks_before
     assert find_breaches(database_url) == {}
 

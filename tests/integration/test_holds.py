@@ -266,8 +266,7 @@ def test_extend_is_capped_by_the_maximum_lifetime(database_url):
         assert _dt(near.expire_time) <= datetime.now(UTC) + timedelta(seconds=2) + SLACK
         _release(small, hold.id)
     finally:
-        small.client.close()
-        small.thread.stop()
+        small.stop()
 
 
 # ---------------------------------------------------------------- release / commit

@@ -180,8 +180,7 @@ def test_audit_command_reports_a_corrupted_stock_row(pg_server_url, template_dat
             clean_sku = server.client.sku(on_hand=5)
             server.client.hold({sku: 2, clean_sku: 1})
         finally:
-            server.client.close()
-            server.thread.stop()
+            server.stop()
 
         clean = run_audit(url)
         assert clean.returncode == 0, clean.stdout + clean.stderr

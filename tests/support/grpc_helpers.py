@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import grpc
@@ -13,6 +14,7 @@ from google.type import money_pb2
 from grpc_status import rpc_status
 from holdfast.inventory.v1 import inventory_pb2 as pb
 from holdfast.inventory.v1 import inventory_pb2_grpc as pb_grpc
+from holdfast.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 
 @dataclass
@@ -72,6 +74,20 @@ def usd(units: int, nanos: int = 0) -> dict[str, object]:
     return {"currency_code": "USD", "units": units, "nanos": nanos}
 
 
+def usd_cents(cents: int) -> money_pb2.Money:
+    # google.type.Money wants units and nanos of the same sign.
+    units, rest = divmod(abs(cents), 100)
+    sign = -1 if cents < 0 else 1
+    return money_pb2.Money(currency_code="USD", units=sign * units, nanos=sign * rest * 10_000_000)
+
+
+def cents(money: money_pb2.Money) -> int:
+    """A USD amount in cents; fails on a fraction of a cent rather than rounding it away."""
+    assert money.currency_code == "USD", money
+    assert money.nanos % 10_000_000 == 0, money
+    return money.units * 100 + money.nanos // 10_000_000
+
+
 class Inventory:
     """A sync client for one InventoryService endpoint, with shortcuts for test set-up."""
 
@@ -83,22 +99,23 @@ class Inventory:
     def close(self) -> None:
         self.channel.close()
 
-    def product(self, title: str = "Product", category_id: str = "", price_units: int = 10) -> pb.Product:
+    def product(self, title: str = "Product", category_id: str = "", price_cents: int = 1000) -> pb.Product:
         response = self.stub.CreateProduct(
-            pb.CreateProductRequest(
-                title=title,
-                category_id=category_id,
-                base_price=money_pb2.Money(currency_code="USD", units=price_units),
-            )
+            pb.CreateProductRequest(title=title, category_id=category_id, base_price=usd_cents(price_cents))
         )
         return response.product
 
-    def sku(self, on_hand: int = 10, prefix: str = "SKU", product_id: str = "") -> str:
+    def sku(
+        self, on_hand: int = 10, prefix: str = "SKU", product_id: str = "", adjustment_cents: int = 0
+    ) -> str:
         """A new variant with `on_hand` units; returns its SKU."""
         sku = unique_sku(prefix)
         self.stub.CreateVariant(
             pb.CreateVariantRequest(
-                product_id=product_id or self.product().id, sku=sku, initial_on_hand=on_hand
+                product_id=product_id or self.product().id,
+                sku=sku,
+                initial_on_hand=on_hand,
+                price_adjustment=usd_cents(adjustment_cents),
             )
         )
         return sku
@@ -118,3 +135,33 @@ class Inventory:
         if ttl_seconds is not None:
             request.ttl.FromNanoseconds(int(ttl_seconds * 1e9))
         return self.stub.CreateHold(request).hold
+
+
+class Pricing:
+    """A sync client for one PricingService endpoint, with shortcuts for rules and quotes."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.channel = grpc.insecure_channel(target)
+        self.stub = pricing_pb2_grpc.PricingServiceStub(self.channel)
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def rule(self, **fields: Any) -> pricing_pb2.PriceRule:
+        """Creates a rule (scope: every SKU unless given) and returns it as stored."""
+        if not any(k in fields for k in ("all_skus", "category_id", "product_id", "sku")):
+            fields["all_skus"] = True
+        fields.setdefault("name", "rule")
+        request = pricing_pb2.CreatePriceRuleRequest(
+            request_id=new_request_id(), rule=pricing_pb2.PriceRule(**fields)
+        )
+        return self.stub.CreatePriceRule(request).rule
+
+    def quote(
+        self, sku: str, quantity: int = 1, customer_tier: str = "", at: datetime | None = None
+    ) -> pricing_pb2.PriceQuote:
+        request = pricing_pb2.QuotePriceRequest(sku=sku, quantity=quantity, customer_tier=customer_tier)
+        if at is not None:
+            request.price_time.FromDatetime(at)
+        return self.stub.QuotePrice(request).quote

@@ -8,6 +8,7 @@ import pytest
 
 from holdfast_common.sqlfiles import Queries
 from inventory_svc.queries import Q
+from pricing_svc.queries import Q as PRICING_Q
 
 
 def write(folder: Path, name: str, text: str) -> None:
@@ -62,4 +63,6 @@ def test_empty_folder_has_no_queries(tmp_path: Path) -> None:
 def test_the_service_queries_load() -> None:
     assert Q.lock_stock.startswith("-- Locks")
     assert "FOR UPDATE" in Q.lock_stock
-    assert Q.claim_request_id.rstrip().endswith("RETURNING request_id;")
+    assert "SKIP LOCKED" in Q.reclaim_overdue_holds
+    assert "WITH RECURSIVE" in PRICING_Q.sku_pricing
+    assert PRICING_Q.lock_rule.rstrip().endswith("FOR UPDATE;")

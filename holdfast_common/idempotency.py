@@ -7,12 +7,25 @@ from functools import cache
 from typing import Any, TypeVar
 
 import psycopg
+from google.protobuf.message import Message
 from pydantic import TypeAdapter
 
 from holdfast_common.errors import ErrorKind, HoldfastError
-from inventory_svc.queries import Q
 
 T = TypeVar("T")
+
+# Waits for a concurrent transaction holding the same key; returns a row only
+# if this transaction now owns the key.
+CLAIM_REQUEST_ID = """
+INSERT INTO idempotency_keys (request_id, method, fingerprint)
+VALUES (%(request_id)s, %(method)s, %(fingerprint)s)
+ON CONFLICT (request_id) DO NOTHING
+RETURNING request_id
+"""
+GET_REQUEST_RECORD = (
+    "SELECT method, fingerprint, response FROM idempotency_keys WHERE request_id = %(request_id)s"
+)
+STORE_RESPONSE = "UPDATE idempotency_keys SET response = %(response)s WHERE request_id = %(request_id)s"
 
 
 @cache
@@ -23,6 +36,17 @@ def _adapter(result_type: Any) -> TypeAdapter[Any]:
 def fingerprint(method: str, payload: bytes) -> bytes:
     """Identifies a request's content; `payload` must exclude the request_id itself."""
     return hashlib.sha256(method.encode() + b"\x00" + payload).digest()
+
+
+def request_record(method: str, request: Message) -> RequestRecord:
+    """The idempotency record of a mutating protobuf request, keyed by its request_id."""
+    payload = type(request)()
+    payload.CopyFrom(request)
+    payload.ClearField("request_id")  # type: ignore[arg-type]
+    request_id: str = request.request_id  # type: ignore[attr-defined]
+    return RequestRecord(
+        request_id, method, fingerprint(method, payload.SerializeToString(deterministic=True))
+    )
 
 
 class RequestRecord:
@@ -36,16 +60,26 @@ class RequestRecord:
     async def claim(self, conn: psycopg.AsyncConnection, result_type: type[T]) -> T | None:
         """None when this transaction owns the key; the first response when it is a retry."""
         params = {"request_id": self.request_id, "method": self.method, "fingerprint": self.fingerprint}
-        cur = await conn.execute(Q.claim_request_id, params)
+        cur = await conn.execute(CLAIM_REQUEST_ID, params)
         if await cur.fetchone():
             return None
-        cur = await conn.execute(Q.get_request_record, params)
-        record = await cur.fetchone()
-        if record is None or record["response"] is None:
+        replay = await self.replay(conn, result_type)
+        if replay is None:
             # The key's holder rolled back between our insert and read: let the client retry.
             raise HoldfastError(
                 ErrorKind.ABORTED, "REQUEST_IN_FLIGHT", "the same request_id is being processed"
             )
+        return replay
+
+    async def replay(self, conn: psycopg.AsyncConnection, result_type: type[T]) -> T | None:
+        """The stored response of an earlier call with this request_id, or None if there is none yet.
+
+        Lets a caller skip work that must not run twice (or cannot run now) before it claims the key.
+        """
+        cur = await conn.execute(GET_REQUEST_RECORD, {"request_id": self.request_id})
+        record = await cur.fetchone()
+        if record is None or record["response"] is None:
+            return None
         if record["method"] != self.method or bytes(record["fingerprint"]) != self.fingerprint:
             raise HoldfastError(
                 ErrorKind.INVALID_ARGUMENT,
@@ -58,4 +92,4 @@ class RequestRecord:
     async def store(self, conn: psycopg.AsyncConnection, result: object) -> None:
         """Saves the response the client gets now, for every retry to come."""
         response = _adapter(type(result)).dump_json(result)
-        await conn.execute(Q.store_response, {"request_id": self.request_id, "response": response})
+        await conn.execute(STORE_RESPONSE, {"request_id": self.request_id, "response": response})

@@ -1,0 +1,7 @@
+"""The pricing service's named SQL, loaded from pricing_svc/sql/*.sql."""
+
+from pathlib import Path
+
+from holdfast_common.sqlfiles import Queries
+
+Q = Queries(Path(__file__).resolve().parent / "sql")

@@ -1,0 +1,28 @@
+"""Wires the pricing service: pool, servicer, health, reflection, shutdown."""
+
+from __future__ import annotations
+
+import grpc
+import psycopg_pool
+from holdfast.pricing.v1 import pricing_pb2, pricing_pb2_grpc
+
+from holdfast_common.grpc_server import RunningServer
+from holdfast_common.service import run_service, start_service
+from holdfast_common.settings import Settings
+from pricing_svc.servicer import PricingServicer
+
+SERVICE_NAME = pricing_pb2.DESCRIPTOR.services_by_name["PricingService"].full_name
+
+
+async def create_server(settings: Settings, listen: str | None = None) -> RunningServer:
+    """Starts serving; `listen` overrides the configured address ("127.0.0.1:0" in tests)."""
+
+    def register(pool: psycopg_pool.AsyncConnectionPool, server: grpc.aio.Server) -> list[str]:
+        pricing_pb2_grpc.add_PricingServiceServicer_to_server(PricingServicer(pool, settings), server)
+        return [SERVICE_NAME]
+
+    return await start_service(settings, listen or settings.pricing_listen, "pricing_svc", register)
+
+
+def main() -> None:
+    run_service("pricing_svc", create_server)
