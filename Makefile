@@ -9,7 +9,7 @@ PROTO_FILES := $(shell find protos -name '*.proto')
 PROTO_STAMP := protos/.generated
 DEVSTACK := $(PY) -m holdfast_common.devstack
 
-.PHONY: setup protos migrate run run-inventory test audit lint clean
+.PHONY: setup protos migrate run run-inventory run-sweeper test seed audit lint clean
 
 setup: $(STAMP)
 
@@ -39,8 +39,15 @@ run: protos
 run-inventory: protos
 	$(DEVSTACK) run --only inventory
 
+run-sweeper: protos
+	$(DEVSTACK) run --only sweeper-worker --only sweeper-scheduler
+
 test: protos
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Loads the demo catalog and price rules into the running services (`make run` first).
+seed: protos
+	$(PY) -m holdfast_common.seed
 
 audit: protos
 	$(DEVSTACK) exec -- $(PY) -m inventory_svc audit

@@ -43,6 +43,15 @@ def minor_exponent(currency: str) -> int:
     return _EXPONENT_OVERRIDES.get(currency, 2)
 
 
+def format_minor(minor: int, currency: str) -> str:
+    """Minor units as people read them: 5990 USD -> "59.90 USD", -500 -> "-5.00 USD"."""
+    exp = minor_exponent(currency)
+    if exp == 0:
+        return f"{minor} {currency}"
+    units, rest = divmod(abs(minor), 10**exp)
+    return f"{'-' if minor < 0 else ''}{units}.{rest:0{exp}d} {currency}"
+
+
 @dataclass(frozen=True, order=True)
 class Money:
     minor: int

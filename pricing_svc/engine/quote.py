@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from holdfast_common.money import format_minor
 from pricing_svc.engine.models import CartQuote, PriceQuote, PriceRule, QuoteStep, SkuPricing, Stage
 from pricing_svc.engine.stages import STAGES, LineContext, StageStrategy
 
@@ -60,7 +61,10 @@ def _quote(line: LineContext, rules: tuple[PriceRule, ...]) -> PriceQuote:
     pricing = line.pricing
     raw = pricing.base_price_minor + pricing.price_adjustment_minor
     base = max(0, raw)
-    description = f"base {pricing.base_price_minor} + variant {pricing.price_adjustment_minor}"
+    description = (
+        f"base {format_minor(pricing.base_price_minor, pricing.currency)}"
+        f" + variant {format_minor(pricing.price_adjustment_minor, pricing.currency)}"
+    )
     if raw < 0:
         description += " (floored at 0)"
     # The BASE step sets the price rather than lowering one, so it starts where it ends.
@@ -71,7 +75,8 @@ def _quote(line: LineContext, rules: tuple[PriceRule, ...]) -> PriceQuote:
         if chosen is None:
             continue
         rule, after = chosen
-        steps.append(QuoteStep(strategy.stage, rule.id, strategy.describe(rule), price, after))
+        description = strategy.describe(rule, pricing.currency)
+        steps.append(QuoteStep(strategy.stage, rule.id, description, price, after))
         price = after
     return PriceQuote(
         sku=pricing.sku,

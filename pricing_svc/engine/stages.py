@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
+from holdfast_common.money import format_minor
 from pricing_svc.engine.models import MAX_BASIS_POINTS, PriceRule, SkuPricing, Stage
 from pricing_svc.engine.rounding import div_round_half_even
 
@@ -30,9 +31,10 @@ def discounted(rule: PriceRule, before: int) -> int:
     return max(0, before - rule.amount_off_minor)
 
 
-def format_discount(rule: PriceRule) -> str:
+def format_discount(rule: PriceRule, currency: str) -> str:
     if rule.percent_off_bp is None:
-        return f"{rule.amount_off_minor} off"
+        assert rule.amount_off_minor is not None
+        return f"{format_minor(rule.amount_off_minor, currency)} off"
     whole, hundredths = divmod(rule.percent_off_bp, 100)
     percent = f"{whole}.{hundredths:02d}".rstrip("0").rstrip(".")
     return f"{percent}% off"
@@ -54,8 +56,8 @@ class StageStrategy(abc.ABC):
     def unit_price(self, rule: PriceRule, before: int) -> int:
         return discounted(rule, before)
 
-    def describe(self, rule: PriceRule) -> str:
-        return f"{rule.name}: {format_discount(rule)} ({self._condition_text(rule)})"
+    def describe(self, rule: PriceRule, currency: str) -> str:
+        return f"{rule.name}: {format_discount(rule, currency)} ({self._condition_text(rule)})"
 
     @abc.abstractmethod
     def _condition_holds(self, rule: PriceRule, line: LineContext) -> bool: ...

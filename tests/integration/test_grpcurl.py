@@ -92,3 +92,32 @@ def test_catalog_and_hold_through_json(inventory) -> None:  # type: ignore[no-un
 def test_health_check_says_serving(inventory) -> None:  # type: ignore[no-untyped-def]
     health = json.loads(grpcurl(inventory.port, "grpc.health.v1.Health/Check", data={"service": SERVICE}))
     assert health == {"status": "SERVING"}
+
+
+def test_pricing_through_reflection_and_json(pricing, inventory) -> None:  # type: ignore[no-untyped-def]
+    pricing_service = "holdfast.pricing.v1.PricingService"
+    assert pricing_service in grpcurl(pricing.port, "list").split()
+    assert grpcurl(pricing.port, "grpc.health.v1.Health/Check").strip() == '{\n  "status": "SERVING"\n}'
+    sku = inventory.client.sku(product_id=inventory.client.product(price_cents=1999).id)
+    rule = {
+        "name": "Tier",
+        "stage": "PRICE_STAGE_TIER",
+        "percent_off_bps": 1000,
+        "customer_tier": "gold",
+        "sku": sku,
+    }
+    created = json.loads(
+        grpcurl(pricing.port, f"{pricing_service}/CreatePriceRule", data={"request_id": "g1", "rule": rule})
+    )["rule"]
+    quote = json.loads(
+        grpcurl(
+            pricing.port,
+            f"{pricing_service}/QuotePrice",
+            data={"sku": sku, "quantity": 3, "customer_tier": "gold"},
+        )
+    )["quote"]
+    # 19.99 x 0.9 = 17.991 -> 17.99; three of them 53.97.
+    assert quote["unit_price"] == {"currency_code": "USD", "units": "17", "nanos": 990000000}
+    assert quote["line_total"] == {"currency_code": "USD", "units": "53", "nanos": 970000000}
+    assert [s["stage"] for s in quote["steps"]] == ["PRICE_STAGE_BASE", "PRICE_STAGE_TIER"]
+    assert quote["steps"][1]["rule_id"] == created["id"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from google.type import money_pb2
 
-from holdfast_common.money import Money, minor_exponent, money_from_proto
+from holdfast_common.money import Money, format_minor, minor_exponent, money_from_proto
 from holdfast_common.validation import Violations
 
 
@@ -128,3 +128,18 @@ def test_amount_beyond_int64_minor_units_is_refused() -> None:
     assert fields(violations) == ["price"]
     # The same number of yen fits, having no minor unit.
     assert parse(2**62, 0, "JPY")[0] == Money(2**62, "JPY")
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "text"),
+    [
+        (5990, "USD", "59.90 USD"),
+        (-500, "USD", "-5.00 USD"),
+        (-7, "USD", "-0.07 USD"),
+        (0, "USD", "0.00 USD"),
+        (500, "JPY", "500 JPY"),
+        (1234, "KWD", "1.234 KWD"),
+    ],
+)
+def test_format_minor_reads_as_people_write_money(minor: int, currency: str, text: str) -> None:
+    assert format_minor(minor, currency) == text

@@ -181,7 +181,7 @@ def test_gold_bulk_sale_quote_in_full() -> None:
     ]
     quote = quote_line(JACKET, rules, 12, "gold", T0)
     assert [(s.stage, s.description, s.unit_price_before, s.unit_price_after) for s in quote.steps] == [
-        (B, "base 5990 + variant -500", 5490, 5490),
+        (B, "base 59.90 USD + variant -5.00 USD", 5490, 5490),
         (
             S,
             "Summer sale: 20% off (from 2025-05-31T12:00:00+00:00 until 2025-06-02T12:00:00+00:00)",
@@ -200,7 +200,8 @@ def test_gold_bulk_sale_quote_in_full() -> None:
         (seasonal("s", bp=1250), "12.5% off"),
         (seasonal("s", bp=1), "0.01% off"),
         (seasonal("s", bp=10000), "100% off"),
-        (seasonal("s", off=500), "500 off"),
+        (seasonal("s", off=500), "5.00 USD off"),
+        (seasonal("s", off=7), "0.07 USD off"),
     ],
 )
 def test_step_descriptions_name_the_discount(rule: PriceRule, text: str) -> None:
@@ -209,7 +210,7 @@ def test_step_descriptions_name_the_discount(rule: PriceRule, text: str) -> None
 
 def test_negative_base_is_explained() -> None:
     base_step = quote_line(item(100, -500), [], 1, "", T0).steps[0]
-    assert base_step.description == "base 100 + variant -500 (floored at 0)"
+    assert base_step.description == "base 1.00 USD + variant -5.00 USD (floored at 0)"
 
 
 @pytest.mark.parametrize(
