@@ -18,6 +18,7 @@ from holdfast.inventory.v1 import inventory_pb2_grpc
 from holdfast.pricing.v1 import pricing_pb2 as ppb
 from holdfast.pricing.v1 import pricing_pb2_grpc
 
+from holdfast_common.money import Money
 from holdfast_common.settings import get_settings
 
 # Product title, category path, base price in cents, and (sku, adjustment in cents, on hand).
@@ -35,9 +36,7 @@ SALE_END = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def _usd(cents: int) -> money_pb2.Money:
-    units, rest = divmod(abs(cents), 100)
-    sign = -1 if cents < 0 else 1
-    return money_pb2.Money(currency_code="USD", units=sign * units, nanos=sign * rest * 10_000_000)
+    return Money(cents, "USD").to_proto()
 
 
 def _timestamp(when: datetime) -> timestamp_pb2.Timestamp:

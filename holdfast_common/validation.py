@@ -12,6 +12,17 @@ _SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}")
 _CUSTOMER_TIER = re.compile(r"[A-Za-z0-9._\-]{0,64}")
 
 
+def resource_id(value: str, *, field: str = "id", request_id: str | None = None) -> str:
+    """A request naming one resource by UUID (and, for a mutation, its request_id), or INVALID_ARGUMENT."""
+    v = Violations()
+    if request_id is not None:
+        v.request_id("request_id", request_id)
+    canonical = v.uuid(field, value)
+    v.raise_if_any()
+    assert canonical is not None
+    return canonical
+
+
 class Violations:
     """Accumulates FieldViolations; `raise_if_any` turns them into INVALID_ARGUMENT."""
 

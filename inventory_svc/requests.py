@@ -72,16 +72,6 @@ def create_hold(request: pb.CreateHoldRequest, settings: Settings) -> NewHold:
     return NewHold(request.request_id, request.owner_id, lines, hold_ttl, customer_tier)
 
 
-def hold_id(request_id: str | None, value: str, field: str = "hold_id") -> str:
-    v = Violations()
-    if request_id is not None:
-        v.request_id("request_id", request_id)
-    canonical = v.uuid(field, value)
-    v.raise_if_any()
-    assert canonical is not None
-    return canonical
-
-
 def extend_hold(request: pb.ExtendHoldRequest, settings: Settings) -> tuple[str, timedelta]:
     v = Violations()
     v.request_id("request_id", request.request_id)

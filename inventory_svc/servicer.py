@@ -15,7 +15,7 @@ from holdfast_common.idempotency import request_record
 from holdfast_common.money import money_from_proto
 from holdfast_common.pagination import PageTokens
 from holdfast_common.settings import Settings
-from holdfast_common.validation import Violations
+from holdfast_common.validation import Violations, resource_id
 from inventory_svc import convert, requests
 from inventory_svc.catalog import Catalog
 from inventory_svc.holds import Holds
@@ -185,7 +185,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         return pb.CreateHoldResponse(hold=convert.hold(hold))
 
     async def GetHold(self, request: pb.GetHoldRequest, context: Ctx) -> Any:
-        hold_id = requests.hold_id(None, request.id, field="id")
+        hold_id = resource_id(request.id)
         return pb.GetHoldResponse(hold=convert.hold(await self._holds.get(hold_id)))
 
     async def ListHolds(self, request: pb.ListHoldsRequest, context: Ctx) -> Any:
@@ -205,11 +205,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         return pb.ExtendHoldResponse(hold=convert.hold(hold))
 
     async def ReleaseHold(self, request: pb.ReleaseHoldRequest, context: Ctx) -> Any:
-        hold_id = requests.hold_id(request.request_id, request.hold_id)
+        hold_id = resource_id(request.hold_id, field="hold_id", request_id=request.request_id)
         hold = await self._holds.release(hold_id, request_record("ReleaseHold", request))
         return pb.ReleaseHoldResponse(hold=convert.hold(hold))
 
     async def CommitHold(self, request: pb.CommitHoldRequest, context: Ctx) -> Any:
-        hold_id = requests.hold_id(request.request_id, request.hold_id)
+        hold_id = resource_id(request.hold_id, field="hold_id", request_id=request.request_id)
         hold = await self._holds.commit(hold_id, request_record("CommitHold", request))
         return pb.CommitHoldResponse(hold=convert.hold(hold))

@@ -14,7 +14,7 @@ from holdfast_common.grpc_errors import translate_errors
 from holdfast_common.idempotency import request_record
 from holdfast_common.pagination import PageTokens
 from holdfast_common.settings import Settings
-from holdfast_common.validation import Violations
+from holdfast_common.validation import Violations, resource_id
 from pricing_svc import convert, requests
 from pricing_svc.engine import PriceRule
 from pricing_svc.quotes import Quotes
@@ -22,16 +22,6 @@ from pricing_svc.rules import Rules, StoredRule
 
 ERROR_DOMAIN = "holdfast.pricing"
 Ctx = grpc.aio.ServicerContext
-
-
-def _rule_id(value: str, *, request_id: str | None = None, field: str = "id") -> str:
-    v = Violations()
-    if request_id is not None:
-        v.request_id("request_id", request_id)
-    rule_id = v.uuid(field, value)
-    v.raise_if_any()
-    assert rule_id is not None
-    return rule_id
 
 
 @translate_errors(ERROR_DOMAIN)
@@ -72,7 +62,7 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         return pb.CreatePriceRuleResponse(rule=convert.price_rule(stored))
 
     async def GetPriceRule(self, request: pb.GetPriceRuleRequest, context: Ctx) -> Any:
-        stored = await self._rules.get(_rule_id(request.id))
+        stored = await self._rules.get(resource_id(request.id))
         return pb.GetPriceRuleResponse(rule=convert.price_rule(stored))
 
     async def ListPriceRules(self, request: pb.ListPriceRulesRequest, context: Ctx) -> Any:
@@ -87,7 +77,7 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         )
 
     async def UpdatePriceRule(self, request: pb.UpdatePriceRuleRequest, context: Ctx) -> Any:
-        rule_id = _rule_id(request.rule.id, request_id=request.request_id, field="rule.id")
+        rule_id = resource_id(request.rule.id, request_id=request.request_id, field="rule.id")
         paths = requests.update_paths(request.update_mask, request.rule)
         currency = self._settings.store_currency
 
@@ -99,6 +89,6 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         return pb.UpdatePriceRuleResponse(rule=convert.price_rule(stored))
 
     async def DeletePriceRule(self, request: pb.DeletePriceRuleRequest, context: Ctx) -> Any:
-        rule_id = _rule_id(request.id, request_id=request.request_id)
+        rule_id = resource_id(request.id, request_id=request.request_id)
         await self._rules.delete(rule_id, request_record("DeletePriceRule", request))
         return pb.DeletePriceRuleResponse()

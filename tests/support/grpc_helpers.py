@@ -16,6 +16,8 @@ from holdfast.inventory.v1 import inventory_pb2 as pb
 from holdfast.inventory.v1 import inventory_pb2_grpc as pb_grpc
 from holdfast.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
+from holdfast_common.money import Money
+
 
 @dataclass
 class RpcFailure:
@@ -75,10 +77,7 @@ def usd(units: int, nanos: int = 0) -> dict[str, object]:
 
 
 def usd_cents(cents: int) -> money_pb2.Money:
-    # google.type.Money wants units and nanos of the same sign.
-    units, rest = divmod(abs(cents), 100)
-    sign = -1 if cents < 0 else 1
-    return money_pb2.Money(currency_code="USD", units=sign * units, nanos=sign * rest * 10_000_000)
+    return Money(cents, "USD").to_proto()
 
 
 def cents(money: money_pb2.Money) -> int:
