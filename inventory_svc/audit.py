@@ -17,6 +17,7 @@ CHECKS = {
     "one ledger row per line per hold transition": Q.audit_hold_ledger_rows,
     "hold ledger rows match hold lines": Q.audit_ledger_rows_match_hold_lines,
     "every hold has lines": Q.audit_holds_have_lines,
+    "priced holds price every line": Q.audit_priced_holds_price_every_line,
 }
 
 

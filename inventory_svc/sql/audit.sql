@@ -71,3 +71,12 @@ WHERE g.hold_id IS NOT NULL
 SELECT h.id::text, format('hold %s has no lines', h.id) AS breach
 FROM holds h
 WHERE NOT EXISTS (SELECT 1 FROM hold_lines l WHERE l.hold_id = h.id);
+
+-- name: audit_priced_holds_price_every_line
+-- A hold that locked prices has a unit price on every line; one that did not, on none.
+SELECT h.id::text AS hold_id,
+       format('hold %s: currency %s but %s of %s lines priced', h.id, COALESCE(h.currency, 'none'),
+              count(l.unit_price_minor), count(*)) AS breach
+FROM holds h JOIN hold_lines l ON l.hold_id = h.id
+GROUP BY h.id, h.currency
+HAVING count(l.unit_price_minor) <> CASE WHEN h.currency IS NULL THEN 0 ELSE count(*) END;
