@@ -412,3 +412,48 @@ def test_a_cart_costs_two_queries_however_long_it_is(shop: Shop, inventory, data
 
     assert asyncio.run(statements_for([shop.sku])) == (2, 1)
     assert asyncio.run(statements_for([shop.sku, *many])) == (2, 41)
+
+
+def test_an_update_without_a_mask_writes_the_fields_it_sets(inventory, pricing) -> None:  # type: ignore[no-untyped-def]
+    sku = inventory.client.sku()
+    rule = pricing.client.rule(name="before", stage=BULK, percent_off_bps=700, min_quantity=3, sku=sku)
+    request = pb.UpdatePriceRuleRequest(
+        request_id=unique_sku("u"), rule=pb.PriceRule(id=rule.id, name="after")
+    )
+    updated = pricing.stub.UpdatePriceRule(request).rule
+    assert (updated.name, updated.percent_off_bps, updated.min_quantity, updated.sku) == (
+        "after",
+        700,
+        3,
+        sku,
+    )
+    assert updated.update_time.ToDatetime() >= rule.update_time.ToDatetime()
+    assert updated.create_time == rule.create_time
+
+
+def test_a_star_mask_replaces_the_whole_rule(inventory, pricing) -> None:  # type: ignore[no-untyped-def]
+    sku = inventory.client.sku()
+    rule = pricing.client.rule(name="bulk", stage=BULK, percent_off_bps=700, min_quantity=3, sku=sku)
+    replacement = pb.PriceRule(
+        id=rule.id,
+        name="now a tier rule",
+        stage=TIER,
+        amount_off=usd_cents(50),
+        customer_tier="gold",
+        all_skus=True,
+    )
+    request = pb.UpdatePriceRuleRequest(
+        request_id=unique_sku("u"), rule=replacement, update_mask={"paths": ["*"]}
+    )
+    updated = pricing.stub.UpdatePriceRule(request).rule
+    assert (updated.stage, updated.min_quantity, updated.customer_tier) == (TIER, 0, "gold")
+    assert (updated.WhichOneof("discount"), updated.WhichOneof("scope")) == ("amount_off", "all_skus")
+    pricing.stub.DeletePriceRule(pb.DeletePriceRuleRequest(request_id=unique_sku("del"), id=rule.id))
+
+
+def test_updating_or_deleting_an_unknown_rule_is_not_found(pricing) -> None:  # type: ignore[no-untyped-def]
+    ghost = "01900000-0000-7000-8000-000000000000"
+    update = pb.UpdatePriceRuleRequest(request_id="u-ghost", rule=pb.PriceRule(id=ghost, name="x"))
+    delete = pb.DeletePriceRuleRequest(request_id="d-ghost", id=ghost)
+    for call, request in ((pricing.stub.UpdatePriceRule, update), (pricing.stub.DeletePriceRule, delete)):
+        assert refusal(call, request).reason == "PRICE_RULE_NOT_FOUND"
