@@ -1,5 +1,7 @@
-"""sweeper: expires overdue holds (Dramatiq worker + APScheduler); arrives with its own issue.
+"""sweeper: expires overdue holds and purges old idempotency records.
 
-Until then, overdue holds are reclaimed inside every reserve transaction that
-touches their SKUs, and they never count as reserved for availability.
+A scheduler process (APScheduler; one leader per Redis namespace) sends an
+expire_holds message every few seconds; Dramatiq workers on the same Redis run it.
+Correctness never depends on the sweeper: overdue holds are never counted as
+reserved, and the reserve path reclaims the ones on the SKUs it locks.
 """

@@ -1,0 +1,176 @@
+"""Sweeper test infrastructure: a Redis (REDIS_URL, or a redis-server of our own), a key
+namespace per test, and `python -m sweeper worker|scheduler` as real processes."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from holdfast_common.devinfra import REPO_ROOT
+from tests.support.redis_server import RedisServer
+
+_namespaces = itertools.count()
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> None:
+    """Polls until `predicate` is truthy; fails naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """REDIS_URL when set (tests keep to their own key namespace), else a server of our own."""
+    given = os.environ.get("REDIS_URL")
+    if given:
+        yield given
+        return
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def sweeper_namespace(redis_url: str) -> Iterator[str]:
+    """A Redis key prefix no other test or test run uses; its keys are deleted afterwards."""
+    namespace = f"holdfast-test-{os.getpid()}-{next(_namespaces)}"
+    yield namespace
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2)
+    try:
+        keys = list(client.scan_iter(match=f"{namespace}*"))
+        if keys:
+            client.delete(*keys)
+    except redis.ConnectionError:
+        pass  # a test that stopped its own Redis took the keys with it
+    finally:
+        client.close()
+
+
+class SweeperProcess:
+    """`python -m sweeper ROLE` in its own session, its output in a log file."""
+
+    def __init__(self, role: str, args: tuple[str, ...], env: dict[str, str], log_path: Path) -> None:
+        self.role = role
+        self.log_path = log_path
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "sweeper", role, *args],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        ready = "ready for action" if role == "worker" else "sweeper scheduler started"
+        wait_until(lambda: ready in self.log() or not self.alive, 60, f"the sweeper {role} to start")
+        assert self.alive, f"sweeper {role} exited early:\n{self.log()}"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL to the whole process group: the worker's children die with it, mid-batch."""
+        if self.alive:
+            os.killpg(self.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM, as `make run` sends it; returns the exit code."""
+        if self.alive:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+
+SweeperFactory = Callable[..., SweeperProcess]
+
+
+@pytest.fixture
+def sweeper(
+    database_url: str, redis_url: str, sweeper_namespace: str, tmp_path: Path
+) -> Iterator[SweeperFactory]:
+    """Starts sweeper processes on the module's database:
+    sweeper("worker", *dramatiq options, **environment overrides).
+
+    Ticks are fast (0.2 s) and a dead leader is replaced within 1.5 s, so tests wait
+    little; whatever a test leaves running is stopped, and killed if it will not stop.
+    """
+    started: list[SweeperProcess] = []
+    counter = itertools.count()
+
+    def start(role: str, *args: str, **overrides: object) -> SweeperProcess:
+        env = dict(os.environ)
+        env.update(
+            DATABASE_URL=database_url,
+            REDIS_URL=redis_url,
+            SWEEPER_REDIS_NAMESPACE=sweeper_namespace,
+            SWEEPER_INTERVAL_SECONDS="0.2",
+            SWEEPER_LEADER_TTL_SECONDS="1.5",
+            DB_POOL_TIMEOUT="2",
+            PYTHONUNBUFFERED="1",
+        )
+        env.update({key.upper(): str(value) for key, value in overrides.items()})
+        process = SweeperProcess(role, args, env, tmp_path / f"{role}-{next(counter)}.log")
+        started.append(process)
+        return process
+
+    yield start
+    # Killed, not stopped: tests that care about a clean stop stop their processes
+    # themselves, and the whole group goes so a worker's children never outlive it.
+    for process in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.process.wait(timeout=30)
+
+
+def overdue_count(db: psycopg.Connection) -> int:
+    """ACTIVE holds past their expire_time: what the sweeper still has to do."""
+    row = db.execute("SELECT count(*) FROM holds WHERE state = 'ACTIVE' AND expire_time <= now()").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def expiry_record(db: psycopg.Connection, owner_id: str) -> dict[str, int]:
+    """For an owner's holds: how many are in each state, their lines, the EXPIRE ledger rows,
+    and the expired holds whose end_time is not their expire_time."""
+    row = db.execute(
+        """
+        SELECT count(*) FILTER (WHERE h.state = 'ACTIVE') AS active,
+               count(*) FILTER (WHERE h.state = 'EXPIRED') AS expired,
+               count(*) FILTER (WHERE h.state = 'COMMITTED') AS committed,
+               (SELECT count(*) FROM hold_lines l JOIN holds x ON x.id = l.hold_id
+                WHERE x.owner_id = %(owner)s) AS lines,
+               (SELECT count(*) FROM stock_ledger g JOIN holds x ON x.id = g.hold_id
+                WHERE x.owner_id = %(owner)s AND g.reason = 'EXPIRE') AS expire_rows,
+               count(*) FILTER (WHERE h.state = 'EXPIRED' AND h.end_time <> h.expire_time) AS bad_end
+        FROM holds h WHERE h.owner_id = %(owner)s
+        """,
+        {"owner": owner_id},
+    ).fetchone()
+    assert row is not None
+    return dict(zip(("active", "expired", "committed", "lines", "expire_rows", "bad_end"), row, strict=True))

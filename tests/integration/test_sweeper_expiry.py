@@ -1,0 +1,243 @@
+"""The sweep itself (sweeper.expiry) on a real database: what it expires and how, batches,
+time budget, lock skipping, concurrent sweeps, the idempotency purge and the metrics."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import psycopg
+import psycopg_pool
+import pytest
+from holdfast.inventory.v1 import inventory_pb2 as pb
+from prometheus_client import REGISTRY
+
+from bench.sweeper_clear import seed_holds
+from sweeper.database import LazyPool
+from sweeper.expiry import expire_overdue_holds, oldest_overdue_age, purge_idempotency_keys, sweep
+from tests.conftest import make_settings
+from tests.integration.conftest import expiry_record, overdue_count
+from tests.support.grpc_helpers import new_request_id
+
+DAY = timedelta(hours=24)
+FAR = 3600.0  # a time budget no test reaches
+
+
+@pytest.fixture(scope="module")
+def pool(database_url: str) -> Iterator[psycopg_pool.ConnectionPool]:
+    # A short lock_timeout: a sweep that waited on a lock would fail fast, not hang.
+    lazy = LazyPool(make_settings(database_url, db_lock_timeout_ms=500))
+    yield lazy.get()
+    lazy.close()
+
+
+def deadline(seconds: float) -> float:
+    return time.monotonic() + seconds
+
+
+def metric(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
+def make_overdue(db: psycopg.Connection, hold_ids: list[str], seconds_ago: float = 60) -> None:
+    """Moves holds' expire_time into the past (expire_time is in no invariant)."""
+    db.execute(
+        "UPDATE holds SET expire_time = now() - make_interval(secs => %s), "
+        "create_time = now() - interval '1 hour' WHERE id = ANY(%s::uuid[])",
+        (seconds_ago, hold_ids),
+    )
+
+
+def ledger_rows(db: psycopg.Connection, hold_id: str) -> list[tuple[str, int, int, str]]:
+    return [
+        (r[0], r[1], r[2], r[3])
+        for r in db.execute(
+            "SELECT sku, delta_on_hand, delta_reserved, reason FROM stock_ledger "
+            "WHERE hold_id = %s ORDER BY id",
+            (hold_id,),
+        ).fetchall()
+    ]
+
+
+def test_expires_overdue_active_holds_exactly_as_the_reserve_path_would(inventory, db, pool):  # type: ignore[no-untyped-def]
+    client = inventory.client
+    a, b, c = client.sku(on_hand=10), client.sku(on_hand=10), client.sku(on_hand=10)
+    overdue_two_lines = client.hold({a: 2, b: 3})
+    overdue_one_line = client.hold({c: 1})
+    live = client.hold({a: 1}, ttl_seconds=600)
+    committed = client.hold({b: 1})
+    released = client.hold({c: 2})
+    stub = inventory.stub
+    stub.CommitHold(pb.CommitHoldRequest(request_id=new_request_id(), hold_id=committed.id))
+    stub.ReleaseHold(pb.ReleaseHoldRequest(request_id=new_request_id(), hold_id=released.id))
+    make_overdue(db, [overdue_two_lines.id, overdue_one_line.id, committed.id, released.id])
+
+    result = sweep(pool, batch_size=500, time_budget=FAR, retention=DAY)
+
+    assert result.expired == 2
+    for hold in (overdue_two_lines, overdue_one_line):
+        got = stub.GetHold(pb.GetHoldRequest(id=hold.id)).hold
+        assert got.state == pb.HOLD_STATE_EXPIRED
+        assert got.end_time == got.expire_time
+    (state, ended_at_expiry) = db.execute(
+        "SELECT state, end_time = expire_time FROM holds WHERE id = %s", (overdue_two_lines.id,)
+    ).fetchone()
+    assert (state, ended_at_expiry) == ("EXPIRED", True)
+    assert sorted(ledger_rows(db, overdue_two_lines.id)) == sorted(
+        [(a, 0, 2, "HOLD"), (b, 0, 3, "HOLD"), (a, 0, -2, "EXPIRE"), (b, 0, -3, "EXPIRE")]
+    )
+    assert ledger_rows(db, overdue_one_line.id) == [(c, 0, 1, "HOLD"), (c, 0, -1, "EXPIRE")]
+    assert [r[3] for r in ledger_rows(db, committed.id)] == ["HOLD", "COMMIT"]
+    assert [r[3] for r in ledger_rows(db, released.id)] == ["HOLD", "RELEASE"]
+    assert stub.GetHold(pb.GetHoldRequest(id=live.id)).hold.state == pb.HOLD_STATE_ACTIVE
+    levels = {x.sku: (x.on_hand, x.reserved) for x in (client.level(a), client.level(b), client.level(c))}
+    assert levels == {a: (10, 1), b: (9, 0), c: (10, 0)}
+    # Nothing is expired twice.
+    assert sweep(pool, batch_size=500, time_budget=FAR, retention=DAY).expired == 0
+    assert len(ledger_rows(db, overdue_two_lines.id)) == 4
+
+
+def test_runs_in_batches_until_none_is_overdue_or_the_budget_is_spent(db, pool):  # type: ignore[no-untyped-def]
+    owner = seed_holds(db, holds=23, skus=10, lines=2)
+    expired_before = metric("holdfast_sweeper_holds_expired_total")
+    batches_before = metric("holdfast_sweeper_batch_duration_seconds_count")
+
+    # A spent budget still runs one batch, then stops.
+    assert expire_overdue_holds(pool, batch_size=5, deadline=deadline(0)) == (5, 1)
+    assert overdue_count(db) == 18
+
+    # Three full batches and a short one; the short one shows nothing else is overdue.
+    assert expire_overdue_holds(pool, batch_size=5, deadline=deadline(FAR)) == (18, 4)
+    assert expiry_record(db, owner) == {
+        "active": 0, "expired": 23, "committed": 0, "lines": 46, "expire_rows": 46, "bad_end": 0,
+    }  # fmt: skip
+    assert metric("holdfast_sweeper_holds_expired_total") - expired_before == 23
+    assert metric("holdfast_sweeper_batch_duration_seconds_count") - batches_before == 5
+
+
+def test_skips_holds_and_stock_rows_others_hold_locked_instead_of_waiting(db, pool, database_url):  # type: ignore[no-untyped-def]
+    owner = seed_holds(db, holds=3, skus=3, lines=1)
+    rows = db.execute(
+        "SELECT h.id::text, l.sku FROM holds h JOIN hold_lines l ON l.hold_id = h.id "
+        "WHERE h.owner_id = %s ORDER BY l.sku",
+        (owner,),
+    ).fetchall()
+    (hold_locked, _), (_, sku_locked), (free_hold, _) = rows
+    # One session finishing a hold (as CommitHold would), another reserving on a SKU.
+    with psycopg.connect(database_url) as finishing, psycopg.connect(database_url) as reserving:
+        finishing.execute("SELECT 1 FROM holds WHERE id = %s FOR UPDATE", (hold_locked,))
+        reserving.execute("SELECT 1 FROM stock WHERE sku = %s FOR UPDATE", (sku_locked,))
+
+        # A wait would end in a lock_timeout error after 500 ms; the sweep returns at once.
+        assert expire_overdue_holds(pool, batch_size=10, deadline=deadline(FAR)) == (1, 1)
+        state = db.execute("SELECT state FROM holds WHERE id = %s", (free_hold,)).fetchone()
+        assert state == ("EXPIRED",)
+        finishing.rollback()
+        reserving.rollback()
+
+    assert expire_overdue_holds(pool, batch_size=10, deadline=deadline(FAR)) == (2, 1)
+    assert expiry_record(db, owner)["expired"] == 3
+
+
+def test_holds_it_must_skip_never_keep_it_from_the_holds_behind_them(db, pool, database_url):  # type: ignore[no-untyped-def]
+    # The ten oldest overdue holds are all on one SKU a shopper has locked.
+    hot = seed_holds(db, holds=10, skus=1, expire_in=timedelta(minutes=-2))
+    behind = seed_holds(db, holds=10, skus=10, expire_in=timedelta(minutes=-1))
+    with psycopg.connect(database_url) as shopper:
+        shopper.execute("SELECT 1 FROM stock WHERE sku = %s FOR UPDATE", (hot + "-0",))
+
+        assert expire_overdue_holds(pool, batch_size=4, deadline=deadline(FAR)) == (10, 6)
+        assert expiry_record(db, behind)["expired"] == 10
+        assert expiry_record(db, hot)["active"] == 10
+        shopper.rollback()
+
+    assert expire_overdue_holds(pool, batch_size=4, deadline=deadline(FAR)) == (10, 3)
+    assert expiry_record(db, hot)["expired"] == 10
+
+
+@pytest.mark.parametrize("skus", [9000, 40], ids=["own-skus", "shared-skus"])
+def test_concurrent_sweeps_expire_every_hold_exactly_once(db, pool, skus):  # type: ignore[no-untyped-def]
+    # Own SKUs: the sweeps share the holds out between them. Shared SKUs: every batch
+    # touches stock rows another sweep holds, so they keep skipping each other's holds.
+    owner = seed_holds(db, holds=3000, skus=skus, lines=3)
+    sweepers = 4
+    start = threading.Barrier(sweepers)
+    results: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            start.wait()
+            results.append(expire_overdue_holds(pool, batch_size=50, deadline=deadline(FAR)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(sweepers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert errors == []
+    assert len(results) == sweepers
+    if skus >= 3000 * 3:
+        assert sum(1 for expired, _ in results if expired > 0) >= 2, "the sweeps did not share the work"
+    # Whatever a sweep skipped because another held it is the next run's.
+    swept_later, _ = expire_overdue_holds(pool, batch_size=50, deadline=deadline(FAR))
+    assert sum(expired for expired, _ in results) + swept_later == 3000
+    assert expiry_record(db, owner) == {
+        "active": 0, "expired": 3000, "committed": 0, "lines": 9000, "expire_rows": 9000, "bad_end": 0,
+    }  # fmt: skip
+    assert db.execute(
+        "SELECT count(*) FROM stock WHERE sku LIKE %s AND reserved <> 0", (owner + "-%",)
+    ).fetchone() == (0,)
+
+
+def create_hold(inventory, request_id: str, sku: str) -> str:  # type: ignore[no-untyped-def]
+    request = pb.CreateHoldRequest(
+        request_id=request_id, owner_id="purge", lines=[pb.HoldLine(sku=sku, quantity=1)]
+    )
+    return str(inventory.stub.CreateHold(request).hold.id)
+
+
+def test_purges_idempotency_records_only_after_their_retention(inventory, db, pool):  # type: ignore[no-untyped-def]
+    sku = inventory.client.sku(on_hand=10)
+    aged, kept = new_request_id(), new_request_id()
+    aged_hold = create_hold(inventory, aged, sku)
+    kept_hold = create_hold(inventory, kept, sku)
+    db.execute(
+        "UPDATE idempotency_keys SET create_time = now() - %s WHERE request_id = %s",
+        (timedelta(hours=25), aged),
+    )
+    db.execute(
+        "UPDATE idempotency_keys SET create_time = now() - %s WHERE request_id = %s",
+        (timedelta(hours=23), kept),
+    )
+    db.execute(
+        "INSERT INTO idempotency_keys (request_id, method, fingerprint, response, create_time) "
+        "SELECT 'old-' || i, 'test', '\\x00', '\\x00', now() - interval '30 hours' "
+        "FROM generate_series(1, 4) i"
+    )
+    purged_before = metric("holdfast_sweeper_idempotency_keys_purged_total")
+
+    assert purge_idempotency_keys(pool, retention=DAY, batch_size=2, deadline=deadline(FAR)) == 5
+
+    assert metric("holdfast_sweeper_idempotency_keys_purged_total") - purged_before == 5
+    left = {r[0] for r in db.execute("SELECT request_id FROM idempotency_keys").fetchall()}
+    assert kept in left and aged not in left and not any(k.startswith("old-") for k in left)
+    # Within its retention a request_id still replays; past it, it is a new request.
+    assert create_hold(inventory, kept, sku) == kept_hold
+    assert create_hold(inventory, aged, sku) != aged_hold
+
+
+def test_the_oldest_overdue_hold_age_is_measured_for_the_metrics(db, pool):  # type: ignore[no-untyped-def]
+    seed_holds(db, holds=2, skus=2, expire_in=timedelta(seconds=-90))
+    seed_holds(db, holds=1, skus=1, expire_in=timedelta(seconds=-10))
+    assert 90 <= oldest_overdue_age(pool) < 3600
+    assert metric("holdfast_sweeper_oldest_overdue_hold_age_seconds") >= 90
+
+    assert sweep(pool, batch_size=500, time_budget=FAR, retention=DAY).expired == 3
+
+    assert metric("holdfast_sweeper_oldest_overdue_hold_age_seconds") == 0
