@@ -1,6 +1,6 @@
 """`make run` / `make migrate` / `make audit`: infrastructure up, schema applied, processes supervised.
 
-python -m holdfast_common.devstack run [--only inventory]
+python -m holdfast_common.devstack run [--only NAME]...
 python -m holdfast_common.devstack migrate
 python -m holdfast_common.devstack exec -- COMMAND...
 """
@@ -20,6 +20,8 @@ from holdfast_common.migrate import apply_migrations
 PROCESSES = {
     "inventory": [sys.executable, "-m", "inventory_svc"],
     "pricing": [sys.executable, "-m", "pricing_svc"],
+    "sweeper-worker": [sys.executable, "-m", "sweeper", "worker"],
+    "sweeper-scheduler": [sys.executable, "-m", "sweeper", "scheduler"],
 }
 
 
