@@ -61,8 +61,8 @@ def main() -> int:
         print("sweeper scheduler: REDIS_URL must be set", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    # Two lines per job per tick would drown what matters; failures still show.
-    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    # APScheduler narrates every job added and every tick; only its warnings matter here.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler, leadership = build_scheduler(settings)
 
     def stop(signum: int, _frame: object) -> None:
