@@ -64,3 +64,13 @@ def not_found(resource: str, key: str, value: str) -> HoldfastError:
         f"{resource} {key}={value!r} not found",
         metadata={key: value},
     )
+
+
+def unknown_skus(skus: list[str]) -> HoldfastError:
+    """NOT_FOUND naming every unknown SKU."""
+    return HoldfastError(
+        ErrorKind.NOT_FOUND,
+        "SKU_NOT_FOUND",
+        f"unknown SKU(s): {', '.join(skus)}",
+        metadata={"sku": skus[0], "skus": ",".join(skus)},
+    )

@@ -11,7 +11,6 @@ import uuid
 from datetime import UTC, datetime
 
 import grpc
-from google.protobuf import timestamp_pb2
 from google.type import money_pb2
 from holdfast.inventory.v1 import inventory_pb2 as ipb
 from holdfast.inventory.v1 import inventory_pb2_grpc
@@ -20,6 +19,7 @@ from holdfast.pricing.v1 import pricing_pb2_grpc
 
 from holdfast_common.money import Money
 from holdfast_common.settings import get_settings
+from holdfast_common.timestamps import timestamp
 
 # Product title, category path, base price in cents, and (sku, adjustment in cents, on hand).
 CATALOG = [
@@ -37,12 +37,6 @@ SALE_END = datetime(2026, 12, 1, tzinfo=UTC)
 
 def _usd(cents: int) -> money_pb2.Money:
     return Money(cents, "USD").to_proto()
-
-
-def _timestamp(when: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(when)
-    return ts
 
 
 class Seeder:
@@ -99,8 +93,8 @@ class Seeder:
                 name="Black Friday",
                 stage=ppb.PRICE_STAGE_SEASONAL,
                 percent_off_bps=2000,
-                start_time=_timestamp(SALE_START),
-                end_time=_timestamp(SALE_END),
+                start_time=timestamp(SALE_START),
+                end_time=timestamp(SALE_END),
                 category_id=self.category(("Outdoor",)),
             ),
             ppb.PriceRule(

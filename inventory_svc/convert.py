@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from google.protobuf import timestamp_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from holdfast_common.money import Money
+from holdfast_common.timestamps import timestamp
 from inventory_svc.models import Category, Hold, HoldLine, HoldState, Product, StockLevel, Variant
 
 HOLD_STATES = {
@@ -16,14 +14,6 @@ HOLD_STATES = {
     HoldState.RELEASED: pb.HOLD_STATE_RELEASED,
     HoldState.EXPIRED: pb.HOLD_STATE_EXPIRED,
 }
-
-
-def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def category(c: Category) -> pb.Category:

@@ -8,20 +8,10 @@ import psycopg
 import psycopg_pool
 
 from holdfast_common.db import in_transaction, read
-from holdfast_common.errors import ErrorKind, HoldfastError, PreconditionViolation
+from holdfast_common.errors import ErrorKind, HoldfastError, PreconditionViolation, unknown_skus
 from holdfast_common.idempotency import RequestRecord
 from inventory_svc.models import StockAdjustment, StockLevel
 from inventory_svc.queries import Q
-
-
-def unknown_skus(skus: list[str]) -> HoldfastError:
-    """NOT_FOUND naming every unknown SKU."""
-    return HoldfastError(
-        ErrorKind.NOT_FOUND,
-        "SKU_NOT_FOUND",
-        f"unknown SKU(s): {', '.join(skus)}",
-        metadata={"sku": skus[0], "skus": ",".join(skus)},
-    )
 
 
 def insufficient_stock(short: list[tuple[str, int, int]]) -> HoldfastError:

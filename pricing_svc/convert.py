@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from google.protobuf import timestamp_pb2
 from holdfast.pricing.v1 import pricing_pb2 as pb
 
 from holdfast_common.money import Money
+from holdfast_common.timestamps import timestamp
 from pricing_svc.engine import CartQuote, PriceQuote, ScopeKind, Stage
 from pricing_svc.rules import StoredRule
 
@@ -22,12 +20,6 @@ _SCOPE_FIELDS = {
     ScopeKind.PRODUCT: "product_id",
     ScopeKind.SKU: "sku",
 }
-
-
-def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def price_rule(stored: StoredRule) -> pb.PriceRule:

@@ -10,7 +10,7 @@ import psycopg
 import psycopg_pool
 
 from holdfast_common.db import read
-from holdfast_common.errors import ErrorKind, HoldfastError
+from holdfast_common.errors import ErrorKind, HoldfastError, unknown_skus
 from pricing_svc.engine import CartQuote, PriceRule, SkuPricing, quote_cart
 from pricing_svc.queries import Q
 from pricing_svc.rules import rule_from_row
@@ -28,17 +28,13 @@ class QuoteInputs:
 async def load_inputs(
     conn: psycopg.AsyncConnection, skus: list[str], customer_tier: str, at: datetime | None
 ) -> QuoteInputs:
-    """Two queries whatever the cart's length; NOT_FOUND names every unknown SKU."""
+    """Two queries whatever the cart's length; NOT_FOUND names every unknown SKU, and a cart
+    must be priced in one currency."""
     cur = await conn.execute(Q.sku_pricing, {"skus": skus, "at": at})
     rows: list[dict[str, Any]] = await cur.fetchall()
     missing = sorted(set(skus) - {row["sku"] for row in rows})
     if missing:
-        raise HoldfastError(
-            ErrorKind.NOT_FOUND,
-            "SKU_NOT_FOUND",
-            f"no such SKU: {', '.join(missing)}",
-            metadata={"skus": ",".join(missing)},
-        )
+        raise unknown_skus(missing)
     pricing = {
         row["sku"]: SkuPricing(
             sku=row["sku"],
@@ -50,6 +46,14 @@ async def load_inputs(
         )
         for row in rows
     }
+    currencies = {p.currency for p in pricing.values()}
+    if len(currencies) > 1:
+        raise HoldfastError(
+            ErrorKind.FAILED_PRECONDITION,
+            "MIXED_CURRENCIES",
+            "the cart's products are priced in more than one currency",
+        )
+    (currency,) = currencies
     price_time: datetime = rows[0]["price_time"]
     cur = await conn.execute(
         Q.rules_for_quote,
@@ -61,12 +65,11 @@ async def load_inputs(
             "customer_tier": customer_tier,
         },
     )
-    currencies = {p.currency for p in pricing.values()}
     rules = [
         stored.rule
         for stored in map(rule_from_row, await cur.fetchall())
         # An amount off is money in one currency: it never discounts a price in another.
-        if stored.rule.amount_off_minor is None or stored.currency in currencies
+        if stored.rule.amount_off_minor is None or stored.currency == currency
     ]
     return QuoteInputs(pricing, rules, price_time)
 
@@ -85,12 +88,6 @@ class Quotes:
             return await load_inputs(conn, skus, customer_tier, at)
 
         inputs = await read(self._pool, work)
-        if len({p.currency for p in inputs.pricing.values()}) > 1:
-            raise HoldfastError(
-                ErrorKind.FAILED_PRECONDITION,
-                "MIXED_CURRENCIES",
-                "the cart's products are priced in more than one currency",
-            )
         cart = quote_cart(
             [(inputs.pricing[sku], quantity) for sku, quantity in lines],
             inputs.rules,

@@ -14,6 +14,7 @@ from holdfast_common.grpc_errors import translate_errors
 from holdfast_common.idempotency import request_record
 from holdfast_common.pagination import PageTokens
 from holdfast_common.settings import Settings
+from holdfast_common.timestamps import timestamp
 from holdfast_common.validation import Violations, resource_id
 from pricing_svc import convert, requests
 from pricing_svc.engine import PriceRule
@@ -42,14 +43,12 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         lines, tier, at = requests.quote_price(request, self._settings)
         cart, price_time = await self._quotes.quote_cart(lines, tier, at)
         (line,) = cart.lines
-        return pb.QuotePriceResponse(
-            quote=convert.price_quote(line), price_time=convert.timestamp(price_time)
-        )
+        return pb.QuotePriceResponse(quote=convert.price_quote(line), price_time=timestamp(price_time))
 
     async def QuoteCart(self, request: pb.QuoteCartRequest, context: Ctx) -> Any:
         lines, tier, at = requests.quote_cart(request, self._settings)
         cart, price_time = await self._quotes.quote_cart(lines, tier, at)
-        return pb.QuoteCartResponse(quote=convert.cart_quote(cart), price_time=convert.timestamp(price_time))
+        return pb.QuoteCartResponse(quote=convert.cart_quote(cart), price_time=timestamp(price_time))
 
     # ------------------------------------------------------------ rules
 

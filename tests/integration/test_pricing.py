@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import psycopg
 import pytest
-from google.protobuf import timestamp_pb2
 from holdfast.inventory.v1 import inventory_pb2 as ipb
 from holdfast.pricing.v1 import pricing_pb2 as pb
 from psycopg.rows import dict_row
 
+from holdfast_common.timestamps import timestamp
 from pricing_svc.quotes import load_inputs
 from tests.support.grpc_helpers import cents, refusal, unique_sku, usd_cents
 
@@ -51,7 +51,7 @@ def shop(inventory, pricing) -> Shop:  # type: ignore[no-untyped-def]
     jackets = category("Jackets", category("Outerwear", apparel))
     product = inventory.client.product("Jacket", category_id=jackets, price_cents=5990)
     sku = inventory.client.sku(product_id=product.id, adjustment_cents=-500, prefix="JKT")
-    window = {"start_time": _ts(SALE_START), "end_time": _ts(SALE_END)}
+    window = {"start_time": timestamp(SALE_START), "end_time": timestamp(SALE_END)}
     rules = {
         # On the top category: reaches the jacket two levels down.
         "sale": pricing.client.rule(
@@ -68,12 +68,6 @@ def shop(inventory, pricing) -> Shop:  # type: ignore[no-untyped-def]
         ),
     }
     return Shop(apparel, jackets, product.id, sku, rules)
-
-
-def _ts(when: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(when)
-    return ts
 
 
 def steps(quote: pb.PriceQuote) -> list[tuple[int, str, int, int]]:
@@ -158,7 +152,9 @@ def test_a_price_never_goes_below_zero(inventory, pricing) -> None:  # type: ign
 
 
 def test_the_same_inputs_give_byte_identical_quotes(shop: Shop, pricing) -> None:  # type: ignore[no-untyped-def]
-    request = pb.QuotePriceRequest(sku=shop.sku, quantity=50, customer_tier="gold", price_time=_ts(IN_SALE))
+    request = pb.QuotePriceRequest(
+        sku=shop.sku, quantity=50, customer_tier="gold", price_time=timestamp(IN_SALE)
+    )
     first = pricing.stub.QuotePrice(request).SerializeToString(deterministic=True)
     assert pricing.stub.QuotePrice(request).SerializeToString(deterministic=True) == first
 
@@ -179,7 +175,7 @@ def test_cart_quote_sums_lines_per_sku(shop: Shop, inventory, pricing) -> None: 
             pb.CartLine(sku=shop.sku, quantity=20),  # merged: 50 jackets reach the 50+ tier
         ],
         customer_tier="gold",
-        price_time=_ts(IN_SALE),
+        price_time=timestamp(IN_SALE),
     )
     cart = pricing.stub.QuoteCart(request).quote
     by_sku = {line.sku: line for line in cart.lines}
@@ -235,7 +231,7 @@ def test_an_update_that_breaks_a_rule_is_refused_and_changes_nothing(shop: Shop,
     sale = shop.rules["sale"]
     request = pb.UpdatePriceRuleRequest(
         request_id=unique_sku("bad"),
-        rule=pb.PriceRule(id=sale.id, end_time=_ts(SALE_START - timedelta(days=1))),
+        rule=pb.PriceRule(id=sale.id, end_time=timestamp(SALE_START - timedelta(days=1))),
         update_mask={"paths": ["end_time"]},
     )
     failure = refusal(pricing.stub.UpdatePriceRule, request)
@@ -315,7 +311,7 @@ def test_rules_are_created_active_unless_told_otherwise(pricing) -> None:  # typ
         ({"all_skus": None, "sku": "NO-SUCH-SKU"}, "rule.sku"),
         ({"all_skus": None, "sku": "bad sku!"}, "rule.sku"),
         ({"customer_tier": "gold"}, "rule.customer_tier"),
-        ({"start_time": _ts(SALE_START)}, "rule.start_time"),
+        ({"start_time": timestamp(SALE_START)}, "rule.start_time"),
     ],
 )
 def test_invalid_bulk_rules_are_refused_naming_the_field(pricing, fields: dict, bad_field: str) -> None:  # type: ignore[no-untyped-def]
@@ -330,12 +326,12 @@ def test_invalid_bulk_rules_are_refused_naming_the_field(pricing, fields: dict, 
 @pytest.mark.parametrize(
     ("fields", "bad_fields"),
     [
-        ({"start_time": _ts(SALE_END), "end_time": _ts(SALE_START)}, ["rule.end_time"]),
-        ({"start_time": _ts(SALE_START), "end_time": _ts(SALE_START)}, ["rule.end_time"]),
-        ({"start_time": _ts(SALE_START)}, ["rule.end_time"]),
+        ({"start_time": timestamp(SALE_END), "end_time": timestamp(SALE_START)}, ["rule.end_time"]),
+        ({"start_time": timestamp(SALE_START), "end_time": timestamp(SALE_START)}, ["rule.end_time"]),
+        ({"start_time": timestamp(SALE_START)}, ["rule.end_time"]),
         ({}, ["rule.start_time", "rule.end_time"]),
         (
-            {"start_time": _ts(SALE_START), "end_time": _ts(SALE_END), "min_quantity": 3},
+            {"start_time": timestamp(SALE_START), "end_time": timestamp(SALE_END), "min_quantity": 3},
             ["rule.min_quantity"],
         ),
     ],
