@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,17 +17,10 @@ import pytest
 import redis
 
 from holdfast_common.devinfra import REPO_ROOT
+from tests.support.polling import wait_until
 from tests.support.redis_server import RedisServer
 
 _namespaces = itertools.count()
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    """Polls until `predicate` is truthy; fails naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

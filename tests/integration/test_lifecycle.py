@@ -20,6 +20,7 @@ from psycopg import sql
 from holdfast_common.devinfra import REPO_ROOT
 from tests.conftest import make_settings, new_database, start_inventory
 from tests.support.grpc_helpers import Inventory, failure, new_request_id
+from tests.support.polling import wait_until
 
 GRACE_SECONDS = 10
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -38,13 +39,6 @@ def module_env(**values: str) -> dict[str, str]:
     env.update(values)
     env["PYTHONUNBUFFERED"] = "1"
     return env
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def service_sessions(db: psycopg.Connection, wait_event_type: str | None = None) -> int:

@@ -11,8 +11,8 @@ import grpc
 import pytest
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
-from tests.integration.conftest import wait_until
 from tests.support.grpc_helpers import new_request_id
+from tests.support.polling import wait_until
 from tests.support.redis_server import RedisServer
 
 

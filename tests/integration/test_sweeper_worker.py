@@ -22,8 +22,9 @@ from sweeper.actors import declare
 from sweeper.broker import make_broker
 from sweeper.leader import leader_key
 from tests.conftest import make_settings
-from tests.integration.conftest import SweeperProcess, expiry_record, overdue_count, wait_until
+from tests.integration.conftest import SweeperProcess, expiry_record, overdue_count
 from tests.support.grpc_helpers import failure, new_request_id
+from tests.support.polling import wait_until
 
 
 def holds_expired_by(process: SweeperProcess) -> int:
