@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -77,12 +78,21 @@ def translate_db_error(exc: Exception) -> HoldfastError | None:
 async def in_transaction(
     pool: psycopg_pool.AsyncConnectionPool,
     work: Callable[[psycopg.AsyncConnection], Awaitable[T]],
+    *,
+    pipelined: bool = False,
 ) -> T:
-    """Runs `work` in one READ COMMITTED transaction, re-running it after a deadlock."""
+    """Runs `work` in one READ COMMITTED transaction, re-running it after a deadlock.
+
+    Pipelined, statements go out without waiting for each other's results: BEGIN travels
+    with the first statement and COMMIT with the last, and a round trip happens only
+    when `work` fetches a result.
+    """
     for attempt in range(1, _TRANSPARENT_RETRIES + 1):
         try:
-            async with pool.connection() as conn, conn.transaction():
-                return await work(conn)
+            async with pool.connection() as conn:
+                pipeline = conn.pipeline() if pipelined else contextlib.nullcontext()
+                async with pipeline, conn.transaction():
+                    return await work(conn)
         except _RETRYABLE as exc:
             if attempt == _TRANSPARENT_RETRIES:
                 raise

@@ -78,11 +78,16 @@ def _as_status(exc: Exception, domain: str, method: str) -> grpc.Status:
 
 
 def translate_errors(domain: str) -> Callable[[C], C]:
-    """Class decorator: every async RPC method aborts with a rich status instead of raising."""
+    """Class decorator: every async RPC method aborts with a rich status instead of raising.
+
+    RPC methods are those the generated servicer base class declares; other public
+    methods (close, say) are left as they are.
+    """
 
     def decorate(cls: C) -> C:
         for name, method in list(vars(cls).items()):
-            if name.startswith("_") or not inspect.iscoroutinefunction(method):
+            declared = any(hasattr(base, name) for base in cls.__mro__[1:])  # type: ignore[attr-defined]
+            if not declared or not inspect.iscoroutinefunction(method):
                 continue
             setattr(cls, name, _guard(method, domain, name))
         return cls

@@ -26,6 +26,11 @@ GET_REQUEST_RECORD = (
     "SELECT method, fingerprint, response FROM idempotency_keys WHERE request_id = %(request_id)s"
 )
 STORE_RESPONSE = "UPDATE idempotency_keys SET response = %(response)s WHERE request_id = %(request_id)s"
+GET_REQUEST_RECORDS = """
+SELECT request_id, method, fingerprint, response
+FROM idempotency_keys
+WHERE request_id = ANY(%(request_ids)s::text[])
+"""
 
 
 @cache
@@ -77,7 +82,11 @@ class RequestRecord:
         Lets a caller skip work that must not run twice (or cannot run now) before it claims the key.
         """
         cur = await conn.execute(GET_REQUEST_RECORD, {"request_id": self.request_id})
-        record = await cur.fetchone()
+        return self.answer(await cur.fetchone(), result_type)
+
+    def answer(self, record: dict[str, Any] | None, result_type: type[T]) -> T | None:
+        """The first response in a stored record row (None: none stored yet); a record of
+        a different request is IDEMPOTENCY_KEY_REUSED."""
         if record is None or record["response"] is None:
             return None
         if record["method"] != self.method or bytes(record["fingerprint"]) != self.fingerprint:
@@ -91,5 +100,9 @@ class RequestRecord:
 
     async def store(self, conn: psycopg.AsyncConnection, result: object) -> None:
         """Saves the response the client gets now, for every retry to come."""
-        response = _adapter(type(result)).dump_json(result)
-        await conn.execute(STORE_RESPONSE, {"request_id": self.request_id, "response": response})
+        await conn.execute(STORE_RESPONSE, {"request_id": self.request_id, "response": encode(result)})
+
+
+def encode(result: object) -> bytes:
+    """A response as stored for replay."""
+    return _adapter(type(result)).dump_json(result)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import psycopg
 import psycopg_pool
-import uuid6
 
 from holdfast_common.db import in_transaction, read
 from holdfast_common.errors import ErrorKind, HoldfastError, not_found
 from holdfast_common.idempotency import RequestRecord
 from holdfast_common.pagination import PageRequest
+from holdfast_common.settings import Settings
+from inventory_svc.coalescer import Coalescer
+from inventory_svc.hold_batches import HoldRequest, create_holds
 from inventory_svc.models import Hold, HoldLine, HoldState, LockedPrices, NewHold
 from inventory_svc.queries import Q
-from inventory_svc.stock import insufficient_stock, lock_and_reclaim
 
 
 def _hold_from_row(row: dict[str, Any]) -> Hold:
@@ -36,11 +38,25 @@ def _hold_from_row(row: dict[str, Any]) -> Hold:
 
 
 class Holds:
-    """Hold operations on one pool, with the configured TTL limits."""
+    """Hold operations on one pool, with the configured TTL limits.
 
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool, *, max_lifetime: timedelta) -> None:
+    CreateHolds go through a coalescer: those that arrive while a batch is running share
+    the next one's transaction.
+    """
+
+    def __init__(self, pool: psycopg_pool.AsyncConnectionPool, settings: Settings) -> None:
         self._pool = pool
-        self._max_lifetime = max_lifetime
+        self._max_lifetime = timedelta(seconds=settings.hold_max_lifetime_seconds)
+        self._batches = Coalescer[HoldRequest, Hold](
+            partial(create_holds, pool),
+            max_batch=settings.hold_batch_max_size,
+            concurrency=settings.hold_batch_concurrency,
+            max_wait=settings.hold_batch_max_wait_seconds,
+            name="CreateHold",
+        )
+
+    async def close(self) -> None:
+        await self._batches.close()
 
     async def replay(self, record: RequestRecord) -> Hold | None:
         """The hold an earlier call with this request_id created, if any."""
@@ -55,53 +71,7 @@ class Holds:
 
         With prices, each line keeps its quoted unit price for the life of the hold.
         """
-        skus = [line.sku for line in new.lines]
-        lines = new.lines
-        if prices is not None:
-            lines = tuple(HoldLine(x.sku, x.quantity, prices.unit_prices[x.sku]) for x in new.lines)
-
-        async def work(conn: psycopg.AsyncConnection) -> Hold:
-            replay = await record.claim(conn, Hold)
-            if replay is not None:
-                return replay
-            levels, now = await lock_and_reclaim(conn, skus)
-            short = [
-                (line.sku, line.quantity, levels[line.sku].available)
-                for line in new.lines
-                if levels[line.sku].available < line.quantity
-            ]
-            if short:
-                raise insufficient_stock(short)
-            hold = Hold(
-                id=str(uuid6.uuid7()),
-                owner_id=new.owner_id,
-                state=HoldState.ACTIVE,
-                lines=lines,
-                create_time=now,
-                expire_time=now + new.ttl,
-                end_time=None,
-                currency=prices.currency if prices else None,
-                customer_tier=prices.customer_tier if prices else None,
-            )
-            await conn.execute(
-                Q.insert_hold,
-                {
-                    "id": hold.id,
-                    "owner_id": hold.owner_id,
-                    "create_time": hold.create_time,
-                    "expire_time": hold.expire_time,
-                    "skus": skus,
-                    "quantities": [line.quantity for line in lines],
-                    "unit_prices": [line.unit_price_minor for line in lines],
-                    "currency": hold.currency,
-                    "customer_tier": hold.customer_tier,
-                    "request_id": new.request_id,
-                },
-            )
-            await record.store(conn, hold)
-            return hold
-
-        return await in_transaction(self._pool, work)
+        return await self._batches.submit(HoldRequest(new, record, prices), key=record.request_id)
 
     async def get(self, hold_id: str) -> Hold:
         async def work(conn: psycopg.AsyncConnection) -> dict[str, Any] | None:

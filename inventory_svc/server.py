@@ -19,9 +19,11 @@ async def create_server(settings: Settings, listen: str | None = None) -> Runnin
     """Starts serving; `listen` overrides the configured address ("127.0.0.1:0" in tests)."""
     pricing = PricingClient(settings.pricing_address, settings.pricing_timeout_seconds)
 
+    servicers: list[InventoryServicer] = []
+
     def register(pool: psycopg_pool.AsyncConnectionPool, server: grpc.aio.Server) -> list[str]:
-        servicer = InventoryServicer(pool, settings, pricing)
-        inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicer, server)
+        servicers.append(InventoryServicer(pool, settings, pricing))
+        inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicers[0], server)
         return [SERVICE_NAME]
 
     try:
@@ -31,6 +33,8 @@ async def create_server(settings: Settings, listen: str | None = None) -> Runnin
     except BaseException:
         await pricing.close()
         raise
+    # Before the pool closes: a batch still running needs its connection.
+    running.on_stop.insert(0, servicers[0].close)
     running.on_stop.append(pricing.close)
     return running
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -10,6 +9,7 @@ import psycopg_pool
 from holdfast.inventory.v1 import inventory_pb2 as pb
 from holdfast.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
+from holdfast_common.errors import HoldfastError
 from holdfast_common.grpc_errors import translate_errors
 from holdfast_common.idempotency import request_record
 from holdfast_common.money import money_from_proto
@@ -34,13 +34,17 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self._settings = settings
         self._pricing = pricing
         self._catalog = Catalog(pool)
-        self._holds = Holds(pool, max_lifetime=timedelta(seconds=settings.hold_max_lifetime_seconds))
+        self._holds = Holds(pool, settings)
         self._pool = pool
         self._pages = PageTokens(
             settings.page_token_secret,
             default_size=settings.default_page_size,
             max_size=settings.max_page_size,
         )
+
+    async def close(self) -> None:
+        """Stops taking holds into batches (after in-flight calls have finished)."""
+        await self._holds.close()
 
     # ------------------------------------------------------------ catalog
 
@@ -176,11 +180,15 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         prices = None
         if new.customer_tier is not None:
             # Quote before the transaction: no lock is ever held while pricing answers.
-            # A retry of a hold already made replays it without asking pricing again.
-            replay = await self._holds.replay(record)
-            if replay is not None:
+            try:
+                prices = await self._pricing.lock_prices(new.lines, new.customer_tier)
+            except HoldfastError:
+                # A retry of a hold already made still gets its first answer while
+                # pricing is down or now refuses the cart.
+                replay = await self._holds.replay(record)
+                if replay is None:
+                    raise
                 return pb.CreateHoldResponse(hold=convert.hold(replay))
-            prices = await self._pricing.lock_prices(new.lines, new.customer_tier)
         hold = await self._holds.create(new, record, prices)
         return pb.CreateHoldResponse(hold=convert.hold(hold))
 

@@ -33,25 +33,35 @@ def insufficient_stock(short: list[tuple[str, int, int]]) -> HoldfastError:
     )
 
 
-async def lock_and_reclaim(
+async def lock_levels(
     conn: psycopg.AsyncConnection, skus: list[str]
-) -> tuple[dict[str, StockLevel], datetime]:
-    """Locks the SKUs' stock rows in order and reclaims their overdue holds.
+) -> tuple[dict[str, StockLevel], datetime | None]:
+    """Locks the stock rows of `skus` (sorted) in order and reclaims their overdue holds.
 
-    Returns the levels after reclaiming and the transaction's `now()`; raises
-    NOT_FOUND if any SKU is unknown.
+    Returns the levels of the SKUs that exist, after reclaiming, and the transaction's
+    `now()` (None when none exists).
     """
     cur = await conn.execute(Q.lock_stock, {"skus": skus})
     rows = await cur.fetchall()
+    if not rows:
+        return {}, None
     levels = {r["sku"]: StockLevel(r["sku"], r["on_hand"], r["reserved"]) for r in rows}
-    missing = [s for s in skus if s not in levels]
-    if missing:
-        raise unknown_skus(missing)
-    now = rows[0]["now"]
     if rows[0]["has_overdue"]:
         cur = await conn.execute(Q.reclaim_overdue_holds, {"skus": skus, "locked": list(levels)})
         for r in await cur.fetchall():
             levels[r["sku"]] = StockLevel(r["sku"], r["on_hand"], r["reserved"])
+    return levels, rows[0]["now"]
+
+
+async def lock_and_reclaim(
+    conn: psycopg.AsyncConnection, skus: list[str]
+) -> tuple[dict[str, StockLevel], datetime]:
+    """lock_levels, with NOT_FOUND if any SKU is unknown."""
+    levels, now = await lock_levels(conn, skus)
+    missing = [s for s in skus if s not in levels]
+    if missing:
+        raise unknown_skus(missing)
+    assert now is not None
     return levels, now
 
 

@@ -1,25 +1,46 @@
--- name: insert_hold
--- The hold, its lines, one HOLD ledger row per line and the reserved counts,
--- in one statement; the SKU rows are already locked by lock_stock.
-WITH hold AS (
+-- name: insert_holds
+-- The holds of one batch in one statement: each hold's idempotency record with its
+-- response, the hold, its lines, one HOLD ledger row per line, and reserved raised
+-- once per SKU (the rows are already locked by lock_stock). A request_id that another
+-- transaction stored first makes nothing: its hold is left out, and so is it from the
+-- returned request_ids, so the caller replays that request's first response instead.
+WITH new_holds AS (
+    SELECT *
+    FROM unnest(%(request_ids)s::text[], %(hold_ids)s::uuid[], %(owner_ids)s::text[],
+                %(expire_times)s::timestamptz[], %(currencies)s::text[],
+                %(customer_tiers)s::text[], %(fingerprints)s::bytea[], %(responses)s::bytea[])
+         AS t(request_id, hold_id, owner_id, expire_time, currency, customer_tier,
+              fingerprint, response)
+), keys AS (
+    INSERT INTO idempotency_keys (request_id, method, fingerprint, response)
+    -- Keys in one order in every batch: two batches never wait on each other crosswise.
+    SELECT request_id, %(method)s, fingerprint, response FROM new_holds ORDER BY request_id
+    ON CONFLICT (request_id) DO NOTHING
+    RETURNING request_id
+), made AS (
+    SELECT n.* FROM new_holds n JOIN keys k ON k.request_id = n.request_id
+), inserted AS (
     INSERT INTO holds (id, owner_id, state, create_time, expire_time, currency, customer_tier)
-    VALUES (%(id)s, %(owner_id)s, 'ACTIVE', %(create_time)s, %(expire_time)s, %(currency)s,
-            %(customer_tier)s)
-    RETURNING id
+    SELECT hold_id, owner_id, 'ACTIVE', %(create_time)s, expire_time, currency, customer_tier
+    FROM made
 ), cart AS (
-    SELECT sku, quantity, unit_price_minor
-    FROM unnest(%(skus)s::text[], %(quantities)s::bigint[], %(unit_prices)s::bigint[])
-         AS t(sku, quantity, unit_price_minor)
+    SELECT c.hold_id, c.sku, c.quantity, c.unit_price_minor, m.request_id
+    FROM unnest(%(line_hold_ids)s::uuid[], %(skus)s::text[], %(quantities)s::bigint[],
+                %(unit_prices)s::bigint[]) AS c(hold_id, sku, quantity, unit_price_minor)
+    JOIN made m ON m.hold_id = c.hold_id
 ), lines AS (
     INSERT INTO hold_lines (hold_id, sku, quantity, unit_price_minor)
-    SELECT hold.id, cart.sku, cart.quantity, cart.unit_price_minor FROM hold, cart
+    SELECT hold_id, sku, quantity, unit_price_minor FROM cart
 ), ledger AS (
     INSERT INTO stock_ledger (sku, delta_on_hand, delta_reserved, reason, hold_id, request_id)
-    SELECT cart.sku, 0, cart.quantity, 'HOLD', hold.id, %(request_id)s FROM hold, cart
+    SELECT sku, 0, quantity, 'HOLD', hold_id, request_id FROM cart
+), reserved AS (
+    UPDATE stock s SET reserved = s.reserved + t.quantity, update_time = now()
+    FROM (SELECT sku, sum(quantity)::bigint AS quantity FROM cart GROUP BY sku) t
+    -- The array lets the planner find the rows by key instead of scanning all of stock.
+    WHERE s.sku = t.sku AND s.sku = ANY(%(skus)s::text[])
 )
-UPDATE stock s SET reserved = s.reserved + cart.quantity, update_time = now()
-FROM cart
-WHERE s.sku = cart.sku;
+SELECT request_id FROM keys;
 
 -- name: get_hold
 -- An ACTIVE hold past its expire_time reads as EXPIRED whether or not it has

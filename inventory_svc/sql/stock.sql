@@ -24,7 +24,8 @@ WITH overdue_skus AS (
 SELECT s.sku, s.on_hand, s.reserved, now() AS now,
        EXISTS (SELECT 1 FROM overdue_skus) AS has_overdue
 FROM stock s
-WHERE s.sku = ANY(%(skus)s::text[]) OR s.sku IN (SELECT sku FROM overdue_skus)
+-- One array, not "= ANY(...) OR IN (...)": an OR here makes the planner scan all of stock.
+WHERE s.sku = ANY(%(skus)s::text[] || ARRAY(SELECT sku FROM overdue_skus))
 ORDER BY s.sku
 FOR UPDATE OF s;
 
