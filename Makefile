@@ -9,7 +9,7 @@ PROTO_FILES := $(shell find protos -name '*.proto')
 PROTO_STAMP := protos/.generated
 DEVSTACK := $(PY) -m holdfast_common.devstack
 
-.PHONY: setup protos migrate run run-inventory run-sweeper test seed audit lint clean
+.PHONY: setup protos migrate run run-inventory run-sweeper test seed audit lint clean bench bench-quick
 
 setup: $(STAMP)
 
@@ -51,6 +51,14 @@ seed: protos
 
 audit: protos
 	$(DEVSTACK) exec -- $(PY) -m inventory_svc audit
+
+# The stack against its same-run baselines (pgbench, gRPC echo) on a scratch database;
+# results in bench/results/. BENCH_ARGS passes options: BENCH_ARGS='--scenarios hot,echo'.
+bench: protos
+	$(PY) -m bench $(BENCH_ARGS)
+
+bench-quick: protos
+	$(PY) -m bench --quick $(BENCH_ARGS)
 
 lint: protos
 	$(PY) -m ruff check .

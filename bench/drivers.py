@@ -1,0 +1,97 @@
+"""Runs the load generator (bench.load) from the bench: one process per measurement."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from bench.load import MEASURING
+from bench.measurement import Measurement
+from bench.processes import ProcessFailed
+from bench.skus import SkuSet
+from holdfast_common.devinfra import REPO_ROOT
+
+
+@dataclass(frozen=True)
+class Targets:
+    inventory: str
+    pricing: str
+
+
+def _argv(scenario: str, concurrency: int, targets: Targets, skus: SkuSet, warmup: float, duration: float):
+    return [
+        sys.executable,
+        "-m",
+        "bench.load",
+        f"--scenario={scenario}",
+        f"--concurrency={concurrency}",
+        f"--duration={duration}",
+        f"--warmup={warmup}",
+        f"--inventory={targets.inventory}",
+        f"--pricing={targets.pricing}",
+        f"--sku-prefix={skus.prefix}",
+        f"--skus={skus.count}",
+    ]
+
+
+def _parse(scenario: str, returncode: int, stdout: str, stderr: str) -> Measurement:
+    if stderr.strip():
+        print("  " + stderr.strip().replace("\n", "\n  "), flush=True)
+    lines = stdout.strip().splitlines()
+    if returncode != 0 or not lines or not lines[-1].startswith("{"):
+        raise ProcessFailed(f"load generator for {scenario} exited with {returncode}:\n{stdout}\n{stderr}")
+    return Measurement.from_json(json.loads(lines[-1]))
+
+
+def measure(
+    scenario: str, concurrency: int, *, targets: Targets, skus: SkuSet, warmup: float, duration: float
+) -> Measurement:
+    """Drives one scenario for warmup + duration seconds and returns what it measured."""
+    done = subprocess.run(
+        _argv(scenario, concurrency, targets, skus, warmup, duration),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        # Every call has its own deadline; this only guards against a wedged generator.
+        timeout=warmup + duration + 120,
+    )
+    return _parse(scenario, done.returncode, done.stdout, done.stderr)
+
+
+class OpenEndedLoad:
+    """A load generator that runs until stop(): the background traffic of another phase."""
+
+    def __init__(
+        self, scenario: str, concurrency: int, *, targets: Targets, skus: SkuSet, warmup: float
+    ) -> None:
+        self.scenario = scenario
+        self.process = subprocess.Popen(
+            _argv(scenario, concurrency, targets, skus, warmup, 0),
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def wait_measuring(self) -> None:
+        """Blocks until the warm-up is over and the window is open."""
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if line.strip() != MEASURING:
+            self.process.kill()
+            _, stderr = self.process.communicate()
+            raise ProcessFailed(f"load generator for {self.scenario} did not start:\n{line}{stderr}")
+
+    def stop(self) -> Measurement:
+        """Closes the window and returns what was measured in it."""
+        self.process.send_signal(signal.SIGTERM)
+        stdout, stderr = self.process.communicate(timeout=60)
+        return _parse(self.scenario, self.process.returncode, stdout, stderr)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()

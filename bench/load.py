@@ -1,0 +1,116 @@
+"""The load generator, in a process of its own so it never competes with the bench's own
+Python for the GIL:
+
+    python -m bench.load --scenario spread --concurrency 64 --duration 10 --warmup 2 \\
+        --inventory 127.0.0.1:50051 --pricing 127.0.0.1:50052 --sku-prefix BENCH --skus 10000
+
+A closed loop: each of `concurrency` callers sends its next call when the last one
+answers. Calls that start after the warm-up and end inside the window are measured;
+failures are counted by status code whenever they happen. Prints `measuring` when the
+warm-up is over and, at the end, one line of JSON (a Measurement). With --duration 0 it
+runs until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import signal
+import sys
+from collections import Counter
+
+import grpc
+
+from bench.measurement import Measurement, summarize
+from bench.skus import SkuSet
+from bench.workloads import SCENARIOS, Scenario
+
+MEASURING = "measuring"
+
+
+class _Window:
+    """The measured interval, in event-loop time; open-ended until the stop signal."""
+
+    def __init__(self, start: float, seconds: float) -> None:
+        self.start = start
+        self.end = start + seconds if seconds > 0 else math.inf
+
+    def holds(self, begin: float, finish: float) -> bool:
+        return begin >= self.start and finish <= self.end
+
+
+async def drive(
+    scenario: Scenario, target: str, skus: SkuSet, *, concurrency: int, warmup: float, duration: float
+) -> Measurement:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    latencies: list[float] = []
+    errors: Counter[str] = Counter()
+    first_details: dict[str, str] = {}
+    async with grpc.aio.insecure_channel(target) as channel:
+        await asyncio.wait_for(channel.channel_ready(), timeout=30)
+        call = scenario.make(channel, skus)
+        window = _Window(loop.time() + warmup, duration)
+
+        async def caller() -> None:
+            while not stop.is_set() and loop.time() < window.end:
+                begin = loop.time()
+                try:
+                    await call()
+                except grpc.aio.AioRpcError as error:
+                    errors[error.code().name] += 1
+                    first_details.setdefault(error.code().name, error.details() or "")
+                    continue
+                finish = loop.time()
+                if window.holds(begin, finish):
+                    latencies.append((finish - begin) * 1000)
+
+        async def clock() -> None:
+            await asyncio.sleep(warmup)
+            print(MEASURING, flush=True)
+            if window.end == math.inf:
+                await stop.wait()
+                window.end = loop.time()
+
+        clock_task = asyncio.ensure_future(clock())
+        await asyncio.gather(*(caller() for _ in range(concurrency)))
+        clock_task.cancel()
+    for code, details in first_details.items():
+        print(f"{scenario.name}: {errors[code]} x {code}, first: {details}", file=sys.stderr)
+    seconds = max(0.0, min(window.end, loop.time()) - window.start)
+    return summarize(scenario.name, concurrency, seconds, latencies, dict(errors))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__)
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), required=True)
+    parser.add_argument("--concurrency", type=int, required=True)
+    parser.add_argument("--duration", type=float, required=True, help="seconds measured; 0: until SIGTERM")
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--inventory", required=True, help="inventory_svc host:port")
+    parser.add_argument("--pricing", default="", help="pricing_svc host:port")
+    parser.add_argument("--sku-prefix", required=True)
+    parser.add_argument("--skus", type=int, required=True)
+    args = parser.parse_args(argv)
+    scenario = SCENARIOS[args.scenario]
+    target = args.pricing if scenario.service == "pricing" else args.inventory
+    measurement = asyncio.run(
+        drive(
+            scenario,
+            target,
+            SkuSet(args.sku_prefix, args.skus),
+            concurrency=args.concurrency,
+            warmup=args.warmup,
+            duration=args.duration,
+        )
+    )
+    print(json.dumps(measurement.to_json()), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

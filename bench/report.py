@@ -1,0 +1,235 @@
+"""A run's results: the table, the targets of issue 5, and the JSON and Markdown files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.measurement import Measurement
+from bench.pgbench_baseline import MATCHES
+from bench.sweep import SweepResult
+
+TARGET_CONCURRENCY = 64
+SWEEPER_TARGET_HOLDS = 100_000
+RSS_LIMIT_MB = 150.0
+
+
+@dataclass
+class Results:
+    config: dict[str, Any]
+    facts: dict[str, str] = field(default_factory=dict)
+    measurements: list[Measurement] = field(default_factory=list)
+    pgbench: list[Measurement] = field(default_factory=list)
+    sweeper: SweepResult | None = None
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    breaches: dict[str, list[str]] | None = None
+    wall_seconds: float = 0.0
+
+    def find(self, scenario: str, concurrency: int) -> Measurement | None:
+        return next(
+            (m for m in self.measurements if m.scenario == scenario and m.concurrency == concurrency), None
+        )
+
+    def pgbench_for(self, scenario: str, concurrency: int) -> Measurement | None:
+        """The raw-SQL figure of the same transaction, when it ran at the same concurrency."""
+        for run in self.pgbench:
+            name = run.scenario.removeprefix("pgbench ")
+            if scenario in MATCHES.get(name, ()) and run.concurrency == concurrency:
+                return run
+        return None
+
+
+# ---------------------------------------------------------------- targets
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: str
+    outcome: str  # PASS, FAIL or n/a
+    detail: str
+
+
+def _ratio_target(results: Results, scenario: str, share: float, p99_limit: float | None) -> Verdict:
+    name = f"{scenario} CreateHold at {TARGET_CONCURRENCY}: >= {share} x echo" + (
+        f", p99 <= {p99_limit:.0f} ms" if p99_limit else ""
+    )
+    run = results.find(scenario, TARGET_CONCURRENCY)
+    echo = results.find("echo", TARGET_CONCURRENCY)
+    if run is None or echo is None or echo.rps == 0:
+        return Verdict(name, "n/a", f"{scenario} or echo not run at {TARGET_CONCURRENCY}")
+    ratio = run.rps / echo.rps
+    passed = ratio >= share and run.error_count == 0
+    detail = f"{run.rps:,.0f} rps = {ratio:.2f} x echo ({echo.rps:,.0f})"
+    if p99_limit is not None:
+        passed = passed and run.p99_ms is not None and run.p99_ms <= p99_limit
+        detail += f", p99 {_ms(run.p99_ms)} ms"
+    if run.error_count:
+        detail += f", {run.error_count} errors"
+    return Verdict(name, "PASS" if passed else "FAIL", detail)
+
+
+def _sweeper_targets(sweep: SweepResult | None) -> list[Verdict]:
+    clear = f"sweeper clears {SWEEPER_TARGET_HOLDS:,} overdue holds in <= 10 s"
+    calm = "reservers' p99 <= 250 ms while it sweeps"
+    if sweep is None:
+        return [Verdict(clear, "n/a", "not run"), Verdict(calm, "n/a", "not run")]
+    taken = f"{sweep.seconds:.2f} s" if sweep.seconds is not None else f"not cleared, {sweep.left:,} left"
+    if sweep.holds != SWEEPER_TARGET_HOLDS:
+        cleared = Verdict(clear, "n/a", f"ran {sweep.holds:,} holds: {taken}")
+    else:
+        fast = sweep.seconds is not None and sweep.seconds <= 10
+        cleared = Verdict(clear, "PASS" if fast else "FAIL", taken)
+    p99 = sweep.reservers.p99_ms
+    ok = p99 is not None and p99 <= 250 and sweep.reservers.error_count == 0
+    detail = f"p99 {_ms(p99)} ms, {sweep.reservers.error_count} errors"
+    return [cleared, Verdict(calm, "PASS" if ok else "FAIL", detail)]
+
+
+def verdicts(results: Results) -> list[Verdict]:
+    found = [
+        _ratio_target(results, "hot", 0.8, 100.0),
+        _ratio_target(results, "spread", 0.8, 100.0),
+        _ratio_target(results, "cart5", 0.6, None),
+        _ratio_target(results, "priced", 0.4, None),
+        *_sweeper_targets(results.sweeper),
+    ]
+    for name, mb in results.peak_rss_mb.items():
+        outcome = "PASS" if mb <= RSS_LIMIT_MB else "FAIL"
+        found.append(Verdict(f"{name} peak RSS <= {RSS_LIMIT_MB:.0f} MB", outcome, f"{mb:.0f} MB"))
+    return found
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _errors(run: Measurement) -> str:
+    if not run.errors:
+        return "0"
+    return f"{run.error_count} (" + ", ".join(f"{code} {n}" for code, n in run.errors.items()) + ")"
+
+
+def _markdown(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    return [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)]
+
+
+def table(results: Results) -> list[str]:
+    """scenario, concurrency, rps, p50, p99, errors, and the ratios to the baselines."""
+    header = ["scenario", "concurrency", "rps", "p50 ms", "p99 ms", "errors", "x echo", "x pgbench"]
+    rows = []
+    runs = [*results.pgbench, *results.measurements]
+    if results.sweeper is not None:
+        runs.append(results.sweeper.reservers)
+    for run in runs:
+        is_sweep = results.sweeper is not None and run is results.sweeper.reservers
+        is_baseline = run.scenario.startswith("pgbench")
+        echo = None if is_baseline else results.find("echo", run.concurrency)
+        sql = None if is_baseline or is_sweep else results.pgbench_for(run.scenario, run.concurrency)
+        rows.append(
+            [
+                "spread during sweep" if is_sweep else run.scenario,
+                str(run.concurrency),
+                f"{run.rps:,.0f}",
+                _ms(run.p50_ms),
+                _ms(run.p99_ms),
+                _errors(run),
+                f"{run.rps / echo.rps:.2f}" if echo and echo.rps else "-",
+                f"{run.rps / sql.rps:.2f}" if sql and sql.rps else "-",
+            ]
+        )
+    return _markdown(header, rows)
+
+
+def _sweeper_lines(sweep: SweepResult | None) -> list[str]:
+    if sweep is None:
+        return []
+    taken = f"{sweep.seconds:.2f} s" if sweep.seconds is not None else f"NOT cleared ({sweep.left:,} left)"
+    return [
+        f"Sweeper: {sweep.holds:,} overdue holds cleared in {taken} from the scheduler's start, "
+        f"while {sweep.reservers.concurrency} callers reserved the same SKUs "
+        f"(p50 {_ms(sweep.reservers.p50_ms)} ms, p99 {_ms(sweep.reservers.p99_ms)} ms).",
+    ]
+
+
+def _audit_line(breaches: dict[str, list[str]] | None) -> str:
+    if breaches is None:
+        return "Audit: not run"
+    if not breaches:
+        return "Audit: every invariant holds"
+    return "Audit: BROKEN: " + "; ".join(f"{name} ({len(rows)})" for name, rows in breaches.items())
+
+
+def summary(results: Results) -> list[str]:
+    """What the terminal shows at the end: the table, the sweeper, memory, targets, audit."""
+    lines = [*table(results), "", *_sweeper_lines(results.sweeper)]
+    if results.peak_rss_mb:
+        lines.append("Peak RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in results.peak_rss_mb.items()))
+    lines += ["", "Targets (issue 5):"]
+    lines += [f"  {v.outcome:<4}  {v.target}: {v.detail}" for v in verdicts(results)]
+    lines += ["", _audit_line(results.breaches), f"Wall time: {results.wall_seconds:.0f} s"]
+    return lines
+
+
+def markdown(results: Results) -> str:
+    targets = verdicts(results)
+    facts = [f"- {key}: {value}" for key, value in results.facts.items()]
+    config = ", ".join(f"{k}={v}" for k, v in results.config.items())
+    return "\n".join(
+        [
+            "# holdfast bench",
+            "",
+            *facts,
+            f"- configuration: {config}",
+            f"- wall time: {results.wall_seconds:.0f} s",
+            "",
+            *table(results),
+            "",
+            *_sweeper_lines(results.sweeper),
+            "",
+            "| process | peak RSS MB |",
+            "|---|---|",
+            *(f"| {name} | {mb:.0f} |" for name, mb in results.peak_rss_mb.items()),
+            "",
+            "## Targets (issue 5)",
+            "",
+            *_markdown(["target", "outcome", "measured"], [[v.target, v.outcome, v.detail] for v in targets]),
+            "",
+            _audit_line(results.breaches),
+            "",
+        ]
+    )
+
+
+def to_json(results: Results) -> dict[str, Any]:
+    return {
+        "config": results.config,
+        "facts": results.facts,
+        "wall_seconds": round(results.wall_seconds, 1),
+        "measurements": [m.to_json() for m in results.measurements],
+        "pgbench": [m.to_json() for m in results.pgbench],
+        "sweeper": results.sweeper.to_json() if results.sweeper else None,
+        "peak_rss_mb": {name: round(mb, 1) for name, mb in results.peak_rss_mb.items()},
+        "targets": [v.__dict__ for v in verdicts(results)],
+        "audit": {"breaches": results.breaches},
+    }
+
+
+def write(results: Results, folder: Path, stamp: str) -> tuple[Path, Path]:
+    """<stamp>.json and <stamp>.md in `folder`, and latest.md as a copy of the Markdown."""
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = folder / f"{stamp}.json", folder / f"{stamp}.md"
+    json_path.write_text(json.dumps(to_json(results), indent=2) + "\n")
+    md_path.write_text(markdown(results))
+    shutil.copyfile(md_path, folder / "latest.md")
+    return json_path, md_path

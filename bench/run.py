@@ -1,0 +1,178 @@
+"""`make bench` / `make bench-quick`: the whole stack measured against its baselines in one run.
+
+    .venv/bin/python -m bench [--quick] [--concurrency 1,16,64] [--duration 10] ...
+
+Starts the stack on a scratch database (DATABASE_URL/REDIS_URL's servers, or embedded
+ones), measures the pgbench ceiling and the gRPC echo ceiling, drives every scenario with
+bench.load, clears a backlog of overdue holds with the sweeper under load, records each
+process's peak RSS, audits every invariant, then prints the table and writes
+bench/results/<timestamp>.json|.md and latest.md. Exits non-zero on a crash or a broken
+invariant; missed targets are findings, not failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench import report
+from bench.catalog import seed_catalog
+from bench.drivers import measure
+from bench.facts import machine_facts
+from bench.measurement import Measurement
+from bench.pgbench_baseline import MATCHES, find_pgbench, run_script
+from bench.skus import SkuSet
+from bench.stack import Services, scratch_database
+from bench.sweep import sweep_under_load
+from bench.workloads import SCENARIOS
+from holdfast_common.devinfra import REPO_ROOT, infrastructure
+from inventory_svc.audit import find_breaches
+
+SKU_PREFIX = "BENCH"
+# Defaults of a full run and of --quick; an option given on the command line wins.
+FULL = dict(concurrency="1,16,64", duration=10.0, warmup=2.0, pgbench_seconds=10, sweeper_holds=100_000)
+QUICK = dict(concurrency="64", duration=3.0, warmup=1.0, pgbench_seconds=3, sweeper_holds=20_000)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="concurrency 64, short runs, smaller backlog")
+    parser.add_argument("--concurrency", help=f"comma-separated (full: {FULL['concurrency']})")
+    parser.add_argument("--duration", type=float, help="measured seconds per scenario")
+    parser.add_argument("--warmup", type=float, help="seconds before measuring")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
+    parser.add_argument("--pgbench-seconds", type=int, help="seconds per pgbench script (0: skip)")
+    parser.add_argument("--pgbench-clients", type=int, default=report.TARGET_CONCURRENCY)
+    parser.add_argument("--sweeper-holds", type=int, help="overdue holds for the sweeper (0: skip)")
+    parser.add_argument("--sweeper-reservers", type=int, default=16)
+    parser.add_argument("--sweeper-timeout", type=float, default=120.0)
+    parser.add_argument("--skus", type=int, default=10_000)
+    parser.add_argument("--results", type=Path, default=REPO_ROOT / "bench" / "results")
+    return parser
+
+
+def _options(argv: list[str] | None) -> argparse.Namespace:
+    args = _parser().parse_args(argv)
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.concurrency = [int(c) for c in str(args.concurrency).split(",")]
+    args.scenarios = [s for s in args.scenarios.split(",") if s]
+    unknown = set(args.scenarios) - set(SCENARIOS)
+    if unknown:
+        raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))} (known: {', '.join(SCENARIOS)})")
+    return args
+
+
+def _settle(database_url: str) -> None:
+    """Each run starts alike: the hot row's dead versions vacuumed, dirty pages flushed."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) stock")
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CHECKPOINT")
+
+
+def _show(run: Measurement) -> None:
+    errors = f", errors {run.errors}" if run.errors else ""
+    print(
+        f"  {run.scenario:<16} c={run.concurrency:<3} {run.rps:>9,.0f} rps  "
+        f"p50 {report._ms(run.p50_ms):>7} ms  p99 {report._ms(run.p99_ms):>7} ms{errors}",
+        flush=True,
+    )
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so every process is stopped and the database dropped."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def execute(args: argparse.Namespace, results: report.Results, log_dir: Path) -> None:
+    """Every phase, in order, filling `results`; whatever it started is gone when it returns."""
+    skus = SkuSet(SKU_PREFIX, args.skus)
+    with infrastructure() as infra, contextlib.ExitStack() as cleanup:
+        name = f"holdfast_bench_{os.getpid()}"
+        database_url = cleanup.enter_context(scratch_database(infra.database_url, name))
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            seed_catalog(conn, skus)
+        print(f"bench: scratch database seeded with {skus.count:,} SKUs; starting the services", flush=True)
+        services = Services()
+        cleanup.callback(services.stop)
+        targets = services.start(database_url, log_dir)
+
+        pgbench = find_pgbench()
+        results.facts = machine_facts(database_url, pgbench)
+        if args.pgbench_seconds > 0:
+            if pgbench is None:
+                print("bench: pgbench not found; no raw-SQL baseline", flush=True)
+            for scenario in MATCHES if pgbench else ():
+                _settle(database_url)
+                run = run_script(
+                    pgbench,
+                    database_url,
+                    scenario,
+                    skus,
+                    clients=args.pgbench_clients,
+                    seconds=args.pgbench_seconds,
+                )
+                results.pgbench.append(run)
+                _show(run)
+
+        for scenario in args.scenarios:
+            for concurrency in args.concurrency:
+                _settle(database_url)
+                run = measure(
+                    scenario,
+                    concurrency,
+                    targets=targets,
+                    skus=skus,
+                    warmup=args.warmup,
+                    duration=args.duration,
+                )
+                results.measurements.append(run)
+                _show(run)
+
+        if args.sweeper_holds > 0:
+            print(f"bench: sweeper on {args.sweeper_holds:,} overdue holds under load", flush=True)
+            results.sweeper = sweep_under_load(
+                database_url,
+                infra.redis_url,
+                targets,
+                holds=args.sweeper_holds,
+                skus=min(args.skus, args.sweeper_holds),
+                reservers=args.sweeper_reservers,
+                timeout=args.sweeper_timeout,
+                log_dir=log_dir,
+            )
+            results.peak_rss_mb.update(results.sweeper.peak_rss_mb)
+            _show(results.sweeper.reservers)
+
+        results.peak_rss_mb = {**services.peak_rss_mb(), **results.peak_rss_mb}
+        services.stop()
+        results.breaches = find_breaches(database_url)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _options(argv)
+    _interrupt_on_sigterm()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    log_dir = args.results / f"{stamp}-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    results = report.Results(config={k: v for k, v in vars(args).items() if k != "results"})
+    started = time.monotonic()
+    execute(args, results, log_dir)
+    results.wall_seconds = time.monotonic() - started
+    json_path, md_path = report.write(results, args.results, stamp)
+    print("", *report.summary(results), f"Results: {json_path} and {md_path}; logs in {log_dir}", sep="\n")
+    return 1 if results.breaches else 0

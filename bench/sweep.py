@@ -1,0 +1,86 @@
+"""The sweeper under load: a backlog of overdue holds cleared by a real worker and
+scheduler while shoppers keep reserving the same SKUs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench.catalog import ON_HAND
+from bench.drivers import OpenEndedLoad, Targets
+from bench.measurement import Measurement
+from bench.processes import Child
+from bench.skus import SkuSet
+from bench.stack import child_env
+from bench.sweeper_clear import _OVERDUE as OVERDUE_COUNT
+from bench.sweeper_clear import _forget as forget_namespace
+from bench.sweeper_clear import seed_holds
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    holds: int
+    # From the scheduler's start until no overdue hold was left; None: not within the timeout.
+    seconds: float | None
+    left: int
+    reservers: Measurement
+    peak_rss_mb: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "reservers": self.reservers.to_json()}
+
+
+def sweep_under_load(
+    database_url: str,
+    redis_url: str,
+    targets: Targets,
+    *,
+    holds: int,
+    skus: int,
+    reservers: int,
+    timeout: float,
+    log_dir: Path,
+) -> SweepResult:
+    """Seeds `holds` overdue holds (1 line each) on `skus` new SKUs, then times the sweeper
+    clearing them while `reservers` callers run spread CreateHolds on those same SKUs, so
+    the sweeper meets locked rows and the reserve path reclaims overdue holds as it would."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        seeded = SkuSet(seed_holds(conn, holds=holds, skus=skus, spare=ON_HAND), skus)
+        conn.execute("ANALYZE")
+    namespace = f"holdfast-bench-{os.getpid()}"
+    env = child_env(database_url, REDIS_URL=redis_url, SWEEPER_REDIS_NAMESPACE=namespace)
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(forget_namespace, redis_url, namespace)
+        worker = Child("sweeper worker", ["sweeper", "worker"], env, log_dir / "sweeper-worker.log")
+        cleanup.callback(worker.stop)
+        worker.wait_for("ready for action")
+        # No warm-up: the window opens with the backlog whole, as the scheduler starts.
+        load = OpenEndedLoad("spread", reservers, targets=targets, skus=seeded, warmup=0)
+        cleanup.callback(load.kill)
+        load.wait_measuring()
+        started = time.perf_counter()
+        scheduler_log = log_dir / "sweeper-scheduler.log"
+        scheduler = Child("sweeper scheduler", ["sweeper", "scheduler"], env, scheduler_log)
+        cleanup.callback(scheduler.stop)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            seconds, left = _wait_cleared(conn, started, timeout)
+        measured = load.stop()
+        rss = {"sweeper worker": worker.peak_rss_mb(), "sweeper scheduler": scheduler.peak_rss_mb()}
+    return SweepResult(holds, seconds, left, measured, rss)
+
+
+def _wait_cleared(conn: psycopg.Connection, started: float, timeout: float) -> tuple[float | None, int]:
+    while True:
+        left = int(conn.execute(OVERDUE_COUNT).fetchone()[0])  # type: ignore[index]
+        elapsed = time.perf_counter() - started
+        if left == 0:
+            return elapsed, 0
+        if elapsed > timeout:
+            return None, left
+        time.sleep(0.05)
