@@ -46,6 +46,10 @@ class Child:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def ensure_running(self) -> None:
+        if self.process.poll() is not None:
+            raise ProcessFailed(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+
     def wait_for(self, pattern: str, timeout: float = 60) -> re.Match[str]:
         """Waits until the log matches `pattern` (the child's way of saying it is ready)."""
         compiled = re.compile(pattern)
@@ -54,8 +58,7 @@ class Child:
             found = compiled.search(self.log_path.read_text(errors="replace"))
             if found:
                 return found
-            if self.process.poll() is not None:
-                raise ProcessFailed(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+            self.ensure_running()
             if time.monotonic() > deadline:
                 raise ProcessFailed(f"{self.name} not ready after {timeout:.0f} s:\n{self.log_tail()}")
             time.sleep(0.05)

@@ -151,14 +151,18 @@ def table(results: Results) -> list[str]:
     return _markdown(header, rows)
 
 
-def _sweeper_lines(sweep: SweepResult | None) -> list[str]:
+def _sweeper_lines(results: Results) -> list[str]:
+    sweep = results.sweeper
     if sweep is None:
         return []
     taken = f"{sweep.seconds:.2f} s" if sweep.seconds is not None else f"NOT cleared ({sweep.left:,} left)"
+    shoppers = sweep.reservers
+    calm = results.find("spread", shoppers.concurrency)
+    without = f"; without it: p50 {_ms(calm.p50_ms)} ms, p99 {_ms(calm.p99_ms)} ms" if calm else ""
     return [
         f"Sweeper: {sweep.holds:,} overdue holds cleared in {taken} from the scheduler's start, "
-        f"while {sweep.reservers.concurrency} callers reserved the same SKUs "
-        f"(p50 {_ms(sweep.reservers.p50_ms)} ms, p99 {_ms(sweep.reservers.p99_ms)} ms).",
+        f"while {shoppers.concurrency} callers ran spread CreateHolds "
+        f"(p50 {_ms(shoppers.p50_ms)} ms, p99 {_ms(shoppers.p99_ms)} ms{without}).",
     ]
 
 
@@ -172,7 +176,7 @@ def _audit_line(breaches: dict[str, list[str]] | None) -> str:
 
 def summary(results: Results) -> list[str]:
     """What the terminal shows at the end: the table, the sweeper, memory, targets, audit."""
-    lines = [*table(results), "", *_sweeper_lines(results.sweeper)]
+    lines = [*table(results), "", *_sweeper_lines(results)]
     if results.peak_rss_mb:
         lines.append("Peak RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in results.peak_rss_mb.items()))
     lines += ["", "Targets (issue 5):"]
@@ -195,7 +199,7 @@ def markdown(results: Results) -> str:
             "",
             *table(results),
             "",
-            *_sweeper_lines(results.sweeper),
+            *_sweeper_lines(results),
             "",
             "| process | peak RSS MB |",
             "|---|---|",

@@ -17,6 +17,7 @@ import contextlib
 import os
 import signal
 import time
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from bench.drivers import measure
 from bench.facts import machine_facts
 from bench.measurement import Measurement
 from bench.pgbench_baseline import MATCHES, find_pgbench, run_script
+from bench.processes import ProcessFailed
 from bench.skus import SkuSet
 from bench.stack import Services, scratch_database
 from bench.sweep import sweep_under_load
@@ -142,6 +144,7 @@ def execute(args: argparse.Namespace, results: report.Results, log_dir: Path) ->
                 )
                 results.measurements.append(run)
                 _show(run)
+                services.check_alive()
 
         if args.sweeper_holds > 0:
             print(f"bench: sweeper on {args.sweeper_holds:,} overdue holds under load", flush=True)
@@ -149,6 +152,7 @@ def execute(args: argparse.Namespace, results: report.Results, log_dir: Path) ->
                 database_url,
                 infra.redis_url,
                 targets,
+                skus,
                 holds=args.sweeper_holds,
                 skus=min(args.skus, args.sweeper_holds),
                 reservers=args.sweeper_reservers,
@@ -157,6 +161,7 @@ def execute(args: argparse.Namespace, results: report.Results, log_dir: Path) ->
             )
             results.peak_rss_mb.update(results.sweeper.peak_rss_mb)
             _show(results.sweeper.reservers)
+            services.check_alive()
 
         results.peak_rss_mb = {**services.peak_rss_mb(), **results.peak_rss_mb}
         services.stop()
@@ -165,13 +170,22 @@ def execute(args: argparse.Namespace, results: report.Results, log_dir: Path) ->
 
 def main(argv: list[str] | None = None) -> int:
     args = _options(argv)
+    # The embedded servers' platformdirs warns about XDG_RUNTIME_DIR; pytest hides it too.
+    warnings.filterwarnings("ignore", category=UserWarning, module="platformdirs")
     _interrupt_on_sigterm()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     log_dir = args.results / f"{stamp}-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     results = report.Results(config={k: v for k, v in vars(args).items() if k != "results"})
     started = time.monotonic()
-    execute(args, results, log_dir)
+    try:
+        execute(args, results, log_dir)
+    except KeyboardInterrupt:
+        print("\nbench: interrupted; every process stopped and the scratch database dropped", flush=True)
+        return 130
+    except ProcessFailed as failure:
+        print(f"\nbench: FAILED: {failure}\nlogs in {log_dir}", flush=True)
+        return 1
     results.wall_seconds = time.monotonic() - started
     json_path, md_path = report.write(results, args.results, stamp)
     print("", *report.summary(results), f"Results: {json_path} and {md_path}; logs in {log_dir}", sep="\n")

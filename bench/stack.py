@@ -60,6 +60,11 @@ class Services:
         self.children.append(child)
         return child
 
+    def check_alive(self) -> None:
+        """A service that died under load is a crash, not a slow result."""
+        for child in self.children:
+            child.ensure_running()
+
     def peak_rss_mb(self) -> dict[str, float]:
         return {child.name: child.peak_rss_mb() for child in self.children}
 

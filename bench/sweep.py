@@ -1,5 +1,5 @@
 """The sweeper under load: a backlog of overdue holds cleared by a real worker and
-scheduler while shoppers keep reserving the same SKUs."""
+scheduler while shoppers keep reserving."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 
 import psycopg
 
-from bench.catalog import ON_HAND
 from bench.drivers import OpenEndedLoad, Targets
 from bench.measurement import Measurement
 from bench.processes import Child
@@ -40,6 +39,7 @@ def sweep_under_load(
     database_url: str,
     redis_url: str,
     targets: Targets,
+    shop: SkuSet,
     *,
     holds: int,
     skus: int,
@@ -47,11 +47,15 @@ def sweep_under_load(
     timeout: float,
     log_dir: Path,
 ) -> SweepResult:
-    """Seeds `holds` overdue holds (1 line each) on `skus` new SKUs, then times the sweeper
-    clearing them while `reservers` callers run spread CreateHolds on those same SKUs, so
-    the sweeper meets locked rows and the reserve path reclaims overdue holds as it would."""
+    """Seeds `holds` overdue holds (1 line each) on `skus` SKUs of their own, then times the
+    sweeper clearing them while `reservers` callers run spread CreateHolds over `shop`.
+
+    The shoppers keep to the catalog so that the time is the sweeper's own work (a reserve
+    reclaims the overdue holds on the rows it locks, and would otherwise do part of it) and
+    their latency compares with the spread scenario's without the sweeper.
+    """
     with psycopg.connect(database_url, autocommit=True) as conn:
-        seeded = SkuSet(seed_holds(conn, holds=holds, skus=skus, spare=ON_HAND), skus)
+        seed_holds(conn, holds=holds, skus=skus)
         conn.execute("ANALYZE")
     namespace = f"holdfast-bench-{os.getpid()}"
     env = child_env(database_url, REDIS_URL=redis_url, SWEEPER_REDIS_NAMESPACE=namespace)
@@ -60,8 +64,8 @@ def sweep_under_load(
         worker = Child("sweeper worker", ["sweeper", "worker"], env, log_dir / "sweeper-worker.log")
         cleanup.callback(worker.stop)
         worker.wait_for("ready for action")
-        # No warm-up: the window opens with the backlog whole, as the scheduler starts.
-        load = OpenEndedLoad("spread", reservers, targets=targets, skus=seeded, warmup=0)
+        # No warm-up: the window opens as the scheduler starts.
+        load = OpenEndedLoad("spread", reservers, targets=targets, skus=shop, warmup=0)
         cleanup.callback(load.kill)
         load.wait_measuring()
         started = time.perf_counter()
@@ -69,14 +73,18 @@ def sweep_under_load(
         scheduler = Child("sweeper scheduler", ["sweeper", "scheduler"], env, scheduler_log)
         cleanup.callback(scheduler.stop)
         with psycopg.connect(database_url, autocommit=True) as conn:
-            seconds, left = _wait_cleared(conn, started, timeout)
+            seconds, left = _wait_cleared(conn, started, timeout, (worker, scheduler))
         measured = load.stop()
         rss = {"sweeper worker": worker.peak_rss_mb(), "sweeper scheduler": scheduler.peak_rss_mb()}
     return SweepResult(holds, seconds, left, measured, rss)
 
 
-def _wait_cleared(conn: psycopg.Connection, started: float, timeout: float) -> tuple[float | None, int]:
+def _wait_cleared(
+    conn: psycopg.Connection, started: float, timeout: float, sweeper: tuple[Child, ...]
+) -> tuple[float | None, int]:
     while True:
+        for child in sweeper:
+            child.ensure_running()
         left = int(conn.execute(OVERDUE_COUNT).fetchone()[0])  # type: ignore[index]
         elapsed = time.perf_counter() - started
         if left == 0:
