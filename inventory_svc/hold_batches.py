@@ -3,6 +3,7 @@ outcome of its own for each cart (its hold, its first response replayed, or its 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -110,24 +111,30 @@ def _reserve(request: HoldRequest, available: dict[str, int], now: datetime | No
 def _insert_params(
     requests: Sequence[HoldRequest], made: dict[int, Hold], now: datetime | None
 ) -> dict[str, Any]:
-    holds = list(made.values())
-    records = [requests[i].record for i in made]
-    lines = [(hold.id, line) for hold in holds for line in hold.lines]
+    holds = [
+        {
+            "request_id": requests[i].record.request_id,
+            "hold_id": hold.id,
+            "owner_id": hold.owner_id,
+            "expire_time": hold.expire_time.isoformat(),
+            "currency": hold.currency,
+            "customer_tier": hold.customer_tier,
+            "fingerprint": requests[i].record.fingerprint.hex(),
+            "response": encode(hold).decode(),
+        }
+        for i, hold in made.items()
+    ]
+    lines = [
+        {"hold_id": hold.id, "sku": x.sku, "quantity": x.quantity, "unit_price_minor": x.unit_price_minor}
+        for hold in made.values()
+        for x in hold.lines
+    ]
     return {
-        "method": records[0].method,
+        "method": requests[next(iter(made))].record.method,
         "create_time": now,
-        "request_ids": [r.request_id for r in records],
-        "hold_ids": [h.id for h in holds],
-        "owner_ids": [h.owner_id for h in holds],
-        "expire_times": [h.expire_time for h in holds],
-        "currencies": [h.currency for h in holds],
-        "customer_tiers": [h.customer_tier for h in holds],
-        "fingerprints": [r.fingerprint for r in records],
-        "responses": [encode(h) for h in holds],
-        "line_hold_ids": [hold_id for hold_id, _ in lines],
-        "skus": [line.sku for _, line in lines],
-        "quantities": [line.quantity for _, line in lines],
-        "unit_prices": [line.unit_price_minor for _, line in lines],
+        "holds": json.dumps(holds),
+        "lines": json.dumps(lines),
+        "skus": sorted({x["sku"] for x in lines}),
     }
 
 
