@@ -31,33 +31,45 @@ MEASURING = "measuring"
 
 
 class _Window:
-    """The measured interval, in event-loop time; open-ended until the stop signal."""
+    """The measured interval in event-loop time: it opens after the warm-up and closes
+    after `duration` seconds (0: never) or at close(), whichever comes first."""
 
-    def __init__(self, start: float, seconds: float) -> None:
-        self.start = start
-        self.end = start + seconds if seconds > 0 else math.inf
+    def __init__(self, loop: asyncio.AbstractEventLoop, warmup: float, duration: float) -> None:
+        self._loop = loop
+        self.start = loop.time() + warmup
+        self.end = self.start + duration if duration > 0 else math.inf
+
+    def close(self) -> None:
+        self.end = min(self.end, self._loop.time())
+
+    @property
+    def closed(self) -> bool:
+        return self._loop.time() >= self.end
 
     def holds(self, begin: float, finish: float) -> bool:
         return begin >= self.start and finish <= self.end
+
+    @property
+    def seconds(self) -> float:
+        return max(0.0, min(self.end, self._loop.time()) - self.start)
 
 
 async def drive(
     scenario: Scenario, target: str, skus: SkuSet, *, concurrency: int, warmup: float, duration: float
 ) -> Measurement:
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     first_details: dict[str, str] = {}
     async with grpc.aio.insecure_channel(target) as channel:
         await asyncio.wait_for(channel.channel_ready(), timeout=30)
         call = scenario.make(channel, skus)
-        window = _Window(loop.time() + warmup, duration)
+        window = _Window(loop, warmup, duration)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, window.close)
 
         async def caller() -> None:
-            while not stop.is_set() and loop.time() < window.end:
+            while not window.closed:
                 begin = loop.time()
                 try:
                     await call()
@@ -69,20 +81,16 @@ async def drive(
                 if window.holds(begin, finish):
                     latencies.append((finish - begin) * 1000)
 
-        async def clock() -> None:
+        async def announce() -> None:
             await asyncio.sleep(warmup)
             print(MEASURING, flush=True)
-            if window.end == math.inf:
-                await stop.wait()
-                window.end = loop.time()
 
-        clock_task = asyncio.ensure_future(clock())
+        announcing = asyncio.ensure_future(announce())
         await asyncio.gather(*(caller() for _ in range(concurrency)))
-        clock_task.cancel()
+        announcing.cancel()
     for code, details in first_details.items():
         print(f"{scenario.name}: {errors[code]} x {code}, first: {details}", file=sys.stderr)
-    seconds = max(0.0, min(window.end, loop.time()) - window.start)
-    return summarize(scenario.name, concurrency, seconds, latencies, dict(errors))
+    return summarize(scenario.name, concurrency, window.seconds, latencies, dict(errors))
 
 
 def main(argv: list[str] | None = None) -> int:
