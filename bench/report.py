@@ -109,6 +109,15 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def progress(run: Measurement) -> str:
+    """One line per measurement as the run goes."""
+    errors = f", errors {run.errors}" if run.errors else ""
+    return (
+        f"  {run.scenario:<16} c={run.concurrency:<3} {run.rps:>9,.0f} rps  "
+        f"p50 {_ms(run.p50_ms):>7} ms  p99 {_ms(run.p99_ms):>7} ms{errors}"
+    )
+
+
 def _errors(run: Measurement) -> str:
     if not run.errors:
         return "0"

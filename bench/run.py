@@ -28,7 +28,6 @@ from bench import report
 from bench.catalog import seed_catalog
 from bench.drivers import measure
 from bench.facts import machine_facts
-from bench.measurement import Measurement
 from bench.pgbench_baseline import MATCHES, find_pgbench, run_script
 from bench.processes import ProcessFailed
 from bench.skus import SkuSet
@@ -82,15 +81,6 @@ def _settle(database_url: str) -> None:
             conn.execute("CHECKPOINT")
 
 
-def _show(run: Measurement) -> None:
-    errors = f", errors {run.errors}" if run.errors else ""
-    print(
-        f"  {run.scenario:<16} c={run.concurrency:<3} {run.rps:>9,.0f} rps  "
-        f"p50 {report._ms(run.p50_ms):>7} ms  p99 {report._ms(run.p99_ms):>7} ms{errors}",
-        flush=True,
-    )
-
-
 def _interrupt_on_sigterm() -> None:
     """SIGTERM unwinds like Ctrl-C, so every process is stopped and the database dropped."""
 
@@ -98,6 +88,41 @@ def _interrupt_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+
+
+def _baselines(args: argparse.Namespace, results: report.Results, database_url: str, skus: SkuSet) -> None:
+    """The raw-SQL ceiling of each reserve transaction, at the pgbench client count."""
+    pgbench = find_pgbench()
+    if pgbench is None:
+        print("bench: pgbench not found; no raw-SQL baseline", flush=True)
+        return
+    for scenario in MATCHES:
+        _settle(database_url)
+        run = run_script(
+            pgbench, database_url, scenario, skus, clients=args.pgbench_clients, seconds=args.pgbench_seconds
+        )
+        results.pgbench.append(run)
+        print(report.progress(run), flush=True)
+
+
+def _scenarios(
+    args: argparse.Namespace, results: report.Results, database_url: str, skus: SkuSet, services: Services
+) -> None:
+    """Every scenario at every concurrency, each by a load generator of its own."""
+    for scenario in args.scenarios:
+        for concurrency in args.concurrency:
+            _settle(database_url)
+            run = measure(
+                scenario,
+                concurrency,
+                targets=services.targets,
+                skus=skus,
+                warmup=args.warmup,
+                duration=args.duration,
+            )
+            results.measurements.append(run)
+            print(report.progress(run), flush=True)
+            services.check_alive()
 
 
 def execute(args: argparse.Namespace, results: report.Results, log_dir: Path) -> None:
@@ -111,47 +136,18 @@ def execute(args: argparse.Namespace, results: report.Results, log_dir: Path) ->
         print(f"bench: scratch database seeded with {skus.count:,} SKUs; starting the services", flush=True)
         services = Services()
         cleanup.callback(services.stop)
-        targets = services.start(database_url, log_dir)
+        services.start(database_url, log_dir)
+        results.facts = machine_facts(database_url, find_pgbench())
 
-        pgbench = find_pgbench()
-        results.facts = machine_facts(database_url, pgbench)
         if args.pgbench_seconds > 0:
-            if pgbench is None:
-                print("bench: pgbench not found; no raw-SQL baseline", flush=True)
-            for scenario in MATCHES if pgbench else ():
-                _settle(database_url)
-                run = run_script(
-                    pgbench,
-                    database_url,
-                    scenario,
-                    skus,
-                    clients=args.pgbench_clients,
-                    seconds=args.pgbench_seconds,
-                )
-                results.pgbench.append(run)
-                _show(run)
-
-        for scenario in args.scenarios:
-            for concurrency in args.concurrency:
-                _settle(database_url)
-                run = measure(
-                    scenario,
-                    concurrency,
-                    targets=targets,
-                    skus=skus,
-                    warmup=args.warmup,
-                    duration=args.duration,
-                )
-                results.measurements.append(run)
-                _show(run)
-                services.check_alive()
-
+            _baselines(args, results, database_url, skus)
+        _scenarios(args, results, database_url, skus, services)
         if args.sweeper_holds > 0:
-            print(f"bench: sweeper on {args.sweeper_holds:,} overdue holds under load", flush=True)
+            print(f"bench: the sweeper on {args.sweeper_holds:,} overdue holds, under load", flush=True)
             results.sweeper = sweep_under_load(
                 database_url,
                 infra.redis_url,
-                targets,
+                services.targets,
                 skus,
                 holds=args.sweeper_holds,
                 skus=min(args.skus, args.sweeper_holds),
@@ -159,11 +155,14 @@ def execute(args: argparse.Namespace, results: report.Results, log_dir: Path) ->
                 timeout=args.sweeper_timeout,
                 log_dir=log_dir,
             )
-            results.peak_rss_mb.update(results.sweeper.peak_rss_mb)
-            _show(results.sweeper.reservers)
+            print(report.progress(results.sweeper.reservers), flush=True)
             services.check_alive()
 
-        results.peak_rss_mb = {**services.peak_rss_mb(), **results.peak_rss_mb}
+        # Read before the services stop: /proc forgets a process once it is gone.
+        results.peak_rss_mb = {
+            **services.peak_rss_mb(),
+            **(results.sweeper.peak_rss_mb if results.sweeper else {}),
+        }
         services.stop()
         results.breaches = find_breaches(database_url)
 

@@ -54,9 +54,11 @@ def sweep_under_load(
     reclaims the overdue holds on the rows it locks, and would otherwise do part of it) and
     their latency compares with the spread scenario's without the sweeper.
     """
+    seeding = time.perf_counter()
     with psycopg.connect(database_url, autocommit=True) as conn:
         seed_holds(conn, holds=holds, skus=skus)
         conn.execute("ANALYZE")
+    print(f"bench: {holds:,} overdue holds seeded in {time.perf_counter() - seeding:.1f} s", flush=True)
     namespace = f"holdfast-bench-{os.getpid()}"
     env = child_env(database_url, REDIS_URL=redis_url, SWEEPER_REDIS_NAMESPACE=namespace)
     with contextlib.ExitStack() as cleanup:
