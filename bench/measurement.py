@@ -65,5 +65,10 @@ def summarize(
     )
 
 
+def ms(value: float | None) -> str:
+    """Milliseconds as the tables show them."""
+    return "-" if value is None else f"{value:.1f}"
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)

@@ -1,112 +1,17 @@
-"""A run's results: the table, the targets of issue 5, and the JSON and Markdown files."""
+"""A run's results shown: the table with its ratios, the targets, and the JSON and
+Markdown files in the results folder."""
 
 from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.measurement import Measurement
-from bench.pgbench_baseline import MATCHES
-from bench.sweep import SweepResult
-
-TARGET_CONCURRENCY = 64
-SWEEPER_TARGET_HOLDS = 100_000
-RSS_LIMIT_MB = 150.0
-
-
-@dataclass
-class Results:
-    config: dict[str, Any]
-    facts: dict[str, str] = field(default_factory=dict)
-    measurements: list[Measurement] = field(default_factory=list)
-    pgbench: list[Measurement] = field(default_factory=list)
-    sweeper: SweepResult | None = None
-    peak_rss_mb: dict[str, float] = field(default_factory=dict)
-    breaches: dict[str, list[str]] | None = None
-    wall_seconds: float = 0.0
-
-    def find(self, scenario: str, concurrency: int) -> Measurement | None:
-        return next(
-            (m for m in self.measurements if m.scenario == scenario and m.concurrency == concurrency), None
-        )
-
-    def pgbench_for(self, scenario: str, concurrency: int) -> Measurement | None:
-        """The raw-SQL figure of the same transaction, when it ran at the same concurrency."""
-        for run in self.pgbench:
-            name = run.scenario.removeprefix("pgbench ")
-            if scenario in MATCHES.get(name, ()) and run.concurrency == concurrency:
-                return run
-        return None
-
-
-# ---------------------------------------------------------------- targets
-
-
-@dataclass(frozen=True)
-class Verdict:
-    target: str
-    outcome: str  # PASS, FAIL or n/a
-    detail: str
-
-
-def _ratio_target(results: Results, scenario: str, share: float, p99_limit: float | None) -> Verdict:
-    name = f"{scenario} CreateHold at {TARGET_CONCURRENCY}: >= {share} x echo" + (
-        f", p99 <= {p99_limit:.0f} ms" if p99_limit else ""
-    )
-    run = results.find(scenario, TARGET_CONCURRENCY)
-    echo = results.find("echo", TARGET_CONCURRENCY)
-    if run is None or echo is None or echo.rps == 0:
-        return Verdict(name, "n/a", f"{scenario} or echo not run at {TARGET_CONCURRENCY}")
-    ratio = run.rps / echo.rps
-    passed = ratio >= share and run.error_count == 0
-    detail = f"{run.rps:,.0f} rps = {ratio:.2f} x echo ({echo.rps:,.0f})"
-    if p99_limit is not None:
-        passed = passed and run.p99_ms is not None and run.p99_ms <= p99_limit
-        detail += f", p99 {_ms(run.p99_ms)} ms"
-    if run.error_count:
-        detail += f", {run.error_count} errors"
-    return Verdict(name, "PASS" if passed else "FAIL", detail)
-
-
-def _sweeper_targets(sweep: SweepResult | None) -> list[Verdict]:
-    clear = f"sweeper clears {SWEEPER_TARGET_HOLDS:,} overdue holds in <= 10 s"
-    calm = "reservers' p99 <= 250 ms while it sweeps"
-    if sweep is None:
-        return [Verdict(clear, "n/a", "not run"), Verdict(calm, "n/a", "not run")]
-    taken = f"{sweep.seconds:.2f} s" if sweep.seconds is not None else f"not cleared, {sweep.left:,} left"
-    if sweep.holds != SWEEPER_TARGET_HOLDS:
-        cleared = Verdict(clear, "n/a", f"ran {sweep.holds:,} holds: {taken}")
-    else:
-        fast = sweep.seconds is not None and sweep.seconds <= 10
-        cleared = Verdict(clear, "PASS" if fast else "FAIL", taken)
-    p99 = sweep.reservers.p99_ms
-    ok = p99 is not None and p99 <= 250 and sweep.reservers.error_count == 0
-    detail = f"p99 {_ms(p99)} ms, {sweep.reservers.error_count} errors"
-    return [cleared, Verdict(calm, "PASS" if ok else "FAIL", detail)]
-
-
-def verdicts(results: Results) -> list[Verdict]:
-    found = [
-        _ratio_target(results, "hot", 0.8, 100.0),
-        _ratio_target(results, "spread", 0.8, 100.0),
-        _ratio_target(results, "cart5", 0.6, None),
-        _ratio_target(results, "priced", 0.4, None),
-        *_sweeper_targets(results.sweeper),
-    ]
-    for name, mb in results.peak_rss_mb.items():
-        outcome = "PASS" if mb <= RSS_LIMIT_MB else "FAIL"
-        found.append(Verdict(f"{name} peak RSS <= {RSS_LIMIT_MB:.0f} MB", outcome, f"{mb:.0f} MB"))
-    return found
-
-
-# ---------------------------------------------------------------- rendering
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
+from bench.findings import Results
+from bench.measurement import Measurement, ms
+from bench.targets import verdicts
 
 
 def progress(run: Measurement) -> str:
@@ -114,7 +19,7 @@ def progress(run: Measurement) -> str:
     errors = f", errors {run.errors}" if run.errors else ""
     return (
         f"  {run.scenario:<16} c={run.concurrency:<3} {run.rps:>9,.0f} rps  "
-        f"p50 {_ms(run.p50_ms):>7} ms  p99 {_ms(run.p99_ms):>7} ms{errors}"
+        f"p50 {ms(run.p50_ms):>7} ms  p99 {ms(run.p99_ms):>7} ms{errors}"
     )
 
 
@@ -150,8 +55,8 @@ def table(results: Results) -> list[str]:
                 "spread during sweep" if is_sweep else run.scenario,
                 str(run.concurrency),
                 f"{run.rps:,.0f}",
-                _ms(run.p50_ms),
-                _ms(run.p99_ms),
+                ms(run.p50_ms),
+                ms(run.p99_ms),
                 _errors(run),
                 f"{run.rps / echo.rps:.2f}" if echo and echo.rps else "-",
                 f"{run.rps / sql.rps:.2f}" if sql and sql.rps else "-",
@@ -167,11 +72,11 @@ def _sweeper_lines(results: Results) -> list[str]:
     taken = f"{sweep.seconds:.2f} s" if sweep.seconds is not None else f"NOT cleared ({sweep.left:,} left)"
     shoppers = sweep.reservers
     calm = results.find("spread", shoppers.concurrency)
-    without = f"; without it: p50 {_ms(calm.p50_ms)} ms, p99 {_ms(calm.p99_ms)} ms" if calm else ""
+    without = f"; without it: p50 {ms(calm.p50_ms)} ms, p99 {ms(calm.p99_ms)} ms" if calm else ""
     return [
         f"Sweeper: {sweep.holds:,} overdue holds cleared in {taken} from the scheduler's start, "
         f"while {shoppers.concurrency} callers ran spread CreateHolds "
-        f"(p50 {_ms(shoppers.p50_ms)} ms, p99 {_ms(shoppers.p99_ms)} ms{without}).",
+        f"(p50 {ms(shoppers.p50_ms)} ms, p99 {ms(shoppers.p99_ms)} ms{without}).",
     ]
 
 
@@ -233,7 +138,7 @@ def to_json(results: Results) -> dict[str, Any]:
         "pgbench": [m.to_json() for m in results.pgbench],
         "sweeper": results.sweeper.to_json() if results.sweeper else None,
         "peak_rss_mb": {name: round(mb, 1) for name, mb in results.peak_rss_mb.items()},
-        "targets": [v.__dict__ for v in verdicts(results)],
+        "targets": [asdict(v) for v in verdicts(results)],
         "audit": {"breaches": results.breaches},
     }
 

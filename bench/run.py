@@ -28,11 +28,13 @@ from bench import report
 from bench.catalog import seed_catalog
 from bench.drivers import measure
 from bench.facts import machine_facts
+from bench.findings import Results
 from bench.pgbench_baseline import MATCHES, find_pgbench, run_script
 from bench.processes import ProcessFailed
 from bench.skus import SkuSet
 from bench.stack import Services, scratch_database
 from bench.sweep import sweep_under_load
+from bench.targets import TARGET_CONCURRENCY
 from bench.workloads import SCENARIOS
 from holdfast_common.devinfra import REPO_ROOT, infrastructure
 from inventory_svc.audit import find_breaches
@@ -51,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=float, help="seconds before measuring")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
     parser.add_argument("--pgbench-seconds", type=int, help="seconds per pgbench script (0: skip)")
-    parser.add_argument("--pgbench-clients", type=int, default=report.TARGET_CONCURRENCY)
+    parser.add_argument("--pgbench-clients", type=int, default=TARGET_CONCURRENCY)
     parser.add_argument("--sweeper-holds", type=int, help="overdue holds for the sweeper (0: skip)")
     parser.add_argument("--sweeper-reservers", type=int, default=16)
     parser.add_argument("--sweeper-timeout", type=float, default=120.0)
@@ -90,7 +92,7 @@ def _interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def _baselines(args: argparse.Namespace, results: report.Results, database_url: str, skus: SkuSet) -> None:
+def _baselines(args: argparse.Namespace, results: Results, database_url: str, skus: SkuSet) -> None:
     """The raw-SQL ceiling of each reserve transaction, at the pgbench client count."""
     pgbench = find_pgbench()
     if pgbench is None:
@@ -106,7 +108,7 @@ def _baselines(args: argparse.Namespace, results: report.Results, database_url: 
 
 
 def _scenarios(
-    args: argparse.Namespace, results: report.Results, database_url: str, skus: SkuSet, services: Services
+    args: argparse.Namespace, results: Results, database_url: str, skus: SkuSet, services: Services
 ) -> None:
     """Every scenario at every concurrency, each by a load generator of its own."""
     for scenario in args.scenarios:
@@ -125,7 +127,7 @@ def _scenarios(
             services.check_alive()
 
 
-def execute(args: argparse.Namespace, results: report.Results, log_dir: Path) -> None:
+def execute(args: argparse.Namespace, results: Results, log_dir: Path) -> None:
     """Every phase, in order, filling `results`; whatever it started is gone when it returns."""
     skus = SkuSet(SKU_PREFIX, args.skus)
     with infrastructure() as infra, contextlib.ExitStack() as cleanup:
@@ -175,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     log_dir = args.results / f"{stamp}-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    results = report.Results(config={k: v for k, v in vars(args).items() if k != "results"})
+    results = Results(config={k: v for k, v in vars(args).items() if k != "results"})
     started = time.monotonic()
     try:
         execute(args, results, log_dir)

@@ -1,0 +1,37 @@
+"""Everything one bench run found, as the phases fill it in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.measurement import Measurement
+from bench.pgbench_baseline import MATCHES
+from bench.sweep import SweepResult
+
+
+@dataclass
+class Results:
+    """The measurements, baselines, sweeper, memory and audit of one run, with its set-up."""
+
+    config: dict[str, Any]
+    facts: dict[str, str] = field(default_factory=dict)
+    measurements: list[Measurement] = field(default_factory=list)
+    pgbench: list[Measurement] = field(default_factory=list)
+    sweeper: SweepResult | None = None
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    breaches: dict[str, list[str]] | None = None
+    wall_seconds: float = 0.0
+
+    def find(self, scenario: str, concurrency: int) -> Measurement | None:
+        return next(
+            (m for m in self.measurements if m.scenario == scenario and m.concurrency == concurrency), None
+        )
+
+    def pgbench_for(self, scenario: str, concurrency: int) -> Measurement | None:
+        """The raw-SQL figure of the same transaction, when it ran at the same concurrency."""
+        for run in self.pgbench:
+            name = run.scenario.removeprefix("pgbench ")
+            if scenario in MATCHES.get(name, ()) and run.concurrency == concurrency:
+                return run
+        return None

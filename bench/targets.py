@@ -1,0 +1,72 @@
+"""The targets of issue 5, judged on one run's findings: PASS, FAIL, or n/a when the run
+did not measure what a target needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.findings import Results
+from bench.measurement import ms
+from bench.sweep import SweepResult
+
+TARGET_CONCURRENCY = 64
+SWEEPER_TARGET_HOLDS = 100_000
+RSS_LIMIT_MB = 150.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: str
+    outcome: str  # PASS, FAIL or n/a
+    detail: str
+
+
+def _ratio_target(results: Results, scenario: str, share: float, p99_limit: float | None) -> Verdict:
+    name = f"{scenario} CreateHold at {TARGET_CONCURRENCY}: >= {share} x echo" + (
+        f", p99 <= {p99_limit:.0f} ms" if p99_limit else ""
+    )
+    run = results.find(scenario, TARGET_CONCURRENCY)
+    echo = results.find("echo", TARGET_CONCURRENCY)
+    if run is None or echo is None or echo.rps == 0:
+        return Verdict(name, "n/a", f"{scenario} or echo not run at {TARGET_CONCURRENCY}")
+    ratio = run.rps / echo.rps
+    passed = ratio >= share and run.error_count == 0
+    detail = f"{run.rps:,.0f} rps = {ratio:.2f} x echo ({echo.rps:,.0f})"
+    if p99_limit is not None:
+        passed = passed and run.p99_ms is not None and run.p99_ms <= p99_limit
+        detail += f", p99 {ms(run.p99_ms)} ms"
+    if run.error_count:
+        detail += f", {run.error_count} errors"
+    return Verdict(name, "PASS" if passed else "FAIL", detail)
+
+
+def _sweeper_targets(sweep: SweepResult | None) -> list[Verdict]:
+    clear = f"sweeper clears {SWEEPER_TARGET_HOLDS:,} overdue holds in <= 10 s"
+    calm = "reservers' p99 <= 250 ms while it sweeps"
+    if sweep is None:
+        return [Verdict(clear, "n/a", "not run"), Verdict(calm, "n/a", "not run")]
+    taken = f"{sweep.seconds:.2f} s" if sweep.seconds is not None else f"not cleared, {sweep.left:,} left"
+    if sweep.holds != SWEEPER_TARGET_HOLDS:
+        cleared = Verdict(clear, "n/a", f"ran {sweep.holds:,} holds: {taken}")
+    else:
+        fast = sweep.seconds is not None and sweep.seconds <= 10
+        cleared = Verdict(clear, "PASS" if fast else "FAIL", taken)
+    p99 = sweep.reservers.p99_ms
+    ok = p99 is not None and p99 <= 250 and sweep.reservers.error_count == 0
+    detail = f"p99 {ms(p99)} ms, {sweep.reservers.error_count} errors"
+    return [cleared, Verdict(calm, "PASS" if ok else "FAIL", detail)]
+
+
+def verdicts(results: Results) -> list[Verdict]:
+    """Every target; a target with errors in its scenario never passes."""
+    found = [
+        _ratio_target(results, "hot", 0.8, 100.0),
+        _ratio_target(results, "spread", 0.8, 100.0),
+        _ratio_target(results, "cart5", 0.6, None),
+        _ratio_target(results, "priced", 0.4, None),
+        *_sweeper_targets(results.sweeper),
+    ]
+    for name, mb in results.peak_rss_mb.items():
+        outcome = "PASS" if mb <= RSS_LIMIT_MB else "FAIL"
+        found.append(Verdict(f"{name} peak RSS <= {RSS_LIMIT_MB:.0f} MB", outcome, f"{mb:.0f} MB"))
+    return found
