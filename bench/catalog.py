@@ -49,7 +49,9 @@ VALUES
 """
 
 
-def _category_tree(conn: psycopg.Connection, *, roots: int = 4, children: int = 4, leaves: int = 2):
+def _category_tree(
+    conn: psycopg.Connection, *, roots: int = 4, children: int = 4, leaves: int = 2
+) -> tuple[list[object], list[object]]:
     """Three levels deep; returns the top-level ids and the leaf ids."""
     top, bottom = [], []
     for r in range(roots):

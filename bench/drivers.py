@@ -21,7 +21,9 @@ class Targets:
     pricing: str
 
 
-def _argv(scenario: str, concurrency: int, targets: Targets, skus: SkuSet, warmup: float, duration: float):
+def _argv(
+    scenario: str, concurrency: int, targets: Targets, skus: SkuSet, warmup: float, duration: float
+) -> list[str]:
     return [
         sys.executable,
         "-m",

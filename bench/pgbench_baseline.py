@@ -69,7 +69,7 @@ def run_script(
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
         latencies, failed = _read_logs(prefix)
     output = done.stdout + done.stderr
-    errors = {}
+    errors: dict[str, int] = {}
     if failed:
         errors["failed transactions"] = failed
     aborted = len(re.findall(r"^client \d+ aborted", output, re.MULTILINE))
