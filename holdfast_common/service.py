@@ -13,8 +13,10 @@ from holdfast_common.grpc_server import RunningServer, serve_until_signalled, st
 from holdfast_common.logs import configure_logging
 from holdfast_common.settings import Settings, get_settings
 
-# Adds the servicers, which share the pool, and returns their full service names.
-PooledRegistrar = Callable[[psycopg_pool.AsyncConnectionPool, grpc.aio.Server], list[str]]
+# Adds the servicers, which share the pool, and returns their full service names; what they
+# must stop before the pool closes (a batch still running needs its connection) goes in the list.
+Closers = list[Callable[[], Awaitable[None]]]
+PooledRegistrar = Callable[[psycopg_pool.AsyncConnectionPool, grpc.aio.Server, Closers], list[str]]
 
 
 async def start_service(
@@ -22,12 +24,15 @@ async def start_service(
 ) -> RunningServer:
     """Opens the pool and starts serving on `listen`; stopping the server closes the pool."""
     pool = await open_pool(settings, name)
+    closers: Closers = []
     try:
-        running = await start_server(listen, lambda server: register(pool, server))
+        running = await start_server(listen, lambda server: register(pool, server, closers))
     except BaseException:
+        for close in closers:
+            await close()
         await pool.close()
         raise
-    running.on_stop.append(pool.close)
+    running.on_stop.extend([*closers, pool.close])
     return running
 
 

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     hold_batch_max_size: int = Field(default=64, gt=0)
     hold_batch_concurrency: int = Field(default=2, gt=0)
     hold_batch_max_wait_seconds: float = Field(default=5.0, gt=0)
+    # Concurrent quotes in pricing_svc share their two catalog reads the same way.
+    quote_batch_max_size: int = Field(default=64, gt=0)
+    quote_batch_concurrency: int = Field(default=2, gt=0)
 
     store_currency: str = Field(default="USD", min_length=3, max_length=3)
     default_page_size: int = Field(default=50, gt=0)
@@ -57,6 +60,10 @@ class Settings(BaseSettings):
     # holds batch_size per transaction until none is overdue or its budget is spent.
     sweeper_interval_seconds: float = Field(default=5.0, gt=0)
     sweeper_batch_size: int = Field(default=500, gt=0)
+    # The overdue holds are split into this many partitions, each walked by one run
+    # at a time: the scheduler sends this many messages per tick, so as many runs
+    # (worker threads) sweep at once. Every process must use the same value.
+    sweeper_partitions: int = Field(default=2, ge=1, le=8)
     sweeper_time_budget_seconds: float = Field(default=30.0, gt=0)
     # DESIGN.md promises request_ids are kept at least 24 h.
     idempotency_retention_hours: float = Field(default=24.0, ge=24)

@@ -9,12 +9,12 @@ from typing import Any
 import psycopg
 import psycopg_pool
 
+from holdfast_common.coalescer import Coalescer
 from holdfast_common.db import in_transaction, read
 from holdfast_common.errors import ErrorKind, HoldfastError, not_found
 from holdfast_common.idempotency import RequestRecord
 from holdfast_common.pagination import PageRequest
 from holdfast_common.settings import Settings
-from inventory_svc.coalescer import Coalescer
 from inventory_svc.hold_batches import HoldRequest, create_holds
 from inventory_svc.models import Hold, HoldLine, HoldState, LockedPrices, NewHold
 from inventory_svc.queries import Q

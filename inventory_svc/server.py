@@ -7,7 +7,7 @@ import psycopg_pool
 from holdfast.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 
 from holdfast_common.grpc_server import RunningServer
-from holdfast_common.service import run_service, start_service
+from holdfast_common.service import Closers, run_service, start_service
 from holdfast_common.settings import Settings
 from inventory_svc.pricing_client import PricingClient
 from inventory_svc.servicer import InventoryServicer
@@ -19,11 +19,12 @@ async def create_server(settings: Settings, listen: str | None = None) -> Runnin
     """Starts serving; `listen` overrides the configured address ("127.0.0.1:0" in tests)."""
     pricing = PricingClient(settings.pricing_address, settings.pricing_timeout_seconds)
 
-    servicers: list[InventoryServicer] = []
-
-    def register(pool: psycopg_pool.AsyncConnectionPool, server: grpc.aio.Server) -> list[str]:
-        servicers.append(InventoryServicer(pool, settings, pricing))
-        inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicers[0], server)
+    def register(
+        pool: psycopg_pool.AsyncConnectionPool, server: grpc.aio.Server, closers: Closers
+    ) -> list[str]:
+        servicer = InventoryServicer(pool, settings, pricing)
+        closers.append(servicer.close)
+        inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicer, server)
         return [SERVICE_NAME]
 
     try:
@@ -33,8 +34,6 @@ async def create_server(settings: Settings, listen: str | None = None) -> Runnin
     except BaseException:
         await pricing.close()
         raise
-    # Before the pool closes: a batch still running needs its connection.
-    running.on_stop.insert(0, servicers[0].close)
     running.on_stop.append(pricing.close)
     return running
 

@@ -7,7 +7,7 @@ import psycopg_pool
 from holdfast.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 from holdfast_common.grpc_server import RunningServer
-from holdfast_common.service import run_service, start_service
+from holdfast_common.service import Closers, run_service, start_service
 from holdfast_common.settings import Settings
 from pricing_svc.servicer import PricingServicer
 
@@ -17,8 +17,12 @@ SERVICE_NAME = pricing_pb2.DESCRIPTOR.services_by_name["PricingService"].full_na
 async def create_server(settings: Settings, listen: str | None = None) -> RunningServer:
     """Starts serving; `listen` overrides the configured address ("127.0.0.1:0" in tests)."""
 
-    def register(pool: psycopg_pool.AsyncConnectionPool, server: grpc.aio.Server) -> list[str]:
-        pricing_pb2_grpc.add_PricingServiceServicer_to_server(PricingServicer(pool, settings), server)
+    def register(
+        pool: psycopg_pool.AsyncConnectionPool, server: grpc.aio.Server, closers: Closers
+    ) -> list[str]:
+        servicer = PricingServicer(pool, settings)
+        closers.append(servicer.close)
+        pricing_pb2_grpc.add_PricingServiceServicer_to_server(servicer, server)
         return [SERVICE_NAME]
 
     return await start_service(settings, listen or settings.pricing_listen, "pricing_svc", register)

@@ -29,13 +29,17 @@ Ctx = grpc.aio.ServicerContext
 class PricingServicer(pb_grpc.PricingServiceServicer):
     def __init__(self, pool: psycopg_pool.AsyncConnectionPool, settings: Settings) -> None:
         self._settings = settings
-        self._quotes = Quotes(pool)
+        self._quotes = Quotes(pool, settings)
         self._rules = Rules(pool, settings.store_currency)
         self._pages = PageTokens(
             settings.page_token_secret,
             default_size=settings.default_page_size,
             max_size=settings.max_page_size,
         )
+
+    async def close(self) -> None:
+        """Stops taking quotes into batches (after in-flight calls have finished)."""
+        await self._quotes.close()
 
     # ------------------------------------------------------------ quotes
 

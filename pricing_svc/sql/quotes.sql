@@ -19,7 +19,7 @@ FROM wanted w LEFT JOIN ancestry a ON a.sku = w.sku
 GROUP BY w.sku, w.product_id, w.base_price_minor, w.price_adjustment_minor, w.currency;
 
 -- name: rules_for_quote
--- Active rules that can reach these SKUs at this instant for this tier; the
+-- Active rules that can reach these SKUs at this instant for these tiers; the
 -- engine makes the final choice, so this only has to leave nothing out.
 SELECT *
 FROM price_rules
@@ -29,4 +29,4 @@ WHERE active
        OR scope_product_id = ANY(%(product_ids)s::uuid[])
        OR scope_category_id = ANY(%(category_ids)s::uuid[]))
   AND (stage <> 'SEASONAL' OR (start_time <= %(at)s AND %(at)s < end_time))
-  AND (stage <> 'TIER' OR customer_tier = %(customer_tier)s);
+  AND (stage <> 'TIER' OR customer_tier = ANY(%(customer_tiers)s::text[]));

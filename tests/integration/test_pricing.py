@@ -403,7 +403,7 @@ def test_a_cart_costs_two_queries_however_long_it_is(shop: Shop, inventory, data
             database_url, autocommit=True, row_factory=dict_row
         ) as conn:
             counting = CountingConnection(conn)
-            inputs = await load_inputs(counting, skus, "gold", IN_SALE)  # type: ignore[arg-type]
+            inputs = await load_inputs(counting, skus, ["gold"], IN_SALE)  # type: ignore[arg-type]
             return counting.statements, len(inputs.pricing)
 
     assert asyncio.run(statements_for([shop.sku])) == (2, 1)
