@@ -76,6 +76,9 @@ def sweep_under_load(
         cleanup.callback(scheduler.stop)
         with psycopg.connect(database_url, autocommit=True) as conn:
             seconds, left = _wait_cleared(conn, started, timeout, (worker, scheduler))
+        if seconds is None:
+            print(f"bench: {left:,} overdue holds left after {timeout:.0f} s; the worker's log ends:")
+            print(worker.log_tail(), flush=True)
         measured = load.stop()
         rss = {"sweeper worker": worker.peak_rss_mb(), "sweeper scheduler": scheduler.peak_rss_mb()}
     return SweepResult(holds, seconds, left, measured, rss)

@@ -22,6 +22,7 @@ TINY = [
     "--pgbench-clients=2",
     "--sweeper-holds=300",
     "--sweeper-reservers=2",
+    "--sweeper-timeout=30",
     "--skus=200",
 ]
 
