@@ -30,6 +30,11 @@ def _pack(message: Any) -> any_pb2.Any:
 
 def to_grpc_status(error: HoldfastError, domain: str) -> grpc.Status:
     """The rich status for a domain error: ErrorInfo always, BadRequest/PreconditionFailure when given."""
+    return rpc_status.to_status(status_proto(error, domain))
+
+
+def status_proto(error: HoldfastError, domain: str) -> status_pb2.Status:
+    """The google.rpc.Status message of a domain error, as to_grpc_status sends it."""
     details = [
         _pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=domain, metadata=error.metadata))
     ]
@@ -57,8 +62,7 @@ def to_grpc_status(error: HoldfastError, domain: str) -> grpc.Status:
                 )
             )
         )
-    status = status_pb2.Status(code=_CODES[error.kind], message=error.message, details=details)
-    return rpc_status.to_status(status)
+    return status_pb2.Status(code=_CODES[error.kind], message=error.message, details=details)
 
 
 def _as_status(exc: Exception, domain: str, method: str) -> grpc.Status:

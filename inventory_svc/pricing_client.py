@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import grpc
-from google.rpc import error_details_pb2
+from google.rpc import error_details_pb2, status_pb2
 from google.type import money_pb2
 from grpc_status import rpc_status
 from holdfast.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
+from holdfast_common.coalescer import Coalescer
 from holdfast_common.errors import ErrorKind, HoldfastError
 from holdfast_common.money import money_from_proto
+from holdfast_common.settings import Settings
 from holdfast_common.validation import Violations
 from inventory_svc.models import HoldLine, LockedPrices
 
@@ -21,22 +26,30 @@ _PASSED_THROUGH = {
     grpc.StatusCode.FAILED_PRECONDITION: ErrorKind.FAILED_PRECONDITION,
 }
 
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
 
-def _refusal(error: grpc.aio.AioRpcError) -> HoldfastError:
-    kind = _PASSED_THROUGH.get(error.code())
+
+def _refusal(status: status_pb2.Status) -> HoldfastError:
+    """What a failed quote means for the hold: the cart's own refusal, or pricing unavailable."""
+    code = _CODES.get(status.code, grpc.StatusCode.UNKNOWN)
+    kind = _PASSED_THROUGH.get(code)
     if kind is None:
         return HoldfastError(
             ErrorKind.UNAVAILABLE,
             "PRICING_UNAVAILABLE",
             "pricing could not quote the cart; nothing was held",
-            metadata={"pricing_status": error.code().name},
+            metadata={"pricing_status": code.name},
         )
     info = error_details_pb2.ErrorInfo()
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    for detail in status.details if status else []:
+    for detail in status.details:
         if detail.Is(info.DESCRIPTOR):
             detail.Unpack(info)
-    return HoldfastError(kind, info.reason or "PRICING_REFUSED", error.details() or "", dict(info.metadata))
+    return HoldfastError(kind, info.reason or "PRICING_REFUSED", status.message, dict(info.metadata))
+
+
+def _call_status(error: grpc.aio.AioRpcError) -> status_pb2.Status:
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    return status or status_pb2.Status(code=error.code().value[0], message=error.details() or "")
 
 
 def _minor_units(value: money_pb2.Money, field: str) -> int:
@@ -48,30 +61,64 @@ def _minor_units(value: money_pb2.Money, field: str) -> int:
     return money.minor
 
 
-class PricingClient:
-    """One channel to pricing_svc; every quote has a deadline."""
+@dataclass(frozen=True)
+class _Cart:
+    lines: tuple[HoldLine, ...]
+    customer_tier: str
 
-    def __init__(self, address: str, timeout_seconds: float) -> None:
+
+class PricingClient:
+    """One channel to pricing_svc; the carts of concurrent priced holds are quoted together in
+    one BatchQuoteCarts call, which has a deadline."""
+
+    def __init__(self, address: str, settings: Settings) -> None:
         self._channel = grpc.aio.insecure_channel(address)
         self._stub = pricing_pb2_grpc.PricingServiceStub(self._channel)
-        self._timeout = timeout_seconds
+        self._timeout = settings.pricing_timeout_seconds
+        self._settings = settings
+        self._batches: Coalescer[_Cart, LockedPrices] | None = None
 
     async def lock_prices(self, lines: tuple[HoldLine, ...], customer_tier: str) -> LockedPrices:
         """The cart's unit prices now, for this tier."""
-        request = pricing_pb2.QuoteCartRequest(
-            lines=[pricing_pb2.CartLine(sku=line.sku, quantity=line.quantity) for line in lines],
-            customer_tier=customer_tier,
+        if self._batches is None:  # made on first use: it needs the running event loop
+            self._batches = Coalescer(
+                self._quote_batch,
+                max_batch=self._settings.quote_batch_max_size,
+                concurrency=self._settings.quote_batch_concurrency,
+                max_wait=self._settings.hold_batch_max_wait_seconds,
+                name="BatchQuoteCarts",
+            )
+        return await self._batches.submit(_Cart(lines, customer_tier), key=object())
+
+    async def _quote_batch(self, carts: Sequence[_Cart]) -> list[LockedPrices | HoldfastError]:
+        request = pricing_pb2.BatchQuoteCartsRequest(
+            requests=[
+                pricing_pb2.QuoteCartRequest(
+                    lines=[pricing_pb2.CartLine(sku=x.sku, quantity=x.quantity) for x in cart.lines],
+                    customer_tier=cart.customer_tier,
+                )
+                for cart in carts
+            ]
         )
         try:
-            response = await self._stub.QuoteCart(request, timeout=self._timeout)
+            response = await self._stub.BatchQuoteCarts(request, timeout=self._timeout)
         except grpc.aio.AioRpcError as error:
-            raise _refusal(error) from None
-        quote = response.quote
-        return LockedPrices(
-            customer_tier=customer_tier,
-            currency=quote.total.currency_code,
-            unit_prices={line.sku: _minor_units(line.unit_price, "unit_price") for line in quote.lines},
-        )
+            refusal = _refusal(_call_status(error))
+            return [refusal] * len(carts)
+        return [
+            _refusal(result.error) if result.HasField("error") else _locked(result.response.quote, cart)
+            for cart, result in zip(carts, response.results, strict=True)
+        ]
 
     async def close(self) -> None:
+        if self._batches is not None:
+            await self._batches.close()
         await self._channel.close()
+
+
+def _locked(quote: pricing_pb2.CartQuote, cart: _Cart) -> LockedPrices:
+    return LockedPrices(
+        customer_tier=cart.customer_tier,
+        currency=quote.total.currency_code,
+        unit_prices={line.sku: _minor_units(line.unit_price, "unit_price") for line in quote.lines},
+    )

@@ -17,7 +17,7 @@ SERVICE_NAME = inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].ful
 
 async def create_server(settings: Settings, listen: str | None = None) -> RunningServer:
     """Starts serving; `listen` overrides the configured address ("127.0.0.1:0" in tests)."""
-    pricing = PricingClient(settings.pricing_address, settings.pricing_timeout_seconds)
+    pricing = PricingClient(settings.pricing_address, settings)
 
     def register(
         pool: psycopg_pool.AsyncConnectionPool, server: grpc.aio.Server, closers: Closers

@@ -108,7 +108,7 @@ class Quotes:
     def __init__(self, pool: psycopg_pool.AsyncConnectionPool, settings: Settings) -> None:
         self._pool = pool
         self._batches = Coalescer[CartRequest, tuple[CartQuote, datetime]](
-            self._quote_batch,
+            self.quote_carts,
             max_batch=settings.quote_batch_max_size,
             concurrency=settings.quote_batch_concurrency,
             max_wait=settings.hold_batch_max_wait_seconds,
@@ -125,7 +125,8 @@ class Quotes:
         # Quotes never conflict, so every call's key is its own.
         return await self._batches.submit(CartRequest(lines, customer_tier, at), key=object())
 
-    async def _quote_batch(self, carts: Sequence[CartRequest]) -> list[QuoteOutcome]:
+    async def quote_carts(self, carts: Sequence[CartRequest]) -> list[QuoteOutcome]:
+        """Each cart's quote or its own refusal, from one pair of reads per pricing instant."""
         outcomes: dict[int, QuoteOutcome] = {}
         # Carts priced at the same instant (nearly always: now) share their reads.
         by_instant: dict[datetime | None, list[int]] = defaultdict(list)

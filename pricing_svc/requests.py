@@ -16,6 +16,8 @@ from pricing_svc.engine.models import MAX_BASIS_POINTS
 
 MAX_NAME = 200
 MAX_MIN_QUANTITY = 10**9
+# Carts one BatchQuoteCarts may price.
+MAX_BATCH_CARTS = 1000
 RULE_STAGES = {
     pb.PRICE_STAGE_SEASONAL: Stage.SEASONAL,
     pb.PRICE_STAGE_BULK: Stage.BULK,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import grpc
@@ -10,15 +11,16 @@ import uuid6
 from holdfast.pricing.v1 import pricing_pb2 as pb
 from holdfast.pricing.v1 import pricing_pb2_grpc as pb_grpc
 
-from holdfast_common.grpc_errors import translate_errors
+from holdfast_common.errors import HoldfastError
+from holdfast_common.grpc_errors import status_proto, translate_errors
 from holdfast_common.idempotency import request_record
 from holdfast_common.pagination import PageTokens
 from holdfast_common.settings import Settings
 from holdfast_common.timestamps import timestamp
 from holdfast_common.validation import Violations, resource_id
 from pricing_svc import convert, requests
-from pricing_svc.engine import PriceRule
-from pricing_svc.quotes import Quotes
+from pricing_svc.engine import CartQuote, PriceRule
+from pricing_svc.quotes import CartRequest, Quotes
 from pricing_svc.rules import Rules, StoredRule
 
 ERROR_DOMAIN = "holdfast.pricing"
@@ -51,8 +53,28 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
 
     async def QuoteCart(self, request: pb.QuoteCartRequest, context: Ctx) -> Any:
         lines, tier, at = requests.quote_cart(request, self._settings)
-        cart, price_time = await self._quotes.quote_cart(lines, tier, at)
-        return pb.QuoteCartResponse(quote=convert.cart_quote(cart), price_time=timestamp(price_time))
+        return _quote_cart_response(*await self._quotes.quote_cart(lines, tier, at))
+
+    async def BatchQuoteCarts(self, request: pb.BatchQuoteCartsRequest, context: Ctx) -> Any:
+        v = Violations()
+        if not 1 <= len(request.requests) <= requests.MAX_BATCH_CARTS:
+            v.add("requests", f"must hold 1 to {requests.MAX_BATCH_CARTS} carts")
+        v.raise_if_any()
+        carts: list[CartRequest | HoldfastError] = []
+        for cart in request.requests:
+            try:
+                carts.append(CartRequest(*requests.quote_cart(cart, self._settings)))
+            except HoldfastError as refusal:
+                carts.append(refusal)
+        quoted = iter(await self._quotes.quote_carts([c for c in carts if isinstance(c, CartRequest)]))
+        results = []
+        for cart in carts:
+            outcome = cart if isinstance(cart, HoldfastError) else next(quoted)
+            if isinstance(outcome, HoldfastError):
+                results.append(pb.QuoteCartResult(error=status_proto(outcome, ERROR_DOMAIN)))
+            else:
+                results.append(pb.QuoteCartResult(response=_quote_cart_response(*outcome)))
+        return pb.BatchQuoteCartsResponse(results=results)
 
     # ------------------------------------------------------------ rules
 
@@ -95,3 +117,7 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         rule_id = resource_id(request.id, request_id=request.request_id)
         await self._rules.delete(rule_id, request_record("DeletePriceRule", request))
         return pb.DeletePriceRuleResponse()
+
+
+def _quote_cart_response(cart: CartQuote, price_time: datetime) -> pb.QuoteCartResponse:
+    return pb.QuoteCartResponse(quote=convert.cart_quote(cart), price_time=timestamp(price_time))

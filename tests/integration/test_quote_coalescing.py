@@ -17,7 +17,7 @@ from holdfast.pricing.v1 import pricing_pb2 as pb
 
 from tests.conftest import RunningService, make_settings, start_pricing
 from tests.integration.test_coalescing import lock_waiters
-from tests.support.grpc_helpers import Pricing, cents, failure, usd_cents
+from tests.support.grpc_helpers import Pricing, cents, failure, refusal, usd_cents
 from tests.support.polling import wait_until
 
 CALL_TIMEOUT = 30
@@ -82,3 +82,35 @@ def test_carts_quoted_in_one_batch_get_the_answers_they_get_alone(
     for future, request in zip(futures, carts, strict=True):
         if future is not unknown:
             assert pricing.stub.QuoteCart(request).quote == future.result().quote
+
+
+def test_batch_quote_carts_answers_each_cart_on_its_own(pricing, inventory) -> None:  # type: ignore[no-untyped-def]
+    sku = inventory.client.sku(adjustment_cents=250)  # 1000 + 250
+    response = pricing.stub.BatchQuoteCarts(
+        pb.BatchQuoteCartsRequest(
+            requests=[
+                cart({sku: 2}),
+                cart({sku: 0}),
+                cart({"NO-SUCH-SKU": 1}),
+                cart({sku: 1}, "gold"),
+            ]
+        )
+    )
+
+    kinds = [r.WhichOneof("result") for r in response.results]
+    assert kinds == ["response", "error", "error", "response"]
+    first, bad, unknown, last = response.results
+    assert cents(first.response.quote.total) == 2 * 1250
+    assert cents(last.response.quote.total) == 1250
+    assert bad.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert "lines[0].quantity" in str(bad.error.details)
+    assert unknown.error.code == grpc.StatusCode.NOT_FOUND.value[0]
+    assert "SKU_NOT_FOUND" in str(unknown.error.details)
+
+
+def test_batch_quote_carts_needs_one_to_a_thousand_carts(pricing, inventory) -> None:  # type: ignore[no-untyped-def]
+    sku = inventory.client.sku()
+    for count in (0, 1001):
+        request = pb.BatchQuoteCartsRequest(requests=[cart({sku: 1})] * count)
+        got = refusal(pricing.stub.BatchQuoteCarts, request)
+        assert (got.code, got.field_violations[0][0]) == (grpc.StatusCode.INVALID_ARGUMENT, "requests")
