@@ -48,6 +48,7 @@ def declare(broker: dramatiq.Broker, settings: Settings) -> dramatiq.Actor:
             batch_size=settings.sweeper_batch_size,
             time_budget=settings.sweeper_time_budget_seconds,
             retention=timedelta(hours=settings.idempotency_retention_hours),
+            partitions=settings.sweeper_partitions,
         )
         # A run with nothing to do is the common case every few seconds: keep it quiet.
         report = log.info if result.expired or result.purged else log.debug

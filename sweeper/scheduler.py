@@ -1,4 +1,4 @@
-"""The scheduler process: every interval, the leading scheduler sends one expire_holds message."""
+"""The scheduler process: every interval, the leading scheduler sends expire_holds messages."""
 
 from __future__ import annotations
 
@@ -21,12 +21,15 @@ from sweeper.leader import Leadership, leader_key
 log = structlog.get_logger(__name__)
 
 
-def send_if_leading(leadership: Leadership, actor: dramatiq.Actor) -> None:
-    """Sends one message when this scheduler leads; a Redis outage skips the tick."""
+def send_if_leading(leadership: Leadership, actor: dramatiq.Actor, runs: int) -> None:
+    """Sends `runs` messages when this scheduler leads; a Redis outage skips the tick."""
     if not leadership.leading:
         return
     try:
-        actor.send()
+        # One run per partition, so a backlog is swept by as many at once; a run that
+        # finds every partition taken returns at once.
+        for _ in range(runs):
+            actor.send()
     except RedisError as exc:
         log.warning("expire_holds not sent", error=str(exc))
 
@@ -47,7 +50,7 @@ def build_scheduler(settings: Settings) -> tuple[BlockingScheduler, Leadership]:
         send_if_leading,
         "interval",
         seconds=settings.sweeper_interval_seconds,
-        args=(leadership, actor),
+        args=(leadership, actor, settings.sweeper_partitions),
         id="expire_holds",
         **common,
     )

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
-
-from dramatiq import cli
 
 from holdfast_common.settings import get_settings
 
-# One process with two threads keeps a second message from waiting behind a long
-# run; more throughput comes from more workers, on any machine sharing Redis.
+# One process with two threads: the runs of both default partitions sweep at once
+# (SWEEPER_PARTITIONS beyond the threads need more workers, on any machine sharing
+# Redis), and a message that finds them taken does not wait behind a long run.
 DEFAULTS = ["--processes", "1", "--threads", "2", "--worker-shutdown-timeout", "10000"]
+# Milliseconds an idle worker waits between looks for a message; dramatiq's default
+# (1000) would start each tick's runs up to a second late. An environment value wins.
+IDLE_POLL_MS = "100"
 
 
 def main(extra_args: list[str]) -> int:
@@ -19,6 +22,9 @@ def main(extra_args: list[str]) -> int:
     if not settings.database_url or not settings.redis_url:
         print("sweeper worker: DATABASE_URL and REDIS_URL must be set", file=sys.stderr)
         return 2
+    os.environ.setdefault("dramatiq_worker_timeout", IDLE_POLL_MS)
+    from dramatiq import cli  # reads dramatiq_worker_timeout as it is first imported
+
     # The parent imports nothing of the sweeper: each forked worker process imports
     # sweeper.app itself, so no connection is ever shared across a fork.
     args = cli.make_argument_parser().parse_args(["sweeper.app:broker", *DEFAULTS, *extra_args])

@@ -15,8 +15,15 @@ from holdfast.inventory.v1 import inventory_pb2 as pb
 from prometheus_client import REGISTRY
 
 from bench.sweeper_clear import seed_holds
+from sweeper import expiry
 from sweeper.database import LazyPool
-from sweeper.expiry import expire_overdue_holds, oldest_overdue_age, purge_idempotency_keys, sweep
+from sweeper.expiry import (
+    PARTITION_LOCK_CLASS,
+    expire_overdue_holds,
+    oldest_overdue_age,
+    purge_idempotency_keys,
+    sweep,
+)
 from tests.conftest import make_settings
 from tests.integration.conftest import expiry_record, overdue_count
 from tests.support.grpc_helpers import new_request_id
@@ -125,16 +132,17 @@ def test_skips_holds_and_stock_rows_others_hold_locked_instead_of_waiting(db, po
         (owner,),
     ).fetchall()
     (hold_locked, _), (_, sku_locked), (free_hold, _) = rows
-    # One session finishing a hold (as CommitHold would), another reserving on a SKU.
-    with psycopg.connect(database_url) as finishing, psycopg.connect(database_url) as reserving:
-        finishing.execute("SELECT 1 FROM holds WHERE id = %s FOR UPDATE", (hold_locked,))
+    # One session holding a hold's row (as ExtendHold would), another a SKU's (as a reserve would).
+    with psycopg.connect(database_url) as extending, psycopg.connect(database_url) as reserving:
+        extending.execute("SELECT 1 FROM holds WHERE id = %s FOR UPDATE", (hold_locked,))
         reserving.execute("SELECT 1 FROM stock WHERE sku = %s FOR UPDATE", (sku_locked,))
 
         # A wait would end in a lock_timeout error after 500 ms; the sweep returns at once.
-        assert expire_overdue_holds(pool, batch_size=10, deadline=deadline(FAR)) == (1, 1)
+        # Its second batch walks again over the two it skipped: still locked, so it stops.
+        assert expire_overdue_holds(pool, batch_size=10, deadline=deadline(FAR)) == (1, 2)
         state = db.execute("SELECT state FROM holds WHERE id = %s", (free_hold,)).fetchone()
         assert state == ("EXPIRED",)
-        finishing.rollback()
+        extending.rollback()
         reserving.rollback()
 
     assert expire_overdue_holds(pool, batch_size=10, deadline=deadline(FAR)) == (2, 1)
@@ -148,13 +156,68 @@ def test_holds_it_must_skip_never_keep_it_from_the_holds_behind_them(db, pool, d
     with psycopg.connect(database_url) as shopper:
         shopper.execute("SELECT 1 FROM stock WHERE sku = %s FOR UPDATE", (hot + "-0",))
 
-        assert expire_overdue_holds(pool, batch_size=4, deadline=deadline(FAR)) == (10, 6)
+        # Six batches to the end, then three over the ten skipped: still locked, so it stops.
+        assert expire_overdue_holds(pool, batch_size=4, deadline=deadline(FAR)) == (10, 9)
         assert expiry_record(db, behind)["expired"] == 10
         assert expiry_record(db, hot)["active"] == 10
         shopper.rollback()
 
     assert expire_overdue_holds(pool, batch_size=4, deadline=deadline(FAR)) == (10, 3)
     assert expiry_record(db, hot)["expired"] == 10
+
+
+def test_holds_skipped_for_a_moment_are_expired_by_the_same_run(db, pool, database_url, monkeypatch):  # type: ignore[no-untyped-def]
+    oldest = seed_holds(db, holds=1, skus=1, expire_in=timedelta(minutes=-2))
+    rest = seed_holds(db, holds=11, skus=11)
+    with psycopg.connect(database_url) as shopper:
+        # A shopper holds the oldest hold's stock row through the sweep's first batch only.
+        shopper.execute("SELECT 1 FROM stock WHERE sku = %s FOR UPDATE", (oldest + "-0",))
+        run_batch = expiry._expire_batch
+
+        def then_shopper_commits(*args, **kwargs):  # type: ignore[no-untyped-def]
+            row = run_batch(*args, **kwargs)
+            shopper.rollback()
+            return row
+
+        monkeypatch.setattr(expiry, "_expire_batch", then_shopper_commits)
+        expired, batches = expire_overdue_holds(pool, batch_size=5, deadline=deadline(FAR))
+
+    # Three batches to the end (5, 5, 2), then one more from the batch that skipped a hold.
+    assert (expired, batches) == (12, 4)
+    assert expiry_record(db, oldest)["expired"] + expiry_record(db, rest)["expired"] == 12
+
+
+def partition_of(hold_id: str, partitions: int) -> int:
+    return int(hold_id[-1], 16) % partitions
+
+
+def test_a_partition_another_run_is_walking_is_left_to_it(db, pool, database_url):  # type: ignore[no-untyped-def]
+    owner = seed_holds(db, holds=200, skus=50)
+    ids = [r[0] for r in db.execute("SELECT id::text FROM holds WHERE owner_id = %s", (owner,))]
+    in_partition_0 = sum(1 for i in ids if partition_of(i, 2) == 0)
+    with psycopg.connect(database_url) as other_run:
+        # Another run's batch on partition 0 of 2 is in progress.
+        other_run.execute("SELECT pg_advisory_xact_lock(%s, 0)", (PARTITION_LOCK_CLASS,))
+
+        assert expire_overdue_holds(pool, batch_size=30, deadline=deadline(FAR), partitions=2)[0] == (
+            200 - in_partition_0
+        )
+        active = [
+            r[0]
+            for r in db.execute(
+                "SELECT id::text FROM holds WHERE owner_id = %s AND state = 'ACTIVE'", (owner,)
+            )
+        ]
+        assert len(active) == in_partition_0
+        assert {partition_of(i, 2) for i in active} == {0}
+        # With one partition, that run has it all: this one does nothing.
+        assert expire_overdue_holds(pool, batch_size=30, deadline=deadline(FAR)) == (0, 0)
+        other_run.rollback()
+
+    assert (
+        expire_overdue_holds(pool, batch_size=30, deadline=deadline(FAR), partitions=2)[0] == in_partition_0
+    )
+    assert expiry_record(db, owner)["expired"] == 200
 
 
 @pytest.mark.parametrize("skus", [9000, 40], ids=["own-skus", "shared-skus"])
@@ -170,7 +233,9 @@ def test_concurrent_sweeps_expire_every_hold_exactly_once(db, pool, skus):  # ty
     def run() -> None:
         try:
             start.wait()
-            results.append(expire_overdue_holds(pool, batch_size=50, deadline=deadline(FAR)))
+            results.append(
+                expire_overdue_holds(pool, batch_size=50, deadline=deadline(FAR), partitions=sweepers)
+            )
         except BaseException as exc:
             errors.append(exc)
 
@@ -185,7 +250,7 @@ def test_concurrent_sweeps_expire_every_hold_exactly_once(db, pool, skus):  # ty
     if skus >= 3000 * 3:
         assert sum(1 for expired, _ in results if expired > 0) >= 2, "the sweeps did not share the work"
     # Whatever a sweep skipped because another held it is the next run's.
-    swept_later, _ = expire_overdue_holds(pool, batch_size=50, deadline=deadline(FAR))
+    swept_later, _ = expire_overdue_holds(pool, batch_size=50, deadline=deadline(FAR), partitions=sweepers)
     assert sum(expired for expired, _ in results) + swept_later == 3000
     assert expiry_record(db, owner) == {
         "active": 0, "expired": 3000, "committed": 0, "lines": 9000, "expire_rows": 9000, "bad_end": 0,

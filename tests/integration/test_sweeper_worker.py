@@ -27,13 +27,18 @@ from tests.support.grpc_helpers import failure, new_request_id
 from tests.support.polling import wait_until
 
 
-def holds_expired_by(process: SweeperProcess) -> int:
-    """Holds a worker reports expired, summed over its finished runs (its JSON log lines)."""
-    total = 0
+def runs_that_expired(process: SweeperProcess) -> list[int]:
+    """Holds expired by each of a worker's finished runs that expired any (its JSON log lines)."""
+    counts = []
     for line in process.log().splitlines():
         if line.startswith("{") and '"sweep finished"' in line:
-            total += json.loads(line)["holds_expired"]
-    return total
+            counts.append(json.loads(line)["holds_expired"])
+    return [c for c in counts if c]
+
+
+def holds_expired_by(process: SweeperProcess) -> int:
+    """Holds a worker reports expired, summed over its finished runs."""
+    return sum(runs_that_expired(process))
 
 
 def all_expired(db: psycopg.Connection, owner: str, holds: int, lines: int) -> None:
@@ -63,6 +68,20 @@ def test_a_real_worker_expires_10000_overdue_holds_keeping_every_invariant(  # t
     assert find_breaches(database_url) == {}
     # SIGTERM, as `make run` sends it on Ctrl-C: both stop cleanly.
     assert (scheduler.stop(), worker.stop()) == (0, 0)
+
+
+def test_the_first_tick_clears_a_backlog_of_many_batches_in_parallel_runs(sweeper, db):  # type: ignore[no-untyped-def]
+    owner = seed_holds(db, holds=3000, skus=300)
+    worker = sweeper("worker", sweeper_batch_size=100)
+    # An hour between ticks: only the one sent as the scheduler starts can do it.
+    sweeper("scheduler", sweeper_interval_seconds=3600)
+
+    wait_until(lambda: overdue_count(db) == 0, 60, "the first tick's runs to clear the backlog")
+
+    all_expired(db, owner, 3000, 1)
+    # The tick sent a run per partition, and both swept.
+    wait_until(lambda: len(runs_that_expired(worker)) == 2, 30, "both runs to report")
+    assert sum(runs_that_expired(worker)) == 3000
 
 
 def test_a_run_returns_how_many_holds_it_expired(  # type: ignore[no-untyped-def]
