@@ -1,4 +1,5 @@
-"""The raw-SQL ceiling: bench/pgbench/*.sql run by pgbench on the run's own database.
+"""The raw-SQL ceiling: bench/pgbench/reserve.sql, per scenario, run by pgbench on the run's
+own database.
 
 Each script writes exactly the rows CreateHold writes, so its throughput is what the
 database and the row locks allow without Python, gRPC or a pool in between.
@@ -16,7 +17,28 @@ from pathlib import Path
 from bench.measurement import Measurement, summarize
 from bench.skus import SkuSet
 
-SCRIPTS = Path(__file__).resolve().parent / "pgbench"
+TEMPLATE = Path(__file__).resolve().parent / "pgbench" / "reserve.sql"
+
+_ONE_OF = "(:prefix::text || '-' || :{var}::text)"
+# Per scenario: the \\set lines that pick the cart's SKUs, and the cart as an array. cart5
+# draws one SKU from each fifth of the catalog, so its five are always distinct.
+_CARTS = {
+    "hot": ("", "ARRAY[:prefix::text || '-0']"),
+    "spread": ("\\set s1 random(0, :skus - 1)", f"ARRAY[{_ONE_OF.format(var='s1')}]"),
+    "cart5": (
+        "\\set stripe :skus / 5\n"
+        + "\n".join(f"\\set s{n} {n - 1} * :stripe + random(0, :stripe - 1)" for n in range(1, 6)),
+        "ARRAY[" + ", ".join(_ONE_OF.format(var=f"s{n}") for n in range(1, 6)) + "]",
+    ),
+}
+
+
+def script(scenario: str) -> str:
+    """The pgbench script of a scenario: the reserve template with its cart filled in."""
+    choose, cart = _CARTS[scenario]
+    return TEMPLATE.read_text().replace("{{choose}}", choose).replace("{{cart}}", cart)
+
+
 # pgbench scenario -> the CreateHold scenarios it is the ceiling of.
 MATCHES = {"hot": ("hot",), "spread": ("spread", "priced"), "cart5": ("cart5",)}
 
@@ -41,10 +63,13 @@ def find_pgbench() -> str | None:
 def run_script(
     pgbench: str, database_url: str, scenario: str, skus: SkuSet, *, clients: int, seconds: int
 ) -> Measurement:
-    """Runs bench/pgbench/<scenario>.sql for `seconds` with `clients` connections, prepared
+    """Runs the scenario's script for `seconds` with `clients` connections, prepared
     statements and no vacuum; latencies come from pgbench's per-transaction log."""
     with tempfile.TemporaryDirectory(prefix="holdfast-pgbench-") as folder:
         prefix = str(Path(folder) / scenario)
+        # Not named like the logs, which are read back by "<prefix>.*".
+        script_file = Path(folder) / "script.sql"
+        script_file.write_text(script(scenario))
         command = [
             pgbench,
             "-n",
@@ -63,7 +88,7 @@ def run_script(
             "-l",
             f"--log-prefix={prefix}",
             "-f",
-            str(SCRIPTS / f"{scenario}.sql"),
+            str(script_file),
             database_url,
         ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
