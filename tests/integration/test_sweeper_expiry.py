@@ -15,6 +15,7 @@ from holdfast.inventory.v1 import inventory_pb2 as pb
 from prometheus_client import REGISTRY
 
 from bench.sweeper_clear import seed_holds
+from inventory_svc.audit import find_breaches
 from sweeper import expiry
 from sweeper.database import LazyPool
 from sweeper.expiry import (
@@ -258,6 +259,51 @@ def test_concurrent_sweeps_expire_every_hold_exactly_once(db, pool, skus):  # ty
     assert db.execute(
         "SELECT count(*) FROM stock WHERE sku LIKE %s AND reserved <> 0", (owner + "-%",)
     ).fetchone() == (0,)
+
+
+def test_parallel_runs_racing_reserves_on_the_same_skus_expire_each_hold_once(
+    inventory, db, pool, database_url
+):  # type: ignore[no-untyped-def]
+    # Shoppers reserve on the SKUs of the overdue holds, so their reserves reclaim some
+    # of the holds the two runs are after, and lock stock rows the runs must skip.
+    owner = seed_holds(db, holds=2000, skus=40, lines=2, spare=10_000)
+    skus = [f"{owner}-{i}" for i in range(40)]
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def shop(seed: int) -> None:
+        k = seed
+        while not done.is_set():
+            k += 7
+            cart = {skus[k % 40]: 1, skus[(k * 3 + 1) % 40]: 1}
+            try:
+                inventory.client.hold(cart, owner_id="shopper", ttl_seconds=600)
+            except BaseException as exc:
+                errors.append(exc)
+                return
+
+    def sweep_partitions() -> None:
+        try:
+            expire_overdue_holds(pool, batch_size=50, deadline=deadline(FAR), partitions=2)
+        except BaseException as exc:
+            errors.append(exc)
+
+    shoppers = [threading.Thread(target=shop, args=(n,)) for n in range(4)]
+    runs = [threading.Thread(target=sweep_partitions) for _ in range(2)]
+    for thread in shoppers + runs:
+        thread.start()
+    for thread in runs:
+        thread.join(timeout=120)
+    done.set()
+    for thread in shoppers:
+        thread.join(timeout=30)
+
+    assert errors == []
+    expire_overdue_holds(pool, batch_size=50, deadline=deadline(FAR), partitions=2)
+    assert expiry_record(db, owner) == {
+        "active": 0, "expired": 2000, "committed": 0, "lines": 4000, "expire_rows": 4000, "bad_end": 0,
+    }  # fmt: skip
+    assert find_breaches(database_url) == {}
 
 
 def create_hold(inventory, request_id: str, sku: str) -> str:  # type: ignore[no-untyped-def]
