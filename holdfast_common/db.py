@@ -25,11 +25,17 @@ _TRANSPARENT_RETRIES = 3
 
 
 def connection_kwargs(settings: Settings, application_name: str) -> dict[str, object]:
-    """Session settings every pooled connection gets (timeouts bound every lock wait)."""
+    """Session settings every pooled connection gets (timeouts bound every lock wait).
+
+    Statements are prepared after a few runs, but planned afresh each time: a generic plan
+    made while the tables were small stays cached for the connection's life and slowed
+    reserves down run after run as hold_lines grew.
+    """
     options = (
         f"-c lock_timeout={settings.db_lock_timeout_ms} "
         f"-c statement_timeout={settings.db_statement_timeout_ms} "
-        "-c idle_in_transaction_session_timeout=60000"
+        "-c idle_in_transaction_session_timeout=60000 "
+        "-c plan_cache_mode=force_custom_plan"
     )
     return {
         "autocommit": True,
