@@ -37,14 +37,15 @@ class Settings(BaseSettings):
     max_lines_per_hold: int = Field(default=100, gt=0)
     max_quantity_per_line: int = Field(default=10_000, gt=0)
     # CreateHolds that arrive together share one transaction (one lock per SKU, one
-    # commit): at most this many per batch, this many batches at once, and a request
-    # waits at most this long for its batch before ABORTED.
+    # commit): at most this many per batch; one batch at a time, and up to this many
+    # while the running ones are stuck (on a lock, say); a request waits at most this
+    # long for its batch before ABORTED.
     hold_batch_max_size: int = Field(default=64, gt=0)
-    hold_batch_concurrency: int = Field(default=2, gt=0)
+    hold_batch_concurrency: int = Field(default=4, gt=0)
     hold_batch_max_wait_seconds: float = Field(default=5.0, gt=0)
     # Concurrent quotes in pricing_svc share their two catalog reads the same way.
     quote_batch_max_size: int = Field(default=64, gt=0)
-    quote_batch_concurrency: int = Field(default=2, gt=0)
+    quote_batch_concurrency: int = Field(default=4, gt=0)
 
     store_currency: str = Field(default="USD", min_length=3, max_length=3)
     default_page_size: int = Field(default=50, gt=0)

@@ -200,3 +200,18 @@ def test_a_call_that_waits_too_long_for_its_batch_is_aborted_and_holds_nothing(d
         assert client.level(sku).reserved == 0
     finally:
         server.stop()
+
+
+def test_a_batch_stuck_on_a_lock_does_not_hold_up_carts_for_other_skus(
+    inventory: RunningInventory, database_url: str
+) -> None:
+    client = inventory.client
+    stuck_sku, free_sku = client.sku(on_hand=5), client.sku(on_hand=5)
+    with row_locked(database_url, stuck_sku):
+        stuck = inventory.stub.CreateHold.future(hold_request({stuck_sku: 1}), timeout=CALL_TIMEOUT)
+        wait_until(lambda: lock_waiters(database_url) > 0, 10, "the first batch to wait on the lock")
+        free = inventory.stub.CreateHold(hold_request({free_sku: 2}), timeout=CALL_TIMEOUT)
+        assert free.hold.lines[0].quantity == 2
+        assert not stuck.done()
+    assert stuck.result().hold.lines[0].sku == stuck_sku
+    assert [client.level(s).reserved for s in (stuck_sku, free_sku)] == [1, 2]
