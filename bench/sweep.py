@@ -17,9 +17,7 @@ from bench.measurement import Measurement
 from bench.processes import Child
 from bench.skus import SkuSet
 from bench.stack import child_env
-from bench.sweeper_clear import _OVERDUE as OVERDUE_COUNT
-from bench.sweeper_clear import _forget as forget_namespace
-from bench.sweeper_clear import seed_holds
+from bench.sweeper_clear import OVERDUE_COUNT, forget_namespace, seed_holds
 
 
 @dataclass(frozen=True)

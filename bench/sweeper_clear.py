@@ -74,7 +74,7 @@ FROM (SELECT sku, sum(quantity) AS quantity FROM lines GROUP BY sku) t
 WHERE s.sku = t.sku
 """
 
-_OVERDUE = "SELECT count(*) FROM holds WHERE state = 'ACTIVE' AND expire_time <= now()"
+OVERDUE_COUNT = "SELECT count(*) FROM holds WHERE state = 'ACTIVE' AND expire_time <= now()"
 
 
 def seed_holds(
@@ -141,7 +141,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def _forget(redis_url: str, namespace: str) -> None:
+def forget_namespace(redis_url: str, namespace: str) -> None:
     """Deletes the run's Redis keys (queue, heartbeats, results)."""
     client = redis.Redis.from_url(redis_url)
     try:
@@ -178,7 +178,7 @@ def clear(database_url: str, redis_url: str, *, holds: int, skus: int, lines: in
             started = time.perf_counter()
             scheduler = _start("scheduler", env)
             first = None
-            while (left := conn.execute(_OVERDUE).fetchone()[0]) > 0:  # type: ignore[index]
+            while (left := conn.execute(OVERDUE_COUNT).fetchone()[0]) > 0:  # type: ignore[index]
                 if first is None and left < holds:
                     first = time.perf_counter() - started
                 if time.perf_counter() - started > timeout:
@@ -190,7 +190,7 @@ def clear(database_url: str, redis_url: str, *, holds: int, skus: int, lines: in
             for process in (scheduler, worker):
                 if process is not None:
                     _stop(process)
-            _forget(redis_url, namespace)
+            forget_namespace(redis_url, namespace)
     breaches = find_breaches(database_url)
     print(f"first hold expired {first or elapsed:.2f} s after the scheduler started")
     print(f"cleared {holds} overdue holds in {elapsed:.2f} s ({holds / elapsed:,.0f} holds/s)")
