@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import psycopg
 import psycopg_pool
 import structlog
 from psycopg import errors as pg_errors
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 
 from holdfast_common.errors import ErrorKind, HoldfastError
 from holdfast_common.settings import Settings
 
 T = TypeVar("T")
+
+# Every connection made with connection_kwargs returns rows as dicts (row_factory=dict_row).
+AsyncConn: TypeAlias = psycopg.AsyncConnection[DictRow]
+AsyncPool: TypeAlias = psycopg_pool.AsyncConnectionPool[AsyncConn]
+SyncConn: TypeAlias = psycopg.Connection[DictRow]
+SyncPool: TypeAlias = psycopg_pool.ConnectionPool[SyncConn]
 log = structlog.get_logger(__name__)
 
 # Deadlocks and serialization failures roll the whole transaction back, so
@@ -45,9 +51,9 @@ def connection_kwargs(settings: Settings, application_name: str) -> dict[str, ob
     }
 
 
-async def open_pool(settings: Settings, application_name: str) -> psycopg_pool.AsyncConnectionPool:
+async def open_pool(settings: Settings, application_name: str) -> AsyncPool:
     """Opens the async pool and waits until its minimum connections are up."""
-    pool = psycopg_pool.AsyncConnectionPool(
+    pool: AsyncPool = psycopg_pool.AsyncConnectionPool(
         settings.database_url,
         min_size=settings.db_pool_min_size,
         max_size=settings.db_pool_max_size,
@@ -82,8 +88,8 @@ def translate_db_error(exc: Exception) -> HoldfastError | None:
 
 
 async def in_transaction(
-    pool: psycopg_pool.AsyncConnectionPool,
-    work: Callable[[psycopg.AsyncConnection], Awaitable[T]],
+    pool: AsyncPool,
+    work: Callable[[AsyncConn], Awaitable[T]],
     *,
     pipelined: bool = False,
 ) -> T:
@@ -107,8 +113,8 @@ async def in_transaction(
 
 
 async def read(
-    pool: psycopg_pool.AsyncConnectionPool,
-    work: Callable[[psycopg.AsyncConnection], Awaitable[T]],
+    pool: AsyncPool,
+    work: Callable[[AsyncConn], Awaitable[T]],
 ) -> T:
     """Runs read-only `work` on an autocommit connection: no BEGIN/COMMIT round trips."""
     async with pool.connection() as conn:

@@ -90,7 +90,7 @@ def translate_errors(domain: str) -> Callable[[C], C]:
 
     def decorate(cls: C) -> C:
         for name, method in list(vars(cls).items()):
-            declared = any(hasattr(base, name) for base in cls.__mro__[1:])  # type: ignore[attr-defined]
+            declared = any(hasattr(base, name) for base in cls.__mro__[1:])
             if not declared or not inspect.iscoroutinefunction(method):
                 continue
             setattr(cls, name, _guard(method, domain, name))

@@ -6,10 +6,10 @@ import hashlib
 from functools import cache
 from typing import Any, TypeVar
 
-import psycopg
 from google.protobuf.message import Message
 from pydantic import TypeAdapter
 
+from holdfast_common.db import AsyncConn
 from holdfast_common.errors import ErrorKind, HoldfastError
 
 T = TypeVar("T")
@@ -47,7 +47,7 @@ def request_record(method: str, request: Message) -> RequestRecord:
     """The idempotency record of a mutating protobuf request, keyed by its request_id."""
     payload = type(request)()
     payload.CopyFrom(request)
-    payload.ClearField("request_id")  # type: ignore[arg-type]
+    payload.ClearField("request_id")
     request_id: str = request.request_id  # type: ignore[attr-defined]
     return RequestRecord(
         request_id, method, fingerprint(method, payload.SerializeToString(deterministic=True))
@@ -62,7 +62,7 @@ class RequestRecord:
         self.method = method
         self.fingerprint = request_fingerprint
 
-    async def claim(self, conn: psycopg.AsyncConnection, result_type: type[T]) -> T | None:
+    async def claim(self, conn: AsyncConn, result_type: type[T]) -> T | None:
         """None when this transaction owns the key; the first response when it is a retry."""
         params = {"request_id": self.request_id, "method": self.method, "fingerprint": self.fingerprint}
         cur = await conn.execute(CLAIM_REQUEST_ID, params)
@@ -76,7 +76,7 @@ class RequestRecord:
             )
         return replay
 
-    async def replay(self, conn: psycopg.AsyncConnection, result_type: type[T]) -> T | None:
+    async def replay(self, conn: AsyncConn, result_type: type[T]) -> T | None:
         """The stored response of an earlier call with this request_id, or None if there is none yet.
 
         Lets a caller skip work that must not run twice (or cannot run now) before it claims the key.
@@ -96,13 +96,14 @@ class RequestRecord:
                 "request_id was already used for a different request",
                 metadata={"request_id": self.request_id, "first_method": record["method"]},
             )
-        return _adapter(result_type).validate_json(record["response"])
+        # mypy does not see a class object as Hashable (its __hash__ is the unbound method).
+        return _adapter(result_type).validate_json(record["response"])  # type: ignore[arg-type]
 
-    async def store(self, conn: psycopg.AsyncConnection, result: object) -> None:
+    async def store(self, conn: AsyncConn, result: object) -> None:
         """Saves the response the client gets now, for every retry to come."""
         await conn.execute(STORE_RESPONSE, {"request_id": self.request_id, "response": encode(result)})
 
 
 def encode(result: object) -> bytes:
     """A response as stored for replay."""
-    return _adapter(type(result)).dump_json(result)
+    return _adapter(type(result)).dump_json(result)  # type: ignore[arg-type]  # as in answer()

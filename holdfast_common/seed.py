@@ -49,7 +49,7 @@ class Seeder:
         try:
             self._inventory.GetVariant(ipb.GetVariantRequest(sku=CATALOG[0][3][0][0]), timeout=10)
         except grpc.RpcError as error:
-            if error.code() == grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+            if error.code() == grpc.StatusCode.NOT_FOUND:
                 return False
             raise
         return True
@@ -136,7 +136,7 @@ def main() -> int:
             return 0
         seeder.rules(seeder.products())
     except grpc.RpcError as error:
-        print(f"seed: failed: {error.code()} {error.details()}", file=sys.stderr)  # type: ignore[attr-defined]
+        print(f"seed: failed: {error.code()} {error.details()}", file=sys.stderr)
         print("seed: is `make run` going in another terminal?", file=sys.stderr)
         return 1
     print("seed: done", flush=True)

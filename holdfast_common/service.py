@@ -6,9 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import grpc
-import psycopg_pool
 
-from holdfast_common.db import open_pool
+from holdfast_common.db import AsyncPool, open_pool
 from holdfast_common.grpc_server import RunningServer, serve_until_signalled, start_server
 from holdfast_common.logs import configure_logging
 from holdfast_common.settings import Settings, get_settings
@@ -16,7 +15,7 @@ from holdfast_common.settings import Settings, get_settings
 # Adds the servicers, which share the pool, and returns their full service names; what they
 # must stop before the pool closes (a batch still running needs its connection) goes in the list.
 Closers = list[Callable[[], Awaitable[None]]]
-PooledRegistrar = Callable[[psycopg_pool.AsyncConnectionPool, grpc.aio.Server, Closers], list[str]]
+PooledRegistrar = Callable[[AsyncPool, grpc.aio.Server, Closers], list[str]]
 
 
 async def start_service(

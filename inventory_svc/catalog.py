@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
-import psycopg_pool
 import uuid6
 from psycopg import errors as pg_errors
 
-from holdfast_common.db import in_transaction, read
+from holdfast_common.db import AsyncConn, AsyncPool, in_transaction, read
 from holdfast_common.errors import ErrorKind, HoldfastError, not_found
 from holdfast_common.pagination import PageRequest
 from inventory_svc.models import Category, Product, StockLevel, Variant
@@ -36,11 +34,11 @@ def _already_exists(what: str, key: str, value: str) -> HoldfastError:
 
 
 class Catalog:
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncPool) -> None:
         self._pool = pool
 
     async def _fetch(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        async def work(conn: psycopg.AsyncConnection) -> list[dict[str, Any]]:
+        async def work(conn: AsyncConn) -> list[dict[str, Any]]:
             cur = await conn.execute(query, params)
             return await cur.fetchall()
 
@@ -100,7 +98,7 @@ class Catalog:
     ) -> tuple[Variant, StockLevel]:
         """The variant with its stock row; initial stock is a RECEIVE in the ledger."""
 
-        async def work(conn: psycopg.AsyncConnection) -> tuple[Variant, StockLevel]:
+        async def work(conn: AsyncConn) -> tuple[Variant, StockLevel]:
             cur = await conn.execute(Q.product_currency, {"id": product_id})
             product = await cur.fetchone()
             if product is None:

@@ -10,10 +10,9 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-import psycopg_pool
 import uuid6
 
-from holdfast_common.db import in_transaction, read
+from holdfast_common.db import AsyncConn, AsyncPool, in_transaction, read
 from holdfast_common.errors import ErrorKind, HoldfastError, unknown_skus
 from holdfast_common.idempotency import GET_REQUEST_RECORDS, RequestRecord, encode
 from inventory_svc.models import Hold, HoldLine, HoldState, LockedPrices, NewHold
@@ -32,9 +31,7 @@ class HoldRequest:
     prices: LockedPrices | None = None
 
 
-async def create_holds(
-    pool: psycopg_pool.AsyncConnectionPool, requests: Sequence[HoldRequest]
-) -> list[Outcome]:
+async def create_holds(pool: AsyncPool, requests: Sequence[HoldRequest]) -> list[Outcome]:
     """Reserves each cart all-or-nothing, in order, against the stock the earlier ones left.
 
     Two round trips while rows are locked: the lock (with the idempotency lookup and
@@ -43,7 +40,7 @@ async def create_holds(
     made: dict[int, Hold] = {}
 
     async def work(
-        conn: psycopg.AsyncConnection,
+        conn: AsyncConn,
     ) -> tuple[list[Outcome | None], psycopg.AsyncCursor[Any] | None]:
         made.clear()
         records = await conn.execute(
@@ -138,8 +135,8 @@ def _insert_params(
     }
 
 
-async def _replay(pool: psycopg_pool.AsyncConnectionPool, record: RequestRecord) -> Outcome:
-    async def work(conn: psycopg.AsyncConnection) -> Hold | None:
+async def _replay(pool: AsyncPool, record: RequestRecord) -> Outcome:
+    async def work(conn: AsyncConn) -> Hold | None:
         return await record.replay(conn, Hold)
 
     try:

@@ -6,11 +6,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-import psycopg
-import psycopg_pool
-
 from holdfast_common.coalescer import Coalescer
-from holdfast_common.db import in_transaction, read
+from holdfast_common.db import AsyncConn, AsyncPool, in_transaction, read
 from holdfast_common.errors import ErrorKind, HoldfastError, not_found
 from holdfast_common.idempotency import RequestRecord
 from holdfast_common.pagination import PageRequest
@@ -44,7 +41,7 @@ class Holds:
     the next one's transaction.
     """
 
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool, settings: Settings) -> None:
+    def __init__(self, pool: AsyncPool, settings: Settings) -> None:
         self._pool = pool
         self._max_lifetime = timedelta(seconds=settings.hold_max_lifetime_seconds)
         self._batches = Coalescer[HoldRequest, Hold](
@@ -61,7 +58,7 @@ class Holds:
     async def replay(self, record: RequestRecord) -> Hold | None:
         """The hold an earlier call with this request_id created, if any."""
 
-        async def work(conn: psycopg.AsyncConnection) -> Hold | None:
+        async def work(conn: AsyncConn) -> Hold | None:
             return await record.replay(conn, Hold)
 
         return await read(self._pool, work)
@@ -74,7 +71,7 @@ class Holds:
         return await self._batches.submit(HoldRequest(new, record, prices), key=record.request_id)
 
     async def get(self, hold_id: str) -> Hold:
-        async def work(conn: psycopg.AsyncConnection) -> dict[str, Any] | None:
+        async def work(conn: AsyncConn) -> dict[str, Any] | None:
             cur = await conn.execute(Q.get_hold, {"id": hold_id})
             return await cur.fetchone()
 
@@ -88,7 +85,7 @@ class Holds:
     ) -> tuple[list[Hold], str | None]:
         """One page of an owner's holds, oldest first, and the id to continue after."""
 
-        async def work(conn: psycopg.AsyncConnection) -> list[dict[str, Any]]:
+        async def work(conn: AsyncConn) -> list[dict[str, Any]]:
             cur = await conn.execute(
                 Q.list_holds,
                 {
@@ -107,7 +104,7 @@ class Holds:
     async def extend(self, hold_id: str, ttl: timedelta, record: RequestRecord) -> Hold:
         """expire_time = now + ttl, never past create_time + the maximum lifetime."""
 
-        async def work(conn: psycopg.AsyncConnection) -> Hold:
+        async def work(conn: AsyncConn) -> Hold:
             replay = await record.claim(conn, Hold)
             if replay is not None:
                 return replay
@@ -133,7 +130,7 @@ class Holds:
         return await self._finish(hold_id, HoldState.COMMITTED, "COMMIT", record)
 
     async def _finish(self, hold_id: str, state: HoldState, reason: str, record: RequestRecord) -> Hold:
-        async def work(conn: psycopg.AsyncConnection) -> Hold:
+        async def work(conn: AsyncConn) -> Hold:
             replay = await record.claim(conn, Hold)
             if replay is not None:
                 return replay
@@ -157,7 +154,7 @@ class Holds:
         return await in_transaction(self._pool, work)
 
 
-async def _read_hold(conn: psycopg.AsyncConnection, hold_id: str) -> Hold:
+async def _read_hold(conn: AsyncConn, hold_id: str) -> Hold:
     cur = await conn.execute(Q.get_hold, {"id": hold_id})
     row = await cur.fetchone()
     if row is None:

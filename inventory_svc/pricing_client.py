@@ -42,12 +42,15 @@ def _refusal(status: status_pb2.Status) -> HoldfastError:
         )
     info = error_details_pb2.ErrorInfo()
     for detail in status.details:
-        if detail.Is(info.DESCRIPTOR):
+        # types-protobuf: Message.DESCRIPTOR may be upb's Descriptor, which Any.Is does not admit.
+        if detail.Is(info.DESCRIPTOR):  # type: ignore[arg-type]
             detail.Unpack(info)
     return HoldfastError(kind, info.reason or "PRICING_REFUSED", status.message, dict(info.metadata))
 
 
 def _call_status(error: grpc.aio.AioRpcError) -> status_pb2.Status:
+    # grpc_status's stubs take a sync grpc.Call; an AioRpcError has the same code(),
+    # details() and trailing_metadata() that from_call reads.
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
     return status or status_pb2.Status(code=error.code().value[0], message=error.details() or "")
 

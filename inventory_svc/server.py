@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import grpc
-import psycopg_pool
 from holdfast.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 
+from holdfast_common.db import AsyncPool
 from holdfast_common.grpc_server import RunningServer
 from holdfast_common.service import Closers, run_service, start_service
 from holdfast_common.settings import Settings
@@ -19,9 +19,7 @@ async def create_server(settings: Settings, listen: str | None = None) -> Runnin
     """Starts serving; `listen` overrides the configured address ("127.0.0.1:0" in tests)."""
     pricing = PricingClient(settings.pricing_address, settings)
 
-    def register(
-        pool: psycopg_pool.AsyncConnectionPool, server: grpc.aio.Server, closers: Closers
-    ) -> list[str]:
+    def register(pool: AsyncPool, server: grpc.aio.Server, closers: Closers) -> list[str]:
         servicer = InventoryServicer(pool, settings, pricing)
         closers.append(servicer.close)
         inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicer, server)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-import psycopg_pool
 from holdfast.inventory.v1 import inventory_pb2 as pb
 from holdfast.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
+from holdfast_common.db import AsyncPool
 from holdfast_common.errors import HoldfastError
 from holdfast_common.grpc_errors import translate_errors
 from holdfast_common.idempotency import request_record
@@ -28,9 +28,7 @@ Ctx = grpc.aio.ServicerContext
 
 @translate_errors(ERROR_DOMAIN)
 class InventoryServicer(pb_grpc.InventoryServiceServicer):
-    def __init__(
-        self, pool: psycopg_pool.AsyncConnectionPool, settings: Settings, pricing: PricingClient
-    ) -> None:
+    def __init__(self, pool: AsyncPool, settings: Settings, pricing: PricingClient) -> None:
         self._settings = settings
         self._pricing = pricing
         self._catalog = Catalog(pool)

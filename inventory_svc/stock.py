@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import psycopg
-import psycopg_pool
-
-from holdfast_common.db import in_transaction, read
+from holdfast_common.db import AsyncConn, AsyncPool, in_transaction, read
 from holdfast_common.errors import ErrorKind, HoldfastError, PreconditionViolation, unknown_skus
 from holdfast_common.idempotency import RequestRecord
 from inventory_svc.models import StockAdjustment, StockLevel
@@ -33,9 +30,7 @@ def insufficient_stock(short: list[tuple[str, int, int]]) -> HoldfastError:
     )
 
 
-async def lock_levels(
-    conn: psycopg.AsyncConnection, skus: list[str]
-) -> tuple[dict[str, StockLevel], datetime | None]:
+async def lock_levels(conn: AsyncConn, skus: list[str]) -> tuple[dict[str, StockLevel], datetime | None]:
     """Locks the stock rows of `skus` (sorted) in order and reclaims their overdue holds.
 
     Returns the levels of the SKUs that exist, after reclaiming, and the transaction's
@@ -53,9 +48,7 @@ async def lock_levels(
     return levels, rows[0]["now"]
 
 
-async def lock_and_reclaim(
-    conn: psycopg.AsyncConnection, skus: list[str]
-) -> tuple[dict[str, StockLevel], datetime]:
+async def lock_and_reclaim(conn: AsyncConn, skus: list[str]) -> tuple[dict[str, StockLevel], datetime]:
     """lock_levels, with NOT_FOUND if any SKU is unknown."""
     levels, now = await lock_levels(conn, skus)
     missing = [s for s in skus if s not in levels]
@@ -65,10 +58,10 @@ async def lock_and_reclaim(
     return levels, now
 
 
-async def get_levels(pool: psycopg_pool.AsyncConnectionPool, skus: list[str]) -> list[StockLevel]:
+async def get_levels(pool: AsyncPool, skus: list[str]) -> list[StockLevel]:
     """Levels in the order asked, overdue holds not counted; NOT_FOUND names unknown SKUs."""
 
-    async def work(conn: psycopg.AsyncConnection) -> list[StockLevel]:
+    async def work(conn: AsyncConn) -> list[StockLevel]:
         cur = await conn.execute(Q.stock_levels, {"skus": skus})
         return [StockLevel(r["sku"], r["on_hand"], r["reserved"]) for r in await cur.fetchall()]
 
@@ -79,12 +72,10 @@ async def get_levels(pool: psycopg_pool.AsyncConnectionPool, skus: list[str]) ->
     return [found[s] for s in skus]
 
 
-async def adjust(
-    pool: psycopg_pool.AsyncConnectionPool, adjustment: StockAdjustment, record: RequestRecord
-) -> StockLevel:
+async def adjust(pool: AsyncPool, adjustment: StockAdjustment, record: RequestRecord) -> StockLevel:
     """Changes on_hand by delta, never below reserved; one ledger row."""
 
-    async def work(conn: psycopg.AsyncConnection) -> StockLevel:
+    async def work(conn: AsyncConn) -> StockLevel:
         replay = await record.claim(conn, StockLevel)
         if replay is not None:
             return replay

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from google.type import money_pb2
 from holdfast.pricing.v1 import pricing_pb2 as pb
 
 from holdfast_common.money import Money
@@ -51,7 +52,7 @@ def price_rule(stored: StoredRule) -> pb.PriceRule:
 
 
 def price_quote(quote: PriceQuote) -> pb.PriceQuote:
-    def money(minor: int) -> object:
+    def money(minor: int) -> money_pb2.Money:
         return Money(minor, quote.currency).to_proto()
 
     return pb.PriceQuote(

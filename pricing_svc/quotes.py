@@ -8,11 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-import psycopg_pool
-
 from holdfast_common.coalescer import Coalescer
-from holdfast_common.db import read
+from holdfast_common.db import AsyncConn, AsyncPool, read
 from holdfast_common.errors import ErrorKind, HoldfastError, unknown_skus
 from holdfast_common.settings import Settings
 from pricing_svc.engine import CartQuote, SkuPricing, quote_cart
@@ -41,7 +38,7 @@ QuoteOutcome = tuple[CartQuote, datetime] | HoldfastError
 
 
 async def load_inputs(
-    conn: psycopg.AsyncConnection, skus: list[str], customer_tiers: list[str], at: datetime | None
+    conn: AsyncConn, skus: list[str], customer_tiers: list[str], at: datetime | None
 ) -> QuoteInputs:
     """Two queries however many SKUs and tiers; unknown SKUs are simply absent."""
     cur = await conn.execute(Q.sku_pricing, {"skus": skus, "at": at})
@@ -105,7 +102,7 @@ def quote_one(cart: CartRequest, inputs: QuoteInputs) -> tuple[CartQuote, dateti
 class Quotes:
     """Quotes through a coalescer: carts asked for together share one pair of reads."""
 
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool, settings: Settings) -> None:
+    def __init__(self, pool: AsyncPool, settings: Settings) -> None:
         self._pool = pool
         self._batches = Coalescer[CartRequest, tuple[CartQuote, datetime]](
             self.quote_carts,
@@ -136,7 +133,7 @@ class Quotes:
             skus = sorted({sku for i in indexes for sku, _ in carts[i].lines})
             tiers = sorted({carts[i].customer_tier for i in indexes})
 
-            async def work(conn: psycopg.AsyncConnection) -> QuoteInputs:
+            async def work(conn: AsyncConn) -> QuoteInputs:
                 return await load_inputs(conn, skus, tiers, at)  # noqa: B023 (awaited at once)
 
             inputs = await read(self._pool, work)

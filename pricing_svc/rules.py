@@ -7,11 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
-import psycopg_pool
 from psycopg import errors as pg_errors
 
-from holdfast_common.db import in_transaction, read
+from holdfast_common.db import AsyncConn, AsyncPool, in_transaction, read
 from holdfast_common.errors import FieldViolation, invalid_argument, not_found
 from holdfast_common.idempotency import RequestRecord
 from holdfast_common.pagination import PageRequest
@@ -90,7 +88,7 @@ def _row_params(rule: PriceRule, currency: str) -> dict[str, Any]:
     return params
 
 
-async def _write(conn: psycopg.AsyncConnection, query: str, rule: PriceRule, currency: str) -> StoredRule:
+async def _write(conn: AsyncConn, query: str, rule: PriceRule, currency: str) -> StoredRule:
     try:
         async with conn.transaction():  # a savepoint, so a refused scope leaves the outer one usable
             cur = await conn.execute(query, _row_params(rule, currency))
@@ -108,12 +106,12 @@ async def _write(conn: psycopg.AsyncConnection, query: str, rule: PriceRule, cur
 class Rules:
     """Rule storage on one pool; amounts are in the store currency."""
 
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool, store_currency: str) -> None:
+    def __init__(self, pool: AsyncPool, store_currency: str) -> None:
         self._pool = pool
         self._currency = store_currency
 
     async def create(self, rule: PriceRule, record: RequestRecord) -> StoredRule:
-        async def work(conn: psycopg.AsyncConnection) -> StoredRule:
+        async def work(conn: AsyncConn) -> StoredRule:
             replay = await record.claim(conn, StoredRule)
             if replay is not None:
                 return replay
@@ -124,7 +122,7 @@ class Rules:
         return await in_transaction(self._pool, work)
 
     async def get(self, rule_id: str) -> StoredRule:
-        async def work(conn: psycopg.AsyncConnection) -> dict[str, Any] | None:
+        async def work(conn: AsyncConn) -> dict[str, Any] | None:
             cur = await conn.execute(Q.get_rule, {"id": rule_id})
             return await cur.fetchone()
 
@@ -136,7 +134,7 @@ class Rules:
     async def list(self, page: PageRequest) -> tuple[list[StoredRule], str | None]:
         """One page of rules, oldest first, and the id to continue after."""
 
-        async def work(conn: psycopg.AsyncConnection) -> list[dict[str, Any]]:
+        async def work(conn: AsyncConn) -> list[dict[str, Any]]:
             after = page.after[0] if page.after else None
             cur = await conn.execute(Q.list_rules, {"after": after, "limit": page.size + 1})
             return await cur.fetchall()
@@ -150,7 +148,7 @@ class Rules:
     ) -> StoredRule:
         """Locks the rule, lets `change` derive (and validate) its new form, and stores it."""
 
-        async def work(conn: psycopg.AsyncConnection) -> StoredRule:
+        async def work(conn: AsyncConn) -> StoredRule:
             replay = await record.claim(conn, StoredRule)
             if replay is not None:
                 return replay
@@ -165,7 +163,7 @@ class Rules:
         return await in_transaction(self._pool, work)
 
     async def delete(self, rule_id: str, record: RequestRecord) -> None:
-        async def work(conn: psycopg.AsyncConnection) -> None:
+        async def work(conn: AsyncConn) -> None:
             if await record.claim(conn, DeletedRule) is not None:
                 return
             cur = await conn.execute(Q.delete_rule, {"id": rule_id})

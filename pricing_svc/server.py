@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import grpc
-import psycopg_pool
 from holdfast.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
+from holdfast_common.db import AsyncPool
 from holdfast_common.grpc_server import RunningServer
 from holdfast_common.service import Closers, run_service, start_service
 from holdfast_common.settings import Settings
@@ -17,9 +17,7 @@ SERVICE_NAME = pricing_pb2.DESCRIPTOR.services_by_name["PricingService"].full_na
 async def create_server(settings: Settings, listen: str | None = None) -> RunningServer:
     """Starts serving; `listen` overrides the configured address ("127.0.0.1:0" in tests)."""
 
-    def register(
-        pool: psycopg_pool.AsyncConnectionPool, server: grpc.aio.Server, closers: Closers
-    ) -> list[str]:
+    def register(pool: AsyncPool, server: grpc.aio.Server, closers: Closers) -> list[str]:
         servicer = PricingServicer(pool, settings)
         closers.append(servicer.close)
         pricing_pb2_grpc.add_PricingServiceServicer_to_server(servicer, server)

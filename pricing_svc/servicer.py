@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 import grpc
-import psycopg_pool
 import uuid6
 from holdfast.pricing.v1 import pricing_pb2 as pb
 from holdfast.pricing.v1 import pricing_pb2_grpc as pb_grpc
 
+from holdfast_common.db import AsyncPool
 from holdfast_common.errors import HoldfastError
 from holdfast_common.grpc_errors import status_proto, translate_errors
 from holdfast_common.idempotency import request_record
@@ -29,7 +29,7 @@ Ctx = grpc.aio.ServicerContext
 
 @translate_errors(ERROR_DOMAIN)
 class PricingServicer(pb_grpc.PricingServiceServicer):
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool, settings: Settings) -> None:
+    def __init__(self, pool: AsyncPool, settings: Settings) -> None:
         self._settings = settings
         self._quotes = Quotes(pool, settings)
         self._rules = Rules(pool, settings.store_currency)
@@ -61,9 +61,9 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
             v.add("requests", f"must hold 1 to {requests.MAX_BATCH_CARTS} carts")
         v.raise_if_any()
         carts: list[CartRequest | HoldfastError] = []
-        for cart in request.requests:
+        for asked in request.requests:
             try:
-                carts.append(CartRequest(*requests.quote_cart(cart, self._settings)))
+                carts.append(CartRequest(*requests.quote_cart(asked, self._settings)))
             except HoldfastError as refusal:
                 carts.append(refusal)
         quoted = iter(await self._quotes.quote_carts([c for c in carts if isinstance(c, CartRequest)]))

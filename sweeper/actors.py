@@ -61,8 +61,8 @@ def declare(broker: dramatiq.Broker, settings: Settings) -> dramatiq.Actor:
         )
         return result.expired
 
+    # Options first, then the function: dramatiq's typed overloads have no (fn, **options) form.
     return dramatiq.actor(
-        expire_holds,
         broker=broker,
         actor_name=ACTOR_NAME,
         queue_name=QUEUE,
@@ -71,4 +71,4 @@ def declare(broker: dramatiq.Broker, settings: Settings) -> dramatiq.Actor:
         # On SIGTERM a running sweep is interrupted; its open batch rolls back and
         # the message is retried, so stopping never waits for a long run.
         notify_shutdown=True,
-    )
+    )(expire_holds)

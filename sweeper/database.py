@@ -7,7 +7,7 @@ import threading
 
 import psycopg_pool
 
-from holdfast_common.db import connection_kwargs
+from holdfast_common.db import SyncPool, connection_kwargs
 from holdfast_common.settings import Settings
 
 APPLICATION_NAME = "holdfast-sweeper"
@@ -23,15 +23,15 @@ class LazyPool:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._lock = threading.Lock()
-        self._pool: psycopg_pool.ConnectionPool | None = None
+        self._pool: SyncPool | None = None
         self._pid = 0
 
-    def get(self) -> psycopg_pool.ConnectionPool:
+    def get(self) -> SyncPool:
         """This process's pool; opening does not wait, so an unreachable database
         surfaces as a PoolTimeout in the caller, never as a failed worker start."""
         with self._lock:
             if self._pool is None or self._pid != os.getpid():
-                pool = psycopg_pool.ConnectionPool(
+                pool: SyncPool = psycopg_pool.ConnectionPool(
                     self._settings.database_url,
                     min_size=1,
                     max_size=self._settings.db_pool_max_size,

@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
-import psycopg
-import psycopg_pool
-
+from holdfast_common.db import SyncConn, SyncPool
 from sweeper import metrics
 from sweeper.queries import Q
 
@@ -63,9 +61,7 @@ class _Walk:
         return "again"
 
 
-def _expire_batch(
-    conn: psycopg.Connection, walk: _Walk, *, batch_size: int, partitions: int
-) -> dict[str, Any]:
+def _expire_batch(conn: SyncConn, walk: _Walk, *, batch_size: int, partitions: int) -> dict[str, Any]:
     """One batch of `walk`'s partition, in a transaction of its own."""
     started = time.perf_counter()
     params = {
@@ -85,7 +81,7 @@ def _expire_batch(
 
 
 def expire_overdue_holds(
-    pool: psycopg_pool.ConnectionPool, *, batch_size: int, deadline: float, partitions: int = 1
+    pool: SyncPool, *, batch_size: int, deadline: float, partitions: int = 1
 ) -> tuple[int, int]:
     """Walks the overdue ACTIVE holds oldest first, each of the `partitions` in turn, one
     transaction per batch, until the end or `deadline` (a time.monotonic() value); returns
@@ -120,9 +116,7 @@ def expire_overdue_holds(
     return expired, batches
 
 
-def purge_idempotency_keys(
-    pool: psycopg_pool.ConnectionPool, *, retention: timedelta, batch_size: int, deadline: float
-) -> int:
+def purge_idempotency_keys(pool: SyncPool, *, retention: timedelta, batch_size: int, deadline: float) -> int:
     """Deletes idempotency records older than `retention` in batches until none is left or
     `deadline` passes; returns how many were deleted."""
     purged = 0
@@ -138,7 +132,7 @@ def purge_idempotency_keys(
             return purged
 
 
-def oldest_overdue_age(pool: psycopg_pool.ConnectionPool) -> float:
+def oldest_overdue_age(pool: SyncPool) -> float:
     """Seconds the oldest ACTIVE hold has been past its expire_time (0 when none is); also
     sets the gauge."""
     with pool.connection() as conn:
@@ -149,7 +143,7 @@ def oldest_overdue_age(pool: psycopg_pool.ConnectionPool) -> float:
 
 
 def sweep(
-    pool: psycopg_pool.ConnectionPool,
+    pool: SyncPool,
     *,
     batch_size: int,
     time_budget: float,
