@@ -42,7 +42,8 @@ def _owner() -> str:
 def _echo(channel: grpc.aio.Channel, skus: SkuSet) -> Call:
     stub = health_pb2_grpc.HealthStub(channel)
     request = health_pb2.HealthCheckRequest()
-    return lambda: stub.Check(request, timeout=CALL_TIMEOUT_SECONDS)
+    # types-grpcio-health-checking declares HealthStub without its methods.
+    return lambda: stub.Check(request, timeout=CALL_TIMEOUT_SECONDS)  # type: ignore[attr-defined]
 
 
 def _create_hold(

@@ -99,7 +99,7 @@ class RunningService(Generic[C]):
     thread: ServerThread
 
     @property
-    def stub(self):  # type: ignore[no-untyped-def]
+    def stub(self):
         return self.client.stub  # type: ignore[attr-defined]
 
     def stop(self) -> None:

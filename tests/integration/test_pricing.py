@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import grpc
 import psycopg
@@ -13,6 +14,7 @@ from holdfast.inventory.v1 import inventory_pb2 as ipb
 from holdfast.pricing.v1 import pricing_pb2 as pb
 from psycopg.rows import dict_row
 
+from holdfast_common.db import AsyncConn
 from holdfast_common.timestamps import timestamp
 from pricing_svc.quotes import load_inputs
 from tests.support.grpc_helpers import cents, refusal, unique_sku, usd_cents
@@ -42,7 +44,7 @@ class Shop:
 
 
 @pytest.fixture(scope="module")
-def shop(inventory, pricing) -> Shop:  # type: ignore[no-untyped-def]
+def shop(inventory, pricing) -> Shop:
     def category(name: str, parent: str = "") -> str:
         request = ipb.CreateCategoryRequest(name=f"{name}-{unique_sku()}", parent_id=parent)
         return inventory.stub.CreateCategory(request).category.id
@@ -74,7 +76,7 @@ def steps(quote: pb.PriceQuote) -> list[tuple[int, str, int, int]]:
     return [(s.stage, s.rule_id, cents(s.unit_price_before), cents(s.unit_price_after)) for s in quote.steps]
 
 
-def test_gold_customer_at_bulk_quantity_during_the_sale(shop: Shop, pricing) -> None:  # type: ignore[no-untyped-def]
+def test_gold_customer_at_bulk_quantity_during_the_sale(shop: Shop, pricing) -> None:
     quote = pricing.client.quote(shop.sku, 50, "gold", IN_SALE)
     r = shop.rules
     assert steps(quote) == [
@@ -103,7 +105,7 @@ def test_gold_customer_at_bulk_quantity_during_the_sale(shop: Shop, pricing) -> 
 )
 def test_stages_combine_by_quantity_tier_and_time(
     shop: Shop,
-    pricing,  # type: ignore[no-untyped-def]
+    pricing,
     quantity: int,
     tier: str,
     at: datetime,
@@ -123,7 +125,7 @@ def test_stages_combine_by_quantity_tier_and_time(
         (SALE_END, False),
     ],
 )
-def test_the_sale_window_is_half_open(shop: Shop, pricing, at: datetime, on_sale: bool) -> None:  # type: ignore[no-untyped-def]
+def test_the_sale_window_is_half_open(shop: Shop, pricing, at: datetime, on_sale: bool) -> None:
     stages = [s.stage for s in pricing.client.quote(shop.sku, 1, "", at).steps]
     assert (SEASONAL in stages) is on_sale
 
@@ -137,21 +139,21 @@ def test_the_sale_window_is_half_open(shop: Shop, pricing, at: datetime, on_sale
         (1003, 502),  # 501.5 -> 502
     ],
 )
-def test_half_cents_round_to_even_both_ways(inventory, pricing, price: int, expected: int) -> None:  # type: ignore[no-untyped-def]
+def test_half_cents_round_to_even_both_ways(inventory, pricing, price: int, expected: int) -> None:
     sku = inventory.client.sku(product_id=inventory.client.product(price_cents=price).id)
     pricing.client.rule(stage=BULK, percent_off_bps=5000, min_quantity=2, sku=sku)
     assert cents(pricing.client.quote(sku, 2).unit_price) == expected
     assert cents(pricing.client.quote(sku, 1).unit_price) == price
 
 
-def test_a_price_never_goes_below_zero(inventory, pricing) -> None:  # type: ignore[no-untyped-def]
+def test_a_price_never_goes_below_zero(inventory, pricing) -> None:
     sku = inventory.client.sku(product_id=inventory.client.product(price_cents=150).id)
     pricing.client.rule(stage=TIER, amount_off=usd_cents(500), customer_tier="vip", sku=sku)
     quote = pricing.client.quote(sku, 3, "vip")
     assert (cents(quote.unit_price), cents(quote.line_total)) == (0, 0)
 
 
-def test_the_same_inputs_give_byte_identical_quotes(shop: Shop, pricing) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_inputs_give_byte_identical_quotes(shop: Shop, pricing) -> None:
     request = pb.QuotePriceRequest(
         sku=shop.sku, quantity=50, customer_tier="gold", price_time=timestamp(IN_SALE)
     )
@@ -159,14 +161,14 @@ def test_the_same_inputs_give_byte_identical_quotes(shop: Shop, pricing) -> None
     assert pricing.stub.QuotePrice(request).SerializeToString(deterministic=True) == first
 
 
-def test_an_unset_price_time_means_now(shop: Shop, pricing) -> None:  # type: ignore[no-untyped-def]
+def test_an_unset_price_time_means_now(shop: Shop, pricing) -> None:
     before = datetime.now(UTC)
     response = pricing.stub.QuotePrice(pb.QuotePriceRequest(sku=shop.sku, quantity=1))
     priced_at = response.price_time.ToDatetime(tzinfo=UTC)
     assert before - timedelta(seconds=5) < priced_at < datetime.now(UTC) + timedelta(seconds=5)
 
 
-def test_cart_quote_sums_lines_per_sku(shop: Shop, inventory, pricing) -> None:  # type: ignore[no-untyped-def]
+def test_cart_quote_sums_lines_per_sku(shop: Shop, inventory, pricing) -> None:
     plain = inventory.client.sku(product_id=inventory.client.product(price_cents=999).id)
     request = pb.QuoteCartRequest(
         lines=[
@@ -185,7 +187,7 @@ def test_cart_quote_sums_lines_per_sku(shop: Shop, inventory, pricing) -> None: 
     assert cents(cart.total) == 187_650 + 1998
 
 
-def test_rule_changes_reach_the_next_quote(inventory, pricing) -> None:  # type: ignore[no-untyped-def]
+def test_rule_changes_reach_the_next_quote(inventory, pricing) -> None:
     sku = inventory.client.sku(product_id=inventory.client.product(price_cents=2000).id)
     rule = pricing.client.rule(stage=TIER, percent_off_bps=1000, customer_tier="gold", sku=sku)
     assert cents(pricing.client.quote(sku, 1, "gold").unit_price) == 1800
@@ -212,7 +214,7 @@ def test_rule_changes_reach_the_next_quote(inventory, pricing) -> None:  # type:
     assert (gone.code, gone.reason) == (grpc.StatusCode.NOT_FOUND, "PRICE_RULE_NOT_FOUND")
 
 
-def test_an_update_can_swap_the_discount_and_scope(shop: Shop, inventory, pricing) -> None:  # type: ignore[no-untyped-def]
+def test_an_update_can_swap_the_discount_and_scope(shop: Shop, inventory, pricing) -> None:
     sku = inventory.client.sku(product_id=inventory.client.product(price_cents=1000).id)
     rule = pricing.client.rule(stage=BULK, percent_off_bps=1000, min_quantity=2, sku=shop.sku)
     request = pb.UpdatePriceRuleRequest(
@@ -227,7 +229,7 @@ def test_an_update_can_swap_the_discount_and_scope(shop: Shop, inventory, pricin
     pricing.stub.DeletePriceRule(pb.DeletePriceRuleRequest(request_id=unique_sku("del"), id=rule.id))
 
 
-def test_an_update_that_breaks_a_rule_is_refused_and_changes_nothing(shop: Shop, pricing) -> None:  # type: ignore[no-untyped-def]
+def test_an_update_that_breaks_a_rule_is_refused_and_changes_nothing(shop: Shop, pricing) -> None:
     sale = shop.rules["sale"]
     request = pb.UpdatePriceRuleRequest(
         request_id=unique_sku("bad"),
@@ -246,7 +248,7 @@ def test_an_update_that_breaks_a_rule_is_refused_and_changes_nothing(shop: Shop,
     assert pricing.stub.GetPriceRule(pb.GetPriceRuleRequest(id=sale.id)).rule == sale
 
 
-def test_rules_are_listed_in_pages_oldest_first(shop: Shop, pricing) -> None:  # type: ignore[no-untyped-def]
+def test_rules_are_listed_in_pages_oldest_first(shop: Shop, pricing) -> None:
     seen: list[str] = []
     token = ""
     while True:
@@ -260,7 +262,7 @@ def test_rules_are_listed_in_pages_oldest_first(shop: Shop, pricing) -> None:  #
     assert {r.id for r in shop.rules.values()} <= set(seen)
 
 
-def test_a_retried_create_makes_one_rule(pricing) -> None:  # type: ignore[no-untyped-def]
+def test_a_retried_create_makes_one_rule(pricing) -> None:
     request = pb.CreatePriceRuleRequest(
         request_id=unique_sku("once"),
         rule=pb.PriceRule(name="once", stage=TIER, percent_off_bps=100, customer_tier="x", all_skus=True),
@@ -273,7 +275,7 @@ def test_a_retried_create_makes_one_rule(pricing) -> None:  # type: ignore[no-un
     pricing.stub.DeletePriceRule(pb.DeletePriceRuleRequest(request_id=unique_sku("del"), id=first.id))
 
 
-def test_rules_are_created_active_unless_told_otherwise(pricing) -> None:  # type: ignore[no-untyped-def]
+def test_rules_are_created_active_unless_told_otherwise(pricing) -> None:
     on = pricing.client.rule(stage=TIER, percent_off_bps=100, customer_tier="nobody")
     off = pricing.client.rule(stage=TIER, percent_off_bps=100, customer_tier="nobody", active=False)
     assert (on.active, off.active) == (True, False)
@@ -314,8 +316,14 @@ def test_rules_are_created_active_unless_told_otherwise(pricing) -> None:  # typ
         ({"start_time": timestamp(SALE_START)}, "rule.start_time"),
     ],
 )
-def test_invalid_bulk_rules_are_refused_naming_the_field(pricing, fields: dict, bad_field: str) -> None:  # type: ignore[no-untyped-def]
-    rule = {"name": "bulk", "stage": BULK, "percent_off_bps": 500, "min_quantity": 5, "all_skus": True}
+def test_invalid_bulk_rules_are_refused_naming_the_field(pricing, fields: dict, bad_field: str) -> None:
+    rule: dict[str, Any] = {
+        "name": "bulk",
+        "stage": BULK,
+        "percent_off_bps": 500,
+        "min_quantity": 5,
+        "all_skus": True,
+    }
     rule.update(fields)
     message = pb.PriceRule(**{k: v for k, v in rule.items() if v is not None})
     failure = refusal(pricing.stub.CreatePriceRule, pb.CreatePriceRuleRequest(request_id="r1", rule=message))
@@ -336,14 +344,14 @@ def test_invalid_bulk_rules_are_refused_naming_the_field(pricing, fields: dict, 
         ),
     ],
 )
-def test_invalid_seasonal_rules_are_refused(pricing, fields: dict, bad_fields: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_seasonal_rules_are_refused(pricing, fields: dict, bad_fields: list[str]) -> None:
     message = pb.PriceRule(name="sale", stage=SEASONAL, percent_off_bps=500, all_skus=True, **fields)
     failure = refusal(pricing.stub.CreatePriceRule, pb.CreatePriceRuleRequest(request_id="r2", rule=message))
     assert failure.code == grpc.StatusCode.INVALID_ARGUMENT
     assert sorted(f for f, _ in failure.field_violations) == sorted(bad_fields)
 
 
-def test_a_tier_rule_needs_its_tier(pricing) -> None:  # type: ignore[no-untyped-def]
+def test_a_tier_rule_needs_its_tier(pricing) -> None:
     message = pb.PriceRule(name="tier", stage=TIER, percent_off_bps=500, all_skus=True)
     failure = refusal(pricing.stub.CreatePriceRule, pb.CreatePriceRuleRequest(request_id="r3", rule=message))
     assert [f for f, _ in failure.field_violations] == ["rule.customer_tier"]
@@ -365,13 +373,13 @@ def test_a_tier_rule_needs_its_tier(pricing) -> None:  # type: ignore[no-untyped
 )
 def test_bad_quote_requests_are_refused(
     pricing, request_fields: dict, code: grpc.StatusCode, detail: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     failure = refusal(pricing.stub.QuotePrice, pb.QuotePriceRequest(**request_fields))
     assert failure.code == code
     assert detail in (failure.reason, *[f for f, _ in failure.field_violations])
 
 
-def test_a_cart_with_unknown_skus_names_them_all(shop: Shop, pricing) -> None:  # type: ignore[no-untyped-def]
+def test_a_cart_with_unknown_skus_names_them_all(shop: Shop, pricing) -> None:
     request = pb.QuoteCartRequest(
         lines=[
             pb.CartLine(sku="GHOST-2", quantity=1),
@@ -386,16 +394,16 @@ def test_a_cart_with_unknown_skus_names_them_all(shop: Shop, pricing) -> None:  
 class CountingConnection:
     """Counts the statements a quote sends to the database."""
 
-    def __init__(self, conn: psycopg.AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConn) -> None:
         self._conn = conn
         self.statements = 0
 
-    async def execute(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    async def execute(self, *args, **kwargs):
         self.statements += 1
         return await self._conn.execute(*args, **kwargs)
 
 
-def test_a_cart_costs_two_queries_however_long_it_is(shop: Shop, inventory, database_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_cart_costs_two_queries_however_long_it_is(shop: Shop, inventory, database_url: str) -> None:
     many = [inventory.client.sku(prefix="MANY") for _ in range(40)]
 
     async def statements_for(skus: list[str]) -> tuple[int, int]:
@@ -410,7 +418,7 @@ def test_a_cart_costs_two_queries_however_long_it_is(shop: Shop, inventory, data
     assert asyncio.run(statements_for([shop.sku, *many])) == (2, 41)
 
 
-def test_an_update_without_a_mask_writes_the_fields_it_sets(inventory, pricing) -> None:  # type: ignore[no-untyped-def]
+def test_an_update_without_a_mask_writes_the_fields_it_sets(inventory, pricing) -> None:
     sku = inventory.client.sku()
     rule = pricing.client.rule(name="before", stage=BULK, percent_off_bps=700, min_quantity=3, sku=sku)
     request = pb.UpdatePriceRuleRequest(
@@ -427,7 +435,7 @@ def test_an_update_without_a_mask_writes_the_fields_it_sets(inventory, pricing) 
     assert updated.create_time == rule.create_time
 
 
-def test_a_star_mask_replaces_the_whole_rule(inventory, pricing) -> None:  # type: ignore[no-untyped-def]
+def test_a_star_mask_replaces_the_whole_rule(inventory, pricing) -> None:
     sku = inventory.client.sku()
     rule = pricing.client.rule(name="bulk", stage=BULK, percent_off_bps=700, min_quantity=3, sku=sku)
     replacement = pb.PriceRule(
@@ -447,7 +455,7 @@ def test_a_star_mask_replaces_the_whole_rule(inventory, pricing) -> None:  # typ
     pricing.stub.DeletePriceRule(pb.DeletePriceRuleRequest(request_id=unique_sku("del"), id=rule.id))
 
 
-def test_updating_or_deleting_an_unknown_rule_is_not_found(pricing) -> None:  # type: ignore[no-untyped-def]
+def test_updating_or_deleting_an_unknown_rule_is_not_found(pricing) -> None:
     ghost = "01900000-0000-7000-8000-000000000000"
     update = pb.UpdatePriceRuleRequest(request_id="u-ghost", rule=pb.PriceRule(id=ghost, name="x"))
     delete = pb.DeletePriceRuleRequest(request_id="d-ghost", id=ghost)

@@ -39,7 +39,7 @@ def cart(lines: dict[str, int], tier: str = "") -> pb.QuoteCartRequest:
 def test_carts_quoted_in_one_batch_get_the_answers_they_get_alone(
     serial_pricing: RunningService[Pricing],
     inventory,
-    database_url: str,  # type: ignore[no-untyped-def]
+    database_url: str,
 ) -> None:
     a = inventory.client.sku(adjustment_cents=-100)  # 1000 - 100 = 900
     b = inventory.client.sku()  # 1000
@@ -84,7 +84,7 @@ def test_carts_quoted_in_one_batch_get_the_answers_they_get_alone(
             assert pricing.stub.QuoteCart(request).quote == future.result().quote
 
 
-def test_batch_quote_carts_answers_each_cart_on_its_own(pricing, inventory) -> None:  # type: ignore[no-untyped-def]
+def test_batch_quote_carts_answers_each_cart_on_its_own(pricing, inventory) -> None:
     sku = inventory.client.sku(adjustment_cents=250)  # 1000 + 250
     response = pricing.stub.BatchQuoteCarts(
         pb.BatchQuoteCartsRequest(
@@ -108,7 +108,7 @@ def test_batch_quote_carts_answers_each_cart_on_its_own(pricing, inventory) -> N
     assert "SKU_NOT_FOUND" in str(unknown.error.details)
 
 
-def test_batch_quote_carts_needs_one_to_a_thousand_carts(pricing, inventory) -> None:  # type: ignore[no-untyped-def]
+def test_batch_quote_carts_needs_one_to_a_thousand_carts(pricing, inventory) -> None:
     sku = inventory.client.sku()
     for count in (0, 1001):
         request = pb.BatchQuoteCartsRequest(requests=[cart({sku: 1})] * count)

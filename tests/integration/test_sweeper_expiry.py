@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import psycopg
-import psycopg_pool
 import pytest
 from holdfast.inventory.v1 import inventory_pb2 as pb
 from prometheus_client import REGISTRY
 
 from bench.sweeper_clear import seed_holds
+from holdfast_common.db import SyncPool
 from inventory_svc.audit import find_breaches
 from sweeper import expiry
 from sweeper.database import LazyPool
@@ -34,7 +34,7 @@ FAR = 3600.0  # a time budget no test reaches
 
 
 @pytest.fixture(scope="module")
-def pool(database_url: str) -> Iterator[psycopg_pool.ConnectionPool]:
+def pool(database_url: str) -> Iterator[SyncPool]:
     # A short lock_timeout: a sweep that waited on a lock would fail fast, not hang.
     lazy = LazyPool(make_settings(database_url, db_lock_timeout_ms=500))
     yield lazy.get()
@@ -69,7 +69,7 @@ def ledger_rows(db: psycopg.Connection, hold_id: str) -> list[tuple[str, int, in
     ]
 
 
-def test_expires_overdue_active_holds_exactly_as_the_reserve_path_would(inventory, db, pool):  # type: ignore[no-untyped-def]
+def test_expires_overdue_active_holds_exactly_as_the_reserve_path_would(inventory, db, pool):
     client = inventory.client
     a, b, c = client.sku(on_hand=10), client.sku(on_hand=10), client.sku(on_hand=10)
     overdue_two_lines = client.hold({a: 2, b: 3})
@@ -107,7 +107,7 @@ def test_expires_overdue_active_holds_exactly_as_the_reserve_path_would(inventor
     assert len(ledger_rows(db, overdue_two_lines.id)) == 4
 
 
-def test_runs_in_batches_until_none_is_overdue_or_the_budget_is_spent(db, pool):  # type: ignore[no-untyped-def]
+def test_runs_in_batches_until_none_is_overdue_or_the_budget_is_spent(db, pool):
     owner = seed_holds(db, holds=23, skus=10, lines=2)
     expired_before = metric("holdfast_sweeper_holds_expired_total")
     batches_before = metric("holdfast_sweeper_batch_duration_seconds_count")
@@ -125,7 +125,7 @@ def test_runs_in_batches_until_none_is_overdue_or_the_budget_is_spent(db, pool):
     assert metric("holdfast_sweeper_batch_duration_seconds_count") - batches_before == 5
 
 
-def test_skips_holds_and_stock_rows_others_hold_locked_instead_of_waiting(db, pool, database_url):  # type: ignore[no-untyped-def]
+def test_skips_holds_and_stock_rows_others_hold_locked_instead_of_waiting(db, pool, database_url):
     owner = seed_holds(db, holds=3, skus=3, lines=1)
     rows = db.execute(
         "SELECT h.id::text, l.sku FROM holds h JOIN hold_lines l ON l.hold_id = h.id "
@@ -150,7 +150,7 @@ def test_skips_holds_and_stock_rows_others_hold_locked_instead_of_waiting(db, po
     assert expiry_record(db, owner)["expired"] == 3
 
 
-def test_holds_it_must_skip_never_keep_it_from_the_holds_behind_them(db, pool, database_url):  # type: ignore[no-untyped-def]
+def test_holds_it_must_skip_never_keep_it_from_the_holds_behind_them(db, pool, database_url):
     # The ten oldest overdue holds are all on one SKU a shopper has locked.
     hot = seed_holds(db, holds=10, skus=1, expire_in=timedelta(minutes=-2))
     behind = seed_holds(db, holds=10, skus=10, expire_in=timedelta(minutes=-1))
@@ -167,7 +167,7 @@ def test_holds_it_must_skip_never_keep_it_from_the_holds_behind_them(db, pool, d
     assert expiry_record(db, hot)["expired"] == 10
 
 
-def test_holds_skipped_for_a_moment_are_expired_by_the_same_run(db, pool, database_url, monkeypatch):  # type: ignore[no-untyped-def]
+def test_holds_skipped_for_a_moment_are_expired_by_the_same_run(db, pool, database_url, monkeypatch):
     oldest = seed_holds(db, holds=1, skus=1, expire_in=timedelta(minutes=-2))
     rest = seed_holds(db, holds=11, skus=11)
     with psycopg.connect(database_url) as shopper:
@@ -175,7 +175,7 @@ def test_holds_skipped_for_a_moment_are_expired_by_the_same_run(db, pool, databa
         shopper.execute("SELECT 1 FROM stock WHERE sku = %s FOR UPDATE", (oldest + "-0",))
         run_batch = expiry._expire_batch
 
-        def then_shopper_commits(*args, **kwargs):  # type: ignore[no-untyped-def]
+        def then_shopper_commits(*args, **kwargs):
             row = run_batch(*args, **kwargs)
             shopper.rollback()
             return row
@@ -192,7 +192,7 @@ def partition_of(hold_id: str, partitions: int) -> int:
     return int(hold_id[-1], 16) % partitions
 
 
-def test_a_partition_another_run_is_walking_is_left_to_it(db, pool, database_url):  # type: ignore[no-untyped-def]
+def test_a_partition_another_run_is_walking_is_left_to_it(db, pool, database_url):
     owner = seed_holds(db, holds=200, skus=50)
     ids = [r[0] for r in db.execute("SELECT id::text FROM holds WHERE owner_id = %s", (owner,))]
     in_partition_0 = sum(1 for i in ids if partition_of(i, 2) == 0)
@@ -222,7 +222,7 @@ def test_a_partition_another_run_is_walking_is_left_to_it(db, pool, database_url
 
 
 @pytest.mark.parametrize("skus", [9000, 40], ids=["own-skus", "shared-skus"])
-def test_concurrent_sweeps_expire_every_hold_exactly_once(db, pool, skus):  # type: ignore[no-untyped-def]
+def test_concurrent_sweeps_expire_every_hold_exactly_once(db, pool, skus):
     # Own SKUs: the sweeps share the holds out between them. Shared SKUs: every batch
     # touches stock rows another sweep holds, so they keep skipping each other's holds.
     owner = seed_holds(db, holds=3000, skus=skus, lines=3)
@@ -263,7 +263,7 @@ def test_concurrent_sweeps_expire_every_hold_exactly_once(db, pool, skus):  # ty
 
 def test_parallel_runs_racing_reserves_on_the_same_skus_expire_each_hold_once(
     inventory, db, pool, database_url
-):  # type: ignore[no-untyped-def]
+):
     # Shoppers reserve on the SKUs of the overdue holds, so their reserves reclaim some
     # of the holds the two runs are after, and lock stock rows the runs must skip.
     owner = seed_holds(db, holds=2000, skus=40, lines=2, spare=10_000)
@@ -306,14 +306,14 @@ def test_parallel_runs_racing_reserves_on_the_same_skus_expire_each_hold_once(
     assert find_breaches(database_url) == {}
 
 
-def create_hold(inventory, request_id: str, sku: str) -> str:  # type: ignore[no-untyped-def]
+def create_hold(inventory, request_id: str, sku: str) -> str:
     request = pb.CreateHoldRequest(
         request_id=request_id, owner_id="purge", lines=[pb.HoldLine(sku=sku, quantity=1)]
     )
     return str(inventory.stub.CreateHold(request).hold.id)
 
 
-def test_purges_idempotency_records_only_after_their_retention(inventory, db, pool):  # type: ignore[no-untyped-def]
+def test_purges_idempotency_records_only_after_their_retention(inventory, db, pool):
     sku = inventory.client.sku(on_hand=10)
     aged, kept = new_request_id(), new_request_id()
     aged_hold = create_hold(inventory, aged, sku)
@@ -343,7 +343,7 @@ def test_purges_idempotency_records_only_after_their_retention(inventory, db, po
     assert create_hold(inventory, aged, sku) != aged_hold
 
 
-def test_the_oldest_overdue_hold_age_is_measured_for_the_metrics(db, pool):  # type: ignore[no-untyped-def]
+def test_the_oldest_overdue_hold_age_is_measured_for_the_metrics(db, pool):
     seed_holds(db, holds=2, skus=2, expire_in=timedelta(seconds=-90))
     seed_holds(db, holds=1, skus=1, expire_in=timedelta(seconds=-10))
     assert 90 <= oldest_overdue_age(pool) < 3600

@@ -28,7 +28,7 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 class Shopper(threading.Thread):
     """Holds and releases a unit over and over, remembering every failed call."""
 
-    def __init__(self, stub, sku: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, stub, sku: str) -> None:
         super().__init__(daemon=True)
         self.stub, self.sku = stub, sku
         self.done = threading.Event()
@@ -51,11 +51,11 @@ class Shopper(threading.Thread):
                 )
                 self.calls += 1
             except grpc.RpcError as error:
-                self.failures.append(f"{error.code()}: {error.details()}")  # type: ignore[attr-defined]
+                self.failures.append(f"{error.code()}: {error.details()}")
             time.sleep(0.02)
 
 
-def test_the_sweeper_carries_on_after_redis_restarts_and_create_hold_works_throughout(  # type: ignore[no-untyped-def]
+def test_the_sweeper_carries_on_after_redis_restarts_and_create_hold_works_throughout(
     inventory, sweeper, own_redis, db
 ):
     worker = sweeper("worker", redis_url=own_redis.url)

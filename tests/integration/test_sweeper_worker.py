@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC
+from typing import cast
 from urllib.parse import urlsplit
 
 import grpc
@@ -55,9 +56,7 @@ def all_expired(db: psycopg.Connection, owner: str, holds: int, lines: int) -> N
     assert reserved == (0,)
 
 
-def test_a_real_worker_expires_10000_overdue_holds_keeping_every_invariant(  # type: ignore[no-untyped-def]
-    sweeper, db, database_url
-):
+def test_a_real_worker_expires_10000_overdue_holds_keeping_every_invariant(sweeper, db, database_url):
     owner = seed_holds(db, holds=10_000, skus=200, lines=2)
     worker = sweeper("worker")
     scheduler = sweeper("scheduler")
@@ -70,7 +69,7 @@ def test_a_real_worker_expires_10000_overdue_holds_keeping_every_invariant(  # t
     assert (scheduler.stop(), worker.stop()) == (0, 0)
 
 
-def test_the_first_tick_clears_a_backlog_of_many_batches_in_parallel_runs(sweeper, db):  # type: ignore[no-untyped-def]
+def test_the_first_tick_clears_a_backlog_of_many_batches_in_parallel_runs(sweeper, db):
     owner = seed_holds(db, holds=3000, skus=300)
     worker = sweeper("worker", sweeper_batch_size=100)
     # An hour between ticks: only the one sent as the scheduler starts can do it.
@@ -84,9 +83,7 @@ def test_the_first_tick_clears_a_backlog_of_many_batches_in_parallel_runs(sweepe
     assert sum(runs_that_expired(worker)) == 3000
 
 
-def test_a_run_returns_how_many_holds_it_expired(  # type: ignore[no-untyped-def]
-    sweeper, db, database_url, redis_url, sweeper_namespace
-):
+def test_a_run_returns_how_many_holds_it_expired(sweeper, db, database_url, redis_url, sweeper_namespace):
     owner = seed_holds(db, holds=50, skus=5, lines=2)
     sweeper("worker")
     settings = make_settings(database_url, redis_url=redis_url, sweeper_redis_namespace=sweeper_namespace)
@@ -101,9 +98,7 @@ def test_a_run_returns_how_many_holds_it_expired(  # type: ignore[no-untyped-def
     all_expired(db, owner, 50, 2)
 
 
-def test_a_commit_racing_the_expiry_of_its_hold_ends_in_exactly_one_state(  # type: ignore[no-untyped-def]
-    inventory, sweeper, db
-):
+def test_a_commit_racing_the_expiry_of_its_hold_ends_in_exactly_one_state(inventory, sweeper, db):
     count = 150
     sku = inventory.client.sku(on_hand=count)
     sweeper("worker")
@@ -147,7 +142,7 @@ def test_a_commit_racing_the_expiry_of_its_hold_ends_in_exactly_one_state(  # ty
     assert (level.on_hand, level.reserved) == (count - len(committed), 0)
 
 
-def test_two_workers_and_two_schedulers_never_expire_a_hold_twice(sweeper, db):  # type: ignore[no-untyped-def]
+def test_two_workers_and_two_schedulers_never_expire_a_hold_twice(sweeper, db):
     owner = seed_holds(db, holds=10_000, skus=200, lines=2)
     # The schedulers queue messages before the workers come up. One thread each: the
     # first worker prefetches only two, so the second finds the next ones waiting while
@@ -163,20 +158,18 @@ def test_two_workers_and_two_schedulers_never_expire_a_hold_twice(sweeper, db): 
     assert all(holds_expired_by(w) > 0 for w in workers), "one worker did all the work"
 
 
-def test_one_scheduler_leads_and_a_standby_takes_over_when_it_dies(  # type: ignore[no-untyped-def]
-    sweeper, db, redis_url, sweeper_namespace
-):
+def test_one_scheduler_leads_and_a_standby_takes_over_when_it_dies(sweeper, db, redis_url, sweeper_namespace):
     client = redis.Redis.from_url(redis_url)
     key = leader_key(sweeper_namespace)
 
     def leader_pid() -> int | None:
-        value = client.get(key)
+        value = cast(bytes | None, client.get(key))
         return int(value.decode().split(":")[1]) if value else None
 
     ttl = {"sweeper_leader_ttl_seconds": 3}
     schedulers = {s.pid: s for s in (sweeper("scheduler", **ttl), sweeper("scheduler", **ttl))}
     wait_until(leader_pid, 30, "a scheduler to lead")
-    first = schedulers.pop(leader_pid())  # type: ignore[arg-type]
+    first = schedulers.pop(leader_pid())
     (standby,) = schedulers.values()
     # The leader renews its lock: past the TTL it still leads.
     time.sleep(4)
@@ -195,9 +188,7 @@ def test_one_scheduler_leads_and_a_standby_takes_over_when_it_dies(  # type: ign
     client.close()
 
 
-def test_a_worker_killed_mid_run_and_restarted_expires_every_hold_once(  # type: ignore[no-untyped-def]
-    sweeper, db, database_url
-):
+def test_a_worker_killed_mid_run_and_restarted_expires_every_hold_once(sweeper, db, database_url):
     holds = 5_000
     owner = seed_holds(db, holds=holds, skus=500)
     # Batches of 10: the run is still far from done when the first ones commit.
@@ -216,7 +207,7 @@ def test_a_worker_killed_mid_run_and_restarted_expires_every_hold_once(  # type:
     all_expired(db, owner, holds, 1)
 
 
-def test_a_database_outage_makes_the_actor_retry_and_never_stops_the_worker(  # type: ignore[no-untyped-def]
+def test_a_database_outage_makes_the_actor_retry_and_never_stops_the_worker(
     sweeper, pg_server_url, template_database, database_url
 ):
     # The workers start on a database that does not exist yet: every connection fails.

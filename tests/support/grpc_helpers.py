@@ -45,8 +45,8 @@ def failure(error: grpc.RpcError) -> RpcFailure:
             elif detail.Is(pre.DESCRIPTOR):
                 detail.Unpack(pre)
     return RpcFailure(
-        code=error.code(),  # type: ignore[attr-defined]
-        message=error.details() or "",  # type: ignore[attr-defined]
+        code=error.code(),
+        message=error.details() or "",
         reason=info.reason,
         domain=info.domain,
         metadata=dict(info.metadata),

@@ -36,7 +36,7 @@ def with_ttl(request: pb.CreateHoldRequest, seconds: int, nanos: int = 0) -> pb.
     return request
 
 
-def refused(call, *args) -> list[str]:  # type: ignore[no-untyped-def]
+def refused(call, *args) -> list[str]:
     """The fields a refused request names; fails if the request was accepted."""
     with pytest.raises(HoldfastError) as caught:
         call(*args)
