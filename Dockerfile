@@ -1,19 +1,37 @@
-# One slim image for every holdfast process; stubs are generated at build time.
-FROM python:3.11-slim
+# One slim image for every holdfast process (services, sweeper, migrations); the command
+# picks which. Stubs are generated at build time; dev dependencies stay out.
+
+FROM python:3.11-slim AS build
 WORKDIR /app
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-COPY pyproject.toml README.md Makefile ./
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# make runs the same `protos` target as a developer's checkout; it stays in this stage.
+RUN apt-get update && apt-get install -y --no-install-recommends make && rm -rf /var/lib/apt/lists/*
+RUN python -m venv /app/.venv
+# Dependencies first, from pyproject.toml alone, so a code change reuses this layer.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && /app/.venv/bin/pip install -r /tmp/requirements.txt
+COPY README.md Makefile ./
 COPY protos protos
 COPY holdfast_common holdfast_common
 COPY inventory_svc inventory_svc
 COPY pricing_svc pricing_svc
 COPY sweeper sweeper
 COPY migrations migrations
-RUN apt-get update && apt-get install -y --no-install-recommends make && rm -rf /var/lib/apt/lists/* \
-    && python -m venv /app/.venv && touch /app/.venv/.installed \
-    && /app/.venv/bin/pip install --no-cache-dir -e . \
+# Editable: migrations/ is read from beside the code. The stamp tells make the
+# virtualenv is set up, so `make protos` does not install the dev extras.
+RUN /app/.venv/bin/pip install --no-deps -e . \
+    && touch /app/.venv/.installed \
     && make protos VENV=/app/.venv \
-    && useradd --system --uid 10001 holdfast
-ENV PATH=/app/.venv/bin:$PATH
+    && /app/.venv/bin/python -m compileall -q holdfast_common inventory_svc pricing_svc sweeper protos
+
+FROM python:3.11-slim
+WORKDIR /app
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/app/.venv/bin:$PATH
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin holdfast
+# Owned by root: the service user can run the code but not change it.
+COPY --from=build /app /app
+EXPOSE 50051 50052
 USER holdfast
 CMD ["python", "-m", "inventory_svc"]

@@ -1,8 +1,8 @@
-"""python -m sweeper worker [dramatiq options] | scheduler"""
+"""python -m sweeper worker [dramatiq options] | scheduler | healthcheck"""
 
 import sys
 
-USAGE = "usage: python -m sweeper worker [dramatiq options] | scheduler"
+USAGE = "usage: python -m sweeper worker [dramatiq options] | scheduler | healthcheck"
 
 
 def run(argv: list[str]) -> int:
@@ -15,6 +15,10 @@ def run(argv: list[str]) -> int:
         from sweeper.scheduler import main as scheduler_main
 
         return scheduler_main()
+    if command == "healthcheck" and not rest:
+        from sweeper.healthcheck import main as healthcheck_main
+
+        return healthcheck_main()
     print(USAGE, file=sys.stderr)
     return 2
 
