@@ -1,0 +1,172 @@
+"""docker-compose.yml and the Dockerfile agree with the code: no engine runs here, so these
+read the files and check them against the settings, the modules and each other."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from holdfast_common.devinfra import REPO_ROOT
+from holdfast_common.settings import Settings
+
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+DOCKERFILE = REPO_ROOT / "Dockerfile"
+
+HOLDFAST = {"migrate", "inventory", "pricing", "sweeper-worker", "sweeper-scheduler"}
+SERVERS = {"postgres", "redis"}
+COMPLETED = "service_completed_successfully"
+HEALTHY = "service_healthy"
+# What each service waits for before it starts.
+DEPENDS_ON = {
+    "migrate": {"postgres": HEALTHY},
+    "inventory": {"migrate": COMPLETED, "postgres": HEALTHY},
+    "pricing": {"migrate": COMPLETED, "postgres": HEALTHY},
+    "sweeper-worker": {"migrate": COMPLETED, "postgres": HEALTHY, "redis": HEALTHY},
+    "sweeper-scheduler": {"migrate": COMPLETED, "redis": HEALTHY},
+}
+HEALTHCHECKS = {
+    "inventory": ["python", "-m", "inventory_svc.healthcheck"],
+    "pricing": ["python", "-m", "pricing_svc.healthcheck"],
+    "sweeper-worker": ["python", "-m", "sweeper", "healthcheck"],
+    "sweeper-scheduler": ["python", "-m", "sweeper", "healthcheck"],
+}
+
+
+@pytest.fixture(scope="module")
+def services() -> dict[str, dict[str, Any]]:
+    return yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+
+
+def port_of(address: str) -> int:
+    return int(address.rpartition(":")[2])
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (word.upper(), rest.strip())
+        for word, _, rest in (line.partition(" ") for line in lines if line and not line.startswith("#"))
+    ]
+
+
+def test_the_stack_has_the_servers_the_migrate_job_and_every_holdfast_process(services):
+    assert set(services) == SERVERS | HOLDFAST
+
+
+def test_every_holdfast_service_runs_the_one_image_built_from_the_dockerfile(services):
+    images = set()
+    for name in HOLDFAST:
+        service = services[name]
+        assert service["build"] == {"context": ".", "dockerfile": "Dockerfile"}, name
+        images.add(service["image"])
+    assert len(images) == 1, f"holdfast services name different images: {images}"
+
+
+def test_every_command_runs_a_module_that_exists(services):
+    for name in HOLDFAST:
+        for command in (services[name]["command"], HEALTHCHECKS.get(name)):
+            if command is None:
+                continue
+            assert command[:2] == ["python", "-m"], (name, command)
+            assert importlib.util.find_spec(command[2]) is not None, (name, command)
+
+
+def test_environment_names_are_settings_fields(services):
+    fields = set(Settings.model_fields)
+    for name in HOLDFAST:
+        unknown = {key for key in services[name]["environment"] if key.lower() not in fields}
+        assert not unknown, f"{name} sets variables no setting reads: {sorted(unknown)}"
+
+
+def test_published_ports_are_the_ports_the_services_listen_on(services):
+    for name, variable in (("inventory", "INVENTORY_LISTEN"), ("pricing", "PRICING_LISTEN")):
+        listen = services[name]["environment"][variable]
+        # Inside a container the service must listen beyond loopback to be reachable.
+        assert listen.startswith("0.0.0.0:"), (name, listen)
+        container_ports = [int(str(mapping).rpartition(":")[2]) for mapping in services[name]["ports"]]
+        assert container_ports == [port_of(listen)], (name, services[name]["ports"])
+
+
+def test_urls_name_the_compose_servers_and_their_credentials(services):
+    env = services["inventory"]["environment"]
+    server = services["postgres"]["environment"]
+    database = urlsplit(env["DATABASE_URL"])
+    assert (database.hostname, database.port) == ("postgres", 5432)
+    assert (database.username, database.password) == (server["POSTGRES_USER"], server["POSTGRES_PASSWORD"])
+    assert database.path == f"/{server['POSTGRES_DB']}"
+    assert urlsplit(env["REDIS_URL"]).hostname == "redis"
+    pricing_host, _, pricing_port = env["PRICING_ADDRESS"].rpartition(":")
+    assert pricing_host == "pricing"
+    assert int(pricing_port) == port_of(services["pricing"]["environment"]["PRICING_LISTEN"])
+
+
+def test_every_long_running_service_has_its_healthcheck(services):
+    for name, service in services.items():
+        if name == "migrate":
+            continue
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+    for name, command in HEALTHCHECKS.items():
+        assert services[name]["healthcheck"]["test"] == ["CMD", *command], name
+
+
+def test_services_wait_for_migrate_and_for_healthy_servers(services):
+    for name, expected in DEPENDS_ON.items():
+        conditions = {dep: spec["condition"] for dep, spec in services[name]["depends_on"].items()}
+        assert conditions == expected, name
+    # service_healthy needs a healthcheck on the other side.
+    for expected in DEPENDS_ON.values():
+        for dep, condition in expected.items():
+            if condition == HEALTHY:
+                assert "healthcheck" in services[dep], dep
+
+
+def test_migrate_runs_once(services):
+    assert services["migrate"]["restart"] == "no"
+    assert "healthcheck" not in services["migrate"]
+
+
+def test_dockerfile_builds_on_python_slim_and_ends_as_a_non_root_user():
+    instructions = dockerfile_instructions()
+    stages = [args for word, args in instructions if word == "FROM"]
+    assert stages and all(stage.split()[0] == "python:3.11-slim" for stage in stages), stages
+    final = instructions[max(i for i, (word, _) in enumerate(instructions) if word == "FROM") :]
+    users = [args for word, args in final if word == "USER"]
+    assert users, "the final stage sets no USER"
+    assert users[-1].split(":")[0] not in ("root", "0"), users[-1]
+    assert [word for word, _ in instructions][-2:] == ["USER", "CMD"]
+
+
+def test_dockerfile_generates_the_stubs_and_leaves_out_the_dev_extras():
+    runs = " ".join(args for word, args in dockerfile_instructions() if word == "RUN")
+    assert "make protos" in runs
+    assert "[dev]" not in runs
+
+
+def test_dockerignore_keeps_local_state_out_of_the_build_context():
+    ignored = set((REPO_ROOT / ".dockerignore").read_text().split())
+    assert {".venv", ".data", ".git"} <= ignored
+    assert "bench" in ignored or "bench/results" in ignored
+
+
+def test_docker_compose_config_accepts_the_file():
+    if shutil.which("docker") is None:
+        pytest.skip("no docker CLI on this machine")
+    version = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+    if version.returncode != 0:
+        reason = (version.stderr or version.stdout).strip().splitlines()[0]
+        pytest.skip(f"the docker CLI has no compose plugin: {reason}")
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE_FILE), "config", "--quiet"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
