@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -85,15 +86,19 @@ def translate_errors(domain: str) -> Callable[[C], C]:
     """Class decorator: every async RPC method aborts with a rich status instead of raising.
 
     RPC methods are those the generated servicer base class declares; other public
-    methods (close, say) are left as they are.
+    methods (close, say) are left as they are. Server-streaming methods are async
+    generators: their failures end the stream with the same rich status.
     """
 
     def decorate(cls: C) -> C:
         for name, method in list(vars(cls).items()):
             declared = any(hasattr(base, name) for base in cls.__mro__[1:])
-            if not declared or not inspect.iscoroutinefunction(method):
+            if not declared:
                 continue
-            setattr(cls, name, _guard(method, domain, name))
+            if inspect.iscoroutinefunction(method):
+                setattr(cls, name, _guard(method, domain, name))
+            elif inspect.isasyncgenfunction(method):
+                setattr(cls, name, _guard_stream(method, domain, name))
         return cls
 
     return decorate
@@ -104,6 +109,23 @@ def _guard(method: Callable[..., Any], domain: str, name: str) -> Callable[..., 
     async def guarded(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             return await method(self, request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:  # every failure leaves as a status, never as a trace
+            await context.abort_with_status(_as_status(exc, domain, name))
+
+    return guarded
+
+
+def _guard_stream(method: Callable[..., Any], domain: str, name: str) -> Callable[..., Any]:
+    @functools.wraps(method)
+    async def guarded(self: Any, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        try:
+            # aclosing: a cancelled or abandoned stream runs the method's cleanup now,
+            # not whenever the garbage collector finds it.
+            async with contextlib.aclosing(method(self, request, context)) as responses:
+                async for response in responses:
+                    yield response
         except grpc.aio.AbortError:
             raise
         except Exception as exc:  # every failure leaves as a status, never as a trace

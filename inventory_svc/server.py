@@ -21,7 +21,7 @@ async def create_server(settings: Settings, listen: str | None = None) -> Runnin
 
     def register(pool: AsyncPool, server: grpc.aio.Server, closers: Closers) -> list[str]:
         servicer = InventoryServicer(pool, settings, pricing)
-        closers.append(servicer.close)
+        closers.extend([servicer.close, servicer.stock_events.close])
         inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicer, server)
         return [SERVICE_NAME]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -21,6 +22,7 @@ from inventory_svc.catalog import Catalog
 from inventory_svc.holds import Holds
 from inventory_svc.pricing_client import PricingClient
 from inventory_svc.stock import adjust, get_levels
+from inventory_svc.stock_events import StockEvents, listener_connect
 
 ERROR_DOMAIN = "holdfast.inventory"
 Ctx = grpc.aio.ServicerContext
@@ -34,6 +36,8 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self._catalog = Catalog(pool)
         self._holds = Holds(pool, settings)
         self._pool = pool
+        # One LISTEN connection for every WatchStockLevels stream of the process.
+        self.stock_events = StockEvents(listener_connect(settings), lambda skus: get_levels(pool, skus))
         self._pages = PageTokens(
             settings.page_token_secret,
             default_size=settings.default_page_size,
@@ -169,6 +173,16 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     async def BatchGetStockLevels(self, request: pb.BatchGetStockLevelsRequest, context: Ctx) -> Any:
         levels = await get_levels(self._pool, requests.batch_skus(request))
         return pb.BatchGetStockLevelsResponse(levels=[convert.stock_level(x) for x in levels])
+
+    async def WatchStockLevels(
+        self, request: pb.WatchStockLevelsRequest, context: Ctx
+    ) -> AsyncIterator[pb.WatchStockLevelsResponse]:
+        # Validated exactly as BatchGetStockLevels: same field names, same limits.
+        skus = requests.batch_skus(pb.BatchGetStockLevelsRequest(skus=request.skus))
+        async with self.stock_events.watch(skus) as subscription:
+            while True:
+                for level in await subscription.next():
+                    yield pb.WatchStockLevelsResponse(stock_level=convert.stock_level(level))
 
     # ------------------------------------------------------------ holds
 
