@@ -1,4 +1,4 @@
-"""Server bootstrap shared by the services: health, reflection, graceful shutdown."""
+"""Server bootstrap shared by the services: call metrics and logs, health, reflection, graceful shutdown."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
+from holdfast_common.call_interceptor import CallObserver
 
 log = structlog.get_logger(__name__)
 
@@ -39,11 +41,12 @@ class RunningServer:
 async def start_server(listen: str, register: Registrar) -> RunningServer:
     """Starts a grpc.aio server on `listen` ("host:0" picks a free port)."""
     server = grpc.aio.server(
+        interceptors=[CallObserver()],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
-        ]
+        ],
     )
     names = register(server)
     health_servicer = health.aio.HealthServicer()

@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     log_level: str = "INFO"
 
+    # Prometheus /metrics over HTTP, one port per process role; 0 turns it off, so
+    # local runs and tests never fight over a port (the README suggests 9101-9104).
+    metrics_host: str = "127.0.0.1"
+    inventory_metrics_port: int = Field(default=0, ge=0, le=65535)
+    pricing_metrics_port: int = Field(default=0, ge=0, le=65535)
+    sweeper_worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    sweeper_scheduler_metrics_port: int = Field(default=0, ge=0, le=65535)
+
     # Sweeper: the scheduler sends expire_holds every interval; one run expires
     # holds batch_size per transaction until none is overdue or its budget is spent.
     sweeper_interval_seconds: float = Field(default=5.0, gt=0)
