@@ -1,4 +1,4 @@
-"""What the sweeper has done, as prometheus-client objects a metrics endpoint can expose."""
+"""What the sweeper worker has done, as prometheus-client objects (served by sweeper.exposition)."""
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -14,6 +14,8 @@ BATCH_SECONDS = Histogram(
 OLDEST_OVERDUE_SECONDS = Gauge(
     "holdfast_sweeper_oldest_overdue_hold_age_seconds",
     "Seconds the oldest ACTIVE hold was past its expire_time when last measured (0: none).",
+    # Several worker processes measure it: the latest measurement is the one that counts.
+    multiprocess_mode="mostrecent",
 )
 IDEMPOTENCY_KEYS_PURGED = Counter(
     "holdfast_sweeper_idempotency_keys_purged",

@@ -13,16 +13,19 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from redis.exceptions import RedisError
 
 from holdfast_common.logs import configure_logging
+from holdfast_common.metrics_http import serve_metrics
 from holdfast_common.settings import Settings, get_settings
 from sweeper.actors import declare
 from sweeper.broker import make_broker
 from sweeper.leader import Leadership, leader_key
+from sweeper.scheduler_metrics import LEADING, RUNS_SENT
 
 log = structlog.get_logger(__name__)
 
 
 def send_if_leading(leadership: Leadership, actor: dramatiq.Actor, runs: int) -> None:
     """Sends `runs` messages when this scheduler leads; a Redis outage skips the tick."""
+    LEADING.set(1 if leadership.leading else 0)
     if not leadership.leading:
         return
     try:
@@ -30,6 +33,7 @@ def send_if_leading(leadership: Leadership, actor: dramatiq.Actor, runs: int) ->
         # finds every partition taken returns at once.
         for _ in range(runs):
             actor.send()
+            RUNS_SENT.inc()
     except RedisError as exc:
         log.warning("expire_holds not sent", error=str(exc))
 
@@ -67,6 +71,8 @@ def main() -> int:
     # APScheduler narrates every job added and every tick; only its warnings matter here.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler, leadership = build_scheduler(settings)
+    if settings.sweeper_scheduler_metrics_port:
+        serve_metrics(settings.metrics_host, settings.sweeper_scheduler_metrics_port)
 
     def stop(signum: int, _frame: object) -> None:
         if not scheduler.running:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 
 from holdfast_common.settings import get_settings
 
@@ -23,9 +25,24 @@ def main(extra_args: list[str]) -> int:
         print("sweeper worker: DATABASE_URL and REDIS_URL must be set", file=sys.stderr)
         return 2
     os.environ.setdefault("dramatiq_worker_timeout", IDLE_POLL_MS)
+    metrics_args: list[str] = []
+    metrics_dir = ""
+    if settings.sweeper_worker_metrics_port:
+        # Each worker process writes its metrics to files here (prometheus-client's
+        # multiprocess mode, chosen as it is first imported); the fork process serves their sum.
+        # A directory of this run's own, so no dead run's counts are added in.
+        metrics_dir = tempfile.mkdtemp(prefix="holdfast-sweeper-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        metrics_args = ["--fork-function", "sweeper.exposition:serve"]
     from dramatiq import cli  # reads dramatiq_worker_timeout as it is first imported
 
     # The parent imports nothing of the sweeper: each forked worker process imports
     # sweeper.app itself, so no connection is ever shared across a fork.
-    args = cli.make_argument_parser().parse_args(["sweeper.app:broker", *DEFAULTS, *extra_args])
-    return int(cli.main(args) or 0)
+    args = cli.make_argument_parser().parse_args(
+        ["sweeper.app:broker", *DEFAULTS, *metrics_args, *extra_args]
+    )
+    try:
+        return int(cli.main(args) or 0)
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
