@@ -87,12 +87,29 @@ def test_environment_names_are_settings_fields(services):
 
 
 def test_published_ports_are_the_ports_the_services_listen_on(services):
-    for name, variable in (("inventory", "INVENTORY_LISTEN"), ("pricing", "PRICING_LISTEN")):
-        listen = services[name]["environment"][variable]
+    for name, variable, metrics in (
+        ("inventory", "INVENTORY_LISTEN", "INVENTORY_METRICS_PORT"),
+        ("pricing", "PRICING_LISTEN", "PRICING_METRICS_PORT"),
+    ):
+        env = services[name]["environment"]
+        listen = env[variable]
         # Inside a container the service must listen beyond loopback to be reachable.
         assert listen.startswith("0.0.0.0:"), (name, listen)
         container_ports = [int(str(mapping).rpartition(":")[2]) for mapping in services[name]["ports"]]
-        assert container_ports == [port_of(listen)], (name, services[name]["ports"])
+        assert container_ports == [port_of(listen), int(env[metrics])], (name, services[name]["ports"])
+
+
+def test_every_process_publishes_its_own_metrics_port(services):
+    for name, variable in (
+        ("inventory", "INVENTORY_METRICS_PORT"),
+        ("pricing", "PRICING_METRICS_PORT"),
+        ("sweeper-worker", "SWEEPER_WORKER_METRICS_PORT"),
+        ("sweeper-scheduler", "SWEEPER_SCHEDULER_METRICS_PORT"),
+    ):
+        env = services[name]["environment"]
+        assert env["METRICS_HOST"] == "0.0.0.0", name
+        published = [int(str(mapping).rpartition(":")[2]) for mapping in services[name]["ports"]]
+        assert int(env[variable]) in published, (name, published)
 
 
 def test_urls_name_the_compose_servers_and_their_credentials(services):
