@@ -14,6 +14,7 @@ from holdfast_common.logs import configure_logging
 from holdfast_common.metrics_collectors import HoldsCollector, PoolCollector
 from holdfast_common.metrics_http import serve_metrics
 from holdfast_common.settings import Settings, get_settings
+from holdfast_common.tracing import acquire as acquire_tracing
 
 # Adds the servicers, which share the pool, and returns their full service names; what they
 # must stop before the pool closes (a batch still running needs its connection) goes in the list.
@@ -64,14 +65,17 @@ async def start_service(
     """Opens the pool and starts serving on `listen`; stopping the server closes the pool."""
     pool = await open_pool(settings, name)
     closers: Closers = []
+    # Before the server is made: with an OTLP endpoint set, its calls are traced.
+    tracing = acquire_tracing(settings, name)
+    # After the pool; tracing last, to flush the spans of the drained calls.
+    last: Closers = [pool.close] if tracing is None else [pool.close, tracing.release]
     try:
         running = await start_server(listen, lambda server: register(pool, server, closers))
     except BaseException:
-        for close in closers:
+        for close in [*closers, *last]:
             await close()
-        await pool.close()
         raise
-    running.on_stop.extend([*closers, pool.close])
+    running.on_stop.extend([*closers, *last])
     try:
         # First: the server has drained by then, and the pool must outlive the last scrape.
         running.on_stop.insert(0, await _start_metrics(settings, pool, name))

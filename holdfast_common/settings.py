@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     pricing_metrics_port: int = Field(default=0, ge=0, le=65535)
     sweeper_worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     sweeper_scheduler_metrics_port: int = Field(default=0, ge=0, le=65535)
+    # OpenTelemetry tracing (holdfast_common/tracing.py): OTLP over HTTP/protobuf to
+    # <this>/v1/traces, e.g. http://otel-collector:4318; unset turns tracing off.
+    otel_exporter_otlp_endpoint: str = ""
 
     # Sweeper: the scheduler sends expire_holds every interval; one run expires
     # holds batch_size per transaction until none is overdue or its budget is spent.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
@@ -15,6 +15,8 @@ from holdfast_common.coalescer import Coalescer
 from holdfast_common.errors import ErrorKind, HoldfastError
 from holdfast_common.money import money_from_proto
 from holdfast_common.settings import Settings
+from holdfast_common.tracing import acquire as acquire_tracing
+from holdfast_common.tracing import attached
 from holdfast_common.validation import Violations
 from inventory_svc.models import HoldLine, LockedPrices
 
@@ -68,6 +70,8 @@ def _minor_units(value: money_pb2.Money, field: str) -> int:
 class _Cart:
     lines: tuple[HoldLine, ...]
     customer_tier: str
+    # The CreateHold's trace (None when tracing is off): the batch's quote is made under it.
+    trace_context: object = field(default=None, compare=False)
 
 
 class PricingClient:
@@ -75,7 +79,9 @@ class PricingClient:
     one BatchQuoteCarts call, which has a deadline."""
 
     def __init__(self, address: str, settings: Settings) -> None:
-        self._channel = grpc.aio.insecure_channel(address)
+        self._tracing = acquire_tracing(settings, "inventory_svc")
+        interceptors = self._tracing.client_interceptors() if self._tracing else None
+        self._channel = grpc.aio.insecure_channel(address, interceptors=interceptors)
         self._stub = pricing_pb2_grpc.PricingServiceStub(self._channel)
         self._timeout = settings.pricing_timeout_seconds
         self._settings = settings
@@ -91,7 +97,8 @@ class PricingClient:
                 max_wait=self._settings.hold_batch_max_wait_seconds,
                 name="BatchQuoteCarts",
             )
-        return await self._batches.submit(_Cart(lines, customer_tier), key=object())
+        trace_context = self._tracing.current_context() if self._tracing else None
+        return await self._batches.submit(_Cart(lines, customer_tier, trace_context), key=object())
 
     async def _quote_batch(self, carts: Sequence[_Cart]) -> list[LockedPrices | HoldfastError]:
         request = pricing_pb2.BatchQuoteCartsRequest(
@@ -104,7 +111,10 @@ class PricingClient:
             ]
         )
         try:
-            response = await self._stub.BatchQuoteCarts(request, timeout=self._timeout)
+            # The batch runner's own context is the first caller's: the call is traced
+            # under the first cart of this batch instead.
+            with attached(carts[0].trace_context):
+                response = await self._stub.BatchQuoteCarts(request, timeout=self._timeout)
         except grpc.aio.AioRpcError as error:
             refusal = _refusal(_call_status(error))
             return [refusal] * len(carts)
@@ -117,6 +127,8 @@ class PricingClient:
         if self._batches is not None:
             await self._batches.close()
         await self._channel.close()
+        if self._tracing is not None:
+            await self._tracing.release()
 
 
 def _locked(quote: pricing_pb2.CartQuote, cart: _Cart) -> LockedPrices:
