@@ -63,9 +63,14 @@ def acquire(settings: Settings, service_name: str) -> Tracing | None:
     if not endpoint:
         return None
     if _shared is None:
+        try:
+            from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorServer
+        except ImportError as missing:
+            raise RuntimeError(
+                "OTEL_EXPORTER_OTLP_ENDPOINT is set but tracing is not installed: "
+                "pip install 'holdfast[tracing]'"
+            ) from missing
         _shared = _provider(endpoint, service_name)
-        from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorServer
-
         GrpcAioInstrumentorServer().instrument(tracer_provider=_shared)
     _users += 1
     return Tracing(_shared)
