@@ -7,9 +7,10 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 # make runs the same `protos` target as a developer's checkout; it stays in this stage.
 RUN apt-get update && apt-get install -y --no-install-recommends make && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /app/.venv
-# Dependencies first, from pyproject.toml alone, so a code change reuses this layer.
+# Dependencies first, from pyproject.toml alone, so a code change reuses this layer; the
+# tracing extra too, so OTEL_EXPORTER_OTLP_ENDPOINT works in a container.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['tracing']))" \
         > /tmp/requirements.txt \
     && /app/.venv/bin/pip install -r /tmp/requirements.txt
 COPY README.md Makefile ./
