@@ -16,8 +16,8 @@ from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from holdfast_common.devinfra import REPO_ROOT
 from tests.support.grpc_helpers import Inventory, new_request_id
-from tests.support.metrics import free_port
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 
 METHOD = "/holdfast.inventory.v1.InventoryService/CreateHold"
 

@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2
 from holdfast_common.devinfra import REPO_ROOT
 from holdfast_common.healthcheck import local_address
 from tests.conftest import make_settings, start_inventory
-from tests.support.redis_server import free_port
+from tests.support.ports import free_port
 
 
 def healthcheck(*module: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,17 +20,12 @@ from holdfast_common.devinfra import REPO_ROOT
 from tests.conftest import make_settings, new_database, start_inventory
 from tests.support.grpc_helpers import Inventory, failure, new_request_id
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 
 GRACE_SECONDS = 10
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVICE = "holdfast.inventory.v1.InventoryService"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def module_env(**values: str) -> dict[str, str]:

@@ -14,8 +14,9 @@ from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from tests.conftest import make_settings, start_inventory
 from tests.support.grpc_helpers import failure, new_request_id
-from tests.support.metrics import free_port, scrape
+from tests.support.metrics import scrape
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 
 SERVICE = "holdfast.inventory.v1.InventoryService"
 HANDLED = "grpc_server_handled_total"

@@ -6,8 +6,9 @@ import json
 
 from bench.sweeper_clear import seed_holds
 from tests.integration.conftest import overdue_count
-from tests.support.metrics import free_port, scrape
+from tests.support.metrics import scrape
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 
 
 def test_the_worker_reports_the_holds_it_expired_and_the_scheduler_its_leadership(sweeper, db):

