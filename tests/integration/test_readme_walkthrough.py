@@ -31,7 +31,7 @@ GRPCURL = Path(sys.executable).parent / "grpcurl"
 INVENTORY_ADDRESS = "localhost:50051"
 PRICING_ADDRESS = "localhost:50052"
 # WatchStockLevels streams until cancelled: the test reads for this long, then checks.
-STREAM_SECONDS = 3
+STREAM_SECONDS = 5
 
 _VALUE = r'(?:"[^"]*"|-?\d+|\{(?:[^{}]|\{[^{}]*\})*\})'
 # A documented piece of output: `"key": value, ...`, a whole `{...}` object, or a bare `"key"`.
