@@ -58,12 +58,10 @@ class Coalescer(Generic[Item, Result]):
         max_batch: int,
         concurrency: int,
         max_wait: float,
-        name: str,
     ) -> None:
         self._run_batch = run_batch
         self._max_batch = max_batch
         self._max_wait = max_wait
-        self._name = name
         self._queue: deque[_Pending[Item, Result]] = deque()
         self._wakeup = asyncio.Event()
         # When each running batch started (time.monotonic()).

@@ -38,6 +38,11 @@ def _adapter(result_type: Any) -> TypeAdapter[Any]:
     return TypeAdapter(result_type)
 
 
+def request_in_flight() -> HoldfastError:
+    """ABORTED: another transaction holds this request_id and has not stored its answer."""
+    return HoldfastError(ErrorKind.ABORTED, "REQUEST_IN_FLIGHT", "the same request_id is being processed")
+
+
 def fingerprint(method: str, payload: bytes) -> bytes:
     """Identifies a request's content; `payload` must exclude the request_id itself."""
     return hashlib.sha256(method.encode() + b"\x00" + payload).digest()
@@ -71,9 +76,7 @@ class RequestRecord:
         replay = await self.replay(conn, result_type)
         if replay is None:
             # The key's holder rolled back between our insert and read: let the client retry.
-            raise HoldfastError(
-                ErrorKind.ABORTED, "REQUEST_IN_FLIGHT", "the same request_id is being processed"
-            )
+            raise request_in_flight()
         return replay
 
     async def replay(self, conn: AsyncConn, result_type: type[T]) -> T | None:

@@ -13,8 +13,8 @@ import psycopg
 import uuid6
 
 from holdfast_common.db import AsyncConn, AsyncPool, in_transaction, read
-from holdfast_common.errors import ErrorKind, HoldfastError, unknown_skus
-from holdfast_common.idempotency import GET_REQUEST_RECORDS, RequestRecord, encode
+from holdfast_common.errors import HoldfastError, unknown_skus
+from holdfast_common.idempotency import GET_REQUEST_RECORDS, RequestRecord, encode, request_in_flight
 from inventory_svc.models import Hold, HoldLine, HoldState, LockedPrices, NewHold
 from inventory_svc.queries import Q
 from inventory_svc.stock import insufficient_stock, lock_levels
@@ -135,14 +135,18 @@ def _insert_params(
     }
 
 
-async def _replay(pool: AsyncPool, record: RequestRecord) -> Outcome:
+async def replay_hold(pool: AsyncPool, record: RequestRecord) -> Hold | None:
+    """The hold an earlier call with this request_id created, if any."""
+
     async def work(conn: AsyncConn) -> Hold | None:
         return await record.replay(conn, Hold)
 
+    return await read(pool, work)
+
+
+async def _replay(pool: AsyncPool, record: RequestRecord) -> Outcome:
     try:
-        hold = await read(pool, work)
+        hold = await replay_hold(pool, record)
     except HoldfastError as refusal:
         return refusal
-    if hold is None:
-        return HoldfastError(ErrorKind.ABORTED, "REQUEST_IN_FLIGHT", "the same request_id is being processed")
-    return hold
+    return hold if hold is not None else request_in_flight()

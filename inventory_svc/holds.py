@@ -12,7 +12,7 @@ from holdfast_common.errors import ErrorKind, HoldfastError, not_found
 from holdfast_common.idempotency import RequestRecord
 from holdfast_common.pagination import PageRequest
 from holdfast_common.settings import Settings
-from inventory_svc.hold_batches import HoldRequest, create_holds
+from inventory_svc.hold_batches import HoldRequest, create_holds, replay_hold
 from inventory_svc.models import Hold, HoldLine, HoldState, LockedPrices, NewHold
 from inventory_svc.queries import Q
 
@@ -49,7 +49,6 @@ class Holds:
             max_batch=settings.hold_batch_max_size,
             concurrency=settings.hold_batch_concurrency,
             max_wait=settings.hold_batch_max_wait_seconds,
-            name="CreateHold",
         )
 
     async def close(self) -> None:
@@ -57,11 +56,7 @@ class Holds:
 
     async def replay(self, record: RequestRecord) -> Hold | None:
         """The hold an earlier call with this request_id created, if any."""
-
-        async def work(conn: AsyncConn) -> Hold | None:
-            return await record.replay(conn, Hold)
-
-        return await read(self._pool, work)
+        return await replay_hold(self._pool, record)
 
     async def create(self, new: NewHold, record: RequestRecord, prices: LockedPrices | None = None) -> Hold:
         """Reserves every line or nothing; INSUFFICIENT_STOCK names every short SKU.

@@ -95,7 +95,6 @@ class PricingClient:
                 max_batch=self._settings.quote_batch_max_size,
                 concurrency=self._settings.quote_batch_concurrency,
                 max_wait=self._settings.hold_batch_max_wait_seconds,
-                name="BatchQuoteCarts",
             )
         trace_context = self._tracing.current_context() if self._tracing else None
         return await self._batches.submit(_Cart(lines, customer_tier, trace_context), key=object())

@@ -109,7 +109,6 @@ class Quotes:
             max_batch=settings.quote_batch_max_size,
             concurrency=settings.quote_batch_concurrency,
             max_wait=settings.hold_batch_max_wait_seconds,
-            name="QuoteCart",
         )
 
     async def close(self) -> None:
