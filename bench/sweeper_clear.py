@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
+import shutil
 import sys
-import threading
+import tempfile
 import time
 import uuid
 from datetime import timedelta
-from typing import IO
+from pathlib import Path
 
 import psycopg
 import redis
 from psycopg import sql
 
-from holdfast_common.devinfra import REPO_ROOT, ensure_database, infrastructure, with_database
+from bench.processes import Child, ProcessFailed
+from holdfast_common.devinfra import ensure_database, infrastructure, with_database
 from holdfast_common.migrate import apply_migrations
 from inventory_svc.audit import find_breaches
 
@@ -114,33 +114,6 @@ def seed_holds(
     return prefix
 
 
-def _drain(stream: IO[bytes], ready: threading.Event) -> None:
-    for line in stream:
-        if b"ready for action" in line:
-            ready.set()
-
-
-def _start(role: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "sweeper", role],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def forget_namespace(redis_url: str, namespace: str) -> None:
     """Deletes the run's Redis keys (queue, heartbeats, results)."""
     client = redis.Redis.from_url(redis_url)
@@ -166,17 +139,18 @@ def clear(database_url: str, redis_url: str, *, holds: int, skus: int, lines: in
         namespace = f"holdfast-bench-{os.getpid()}"
         env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url)
         env["SWEEPER_REDIS_NAMESPACE"] = namespace
-        worker = _start("worker", env)
-        ready = threading.Event()
-        assert worker.stderr is not None
-        threading.Thread(target=_drain, args=(worker.stderr, ready), daemon=True).start()
-        scheduler = None
+        sweeper: list[Child] = []
+        logs = Path(tempfile.mkdtemp(prefix="holdfast-sweeper-clear-"))
         try:
-            if not ready.wait(60):
-                print("the worker did not start", file=sys.stderr)
+            worker = Child("sweeper worker", ["sweeper", "worker"], env, logs / "worker.log")
+            sweeper.append(worker)
+            try:
+                worker.wait_for("ready for action")
+            except ProcessFailed as exc:
+                print(exc, file=sys.stderr)
                 return 1
             started = time.perf_counter()
-            scheduler = _start("scheduler", env)
+            sweeper.append(Child("sweeper scheduler", ["sweeper", "scheduler"], env, logs / "scheduler.log"))
             first = None
             while (left := conn.execute(OVERDUE_COUNT).fetchone()[0]) > 0:  # type: ignore[index]
                 if first is None and left < holds:
@@ -187,10 +161,10 @@ def clear(database_url: str, redis_url: str, *, holds: int, skus: int, lines: in
                 time.sleep(0.05)
             elapsed = time.perf_counter() - started
         finally:
-            for process in (scheduler, worker):
-                if process is not None:
-                    _stop(process)
+            for child in reversed(sweeper):
+                child.stop()
             forget_namespace(redis_url, namespace)
+            shutil.rmtree(logs, ignore_errors=True)
     breaches = find_breaches(database_url)
     print(f"first hold expired {first or elapsed:.2f} s after the scheduler started")
     print(f"cleared {holds} overdue holds in {elapsed:.2f} s ({holds / elapsed:,.0f} holds/s)")
