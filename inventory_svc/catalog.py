@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import uuid6
 from psycopg import errors as pg_errors
 
 from holdfast_common.db import AsyncConn, AsyncPool, in_transaction, read
 from holdfast_common.errors import ErrorKind, HoldfastError, not_found
+from holdfast_common.idempotency import RequestRecord
 from holdfast_common.pagination import PageRequest
 from inventory_svc.models import Category, Product, StockLevel, Variant
 from inventory_svc.queries import Q
+
+T = TypeVar("T")
 
 
 def _page_after(page: PageRequest) -> str | None:
@@ -33,6 +37,14 @@ def _already_exists(what: str, key: str, value: str) -> HoldfastError:
     )
 
 
+async def _insert_one(conn: AsyncConn, query: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The row an INSERT ... RETURNING of one row gives back."""
+    cur = await conn.execute(query, params)
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
 class Catalog:
     def __init__(self, pool: AsyncPool) -> None:
         self._pool = pool
@@ -44,22 +56,50 @@ class Catalog:
 
         return await read(self._pool, work)
 
-    async def create_category(self, name: str, parent_id: str | None) -> Category:
+    async def _create(
+        self, record: RequestRecord | None, result_type: type[T], make: Callable[[AsyncConn], Awaitable[T]]
+    ) -> T:
+        """Runs `make` in a transaction; with a request_id, a retry gets the first response back."""
+
+        async def work(conn: AsyncConn) -> T:
+            if record is not None:
+                replay = await record.claim(conn, result_type)
+                if replay is not None:
+                    return replay
+            result = await make(conn)
+            if record is not None:
+                await record.store(conn, result)
+            return result
+
+        return await in_transaction(self._pool, work)
+
+    async def create_category(
+        self, name: str, parent_id: str | None, record: RequestRecord | None
+    ) -> Category:
         params = {"id": str(uuid6.uuid7()), "name": name, "parent_id": parent_id}
+
+        async def make(conn: AsyncConn) -> Category:
+            return Category(**await _insert_one(conn, Q.insert_category, params))
+
         try:
-            (row,) = await self._fetch(Q.insert_category, params)
+            return await self._create(record, Category, make)
         except pg_errors.ForeignKeyViolation:
             raise not_found("category", "parent_id", parent_id or "") from None
         except pg_errors.UniqueViolation:
             raise _already_exists("category", "name", name) from None
-        return Category(**row)
 
     async def list_categories(self, page: PageRequest) -> tuple[list[Category], str | None]:
         rows = await self._fetch(Q.list_categories, {"after": _page_after(page), "limit": page.size + 1})
         return _split_page([Category(**r) for r in rows], page)
 
     async def create_product(
-        self, title: str, description: str, category_id: str | None, base_price_minor: int, currency: str
+        self,
+        title: str,
+        description: str,
+        category_id: str | None,
+        base_price_minor: int,
+        currency: str,
+        record: RequestRecord | None,
     ) -> Product:
         params = {
             "id": str(uuid6.uuid7()),
@@ -69,11 +109,14 @@ class Catalog:
             "base_price_minor": base_price_minor,
             "currency": currency,
         }
+
+        async def make(conn: AsyncConn) -> Product:
+            return Product(**await _insert_one(conn, Q.insert_product, params))
+
         try:
-            (row,) = await self._fetch(Q.insert_product, params)
+            return await self._create(record, Product, make)
         except pg_errors.ForeignKeyViolation:
             raise not_found("category", "category_id", category_id or "") from None
-        return Product(**row)
 
     async def get_product(self, product_id: str) -> Product:
         rows = await self._fetch(Q.get_product, {"id": product_id})
@@ -94,16 +137,22 @@ class Catalog:
         return _split_page([Product(**r) for r in rows], page)
 
     async def create_variant(
-        self, product_id: str, sku: str, price_adjustment_minor: int, initial_on_hand: int
+        self,
+        product_id: str,
+        sku: str,
+        price_adjustment_minor: int,
+        initial_on_hand: int,
+        record: RequestRecord | None,
     ) -> tuple[Variant, StockLevel]:
         """The variant with its stock row; initial stock is a RECEIVE in the ledger."""
 
-        async def work(conn: AsyncConn) -> tuple[Variant, StockLevel]:
+        async def make(conn: AsyncConn) -> tuple[Variant, StockLevel]:
             cur = await conn.execute(Q.product_currency, {"id": product_id})
             product = await cur.fetchone()
             if product is None:
                 raise not_found("product", "product_id", product_id)
-            cur = await conn.execute(
+            row = await _insert_one(
+                conn,
                 Q.insert_variant,
                 {
                     "id": str(uuid6.uuid7()),
@@ -111,15 +160,14 @@ class Catalog:
                     "sku": sku,
                     "price_adjustment_minor": price_adjustment_minor,
                     "on_hand": initial_on_hand,
+                    "request_id": record.request_id if record else None,
                 },
             )
-            row = await cur.fetchone()
-            assert row is not None
             level = StockLevel(row["sku"], row.pop("on_hand"), row.pop("reserved"))
             return Variant(**row, currency=product["currency"]), level
 
         try:
-            return await in_transaction(self._pool, work)
+            return await self._create(record, tuple[Variant, StockLevel], make)
         except pg_errors.UniqueViolation:
             raise _already_exists("variant", "sku", sku) from None
 

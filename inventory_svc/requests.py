@@ -6,8 +6,10 @@ from collections import Counter
 from datetime import timedelta
 
 from google.protobuf import duration_pb2
+from google.protobuf.message import Message
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
+from holdfast_common.idempotency import RequestRecord, request_record
 from holdfast_common.settings import Settings
 from holdfast_common.validation import Violations
 from inventory_svc.models import AdjustmentReason, HoldLine, HoldState, NewHold, StockAdjustment
@@ -17,6 +19,16 @@ MAX_DESCRIPTION = 5000
 MAX_OWNER_ID = 128
 MAX_NOTE = 500
 MAX_BATCH_SKUS = 1000
+
+
+def optional_record(v: Violations, method: str, request: Message) -> RequestRecord | None:
+    """The idempotency record of a create whose request_id is optional (None when unset)."""
+    request_id: str = request.request_id  # type: ignore[attr-defined]
+    if not request_id:
+        return None
+    v.request_id("request_id", request_id)
+    return request_record(method, request)
+
 
 _STATES = {
     pb.HOLD_STATE_ACTIVE: HoldState.ACTIVE,

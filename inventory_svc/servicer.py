@@ -54,8 +54,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         v = Violations()
         v.text("name", request.name, max_len=requests.MAX_NAME)
         parent_id = v.uuid("parent_id", request.parent_id, required=False)
+        record = requests.optional_record(v, "CreateCategory", request)
         v.raise_if_any()
-        created = await self._catalog.create_category(request.name, parent_id)
+        created = await self._catalog.create_category(request.name, parent_id, record)
         return pb.CreateCategoryResponse(category=convert.category(created))
 
     async def ListCategories(self, request: pb.ListCategoriesRequest, context: Ctx) -> Any:
@@ -73,6 +74,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         v.text("title", request.title, max_len=requests.MAX_NAME)
         v.text("description", request.description, max_len=requests.MAX_DESCRIPTION, required=False)
         category_id = v.uuid("category_id", request.category_id, required=False)
+        record = requests.optional_record(v, "CreateProduct", request)
         price = None
         if not request.HasField("base_price"):
             v.add("base_price", "is required")
@@ -87,7 +89,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         v.raise_if_any()
         assert price is not None
         created = await self._catalog.create_product(
-            request.title, request.description, category_id, price.minor, price.currency
+            request.title, request.description, category_id, price.minor, price.currency, record
         )
         return pb.CreateProductResponse(product=convert.product(created))
 
@@ -126,10 +128,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             adjustment = money.minor if money else 0
         if not 0 <= request.initial_on_hand <= 10**12:
             v.add("initial_on_hand", "must be 0-1e12")
+        record = requests.optional_record(v, "CreateVariant", request)
         v.raise_if_any()
         assert product_id is not None
         variant, level = await self._catalog.create_variant(
-            product_id, request.sku, adjustment, request.initial_on_hand
+            product_id, request.sku, adjustment, request.initial_on_hand, record
         )
         return pb.CreateVariantResponse(
             variant=convert.variant(variant), stock_level=convert.stock_level(level)

@@ -49,8 +49,8 @@ WITH variant AS (
     SELECT sku, %(on_hand)s, 0 FROM variant
     RETURNING sku, on_hand, reserved
 ), receipt AS (
-    INSERT INTO stock_ledger (sku, delta_on_hand, delta_reserved, reason, note)
-    SELECT sku, on_hand, 0, 'RECEIVE', 'initial stock' FROM stock_row WHERE on_hand > 0
+    INSERT INTO stock_ledger (sku, delta_on_hand, delta_reserved, reason, request_id, note)
+    SELECT sku, on_hand, 0, 'RECEIVE', %(request_id)s, 'initial stock' FROM stock_row WHERE on_hand > 0
 )
 SELECT v.id::text, v.product_id::text, v.sku, v.price_adjustment_minor, v.create_time,
        s.on_hand, s.reserved

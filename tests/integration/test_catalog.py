@@ -378,3 +378,77 @@ def test_list_variants_of_a_product_with_pagination(inventory):
 def test_list_variants_of_unknown_product_is_not_found(inventory):
     f = refusal(inventory.stub.ListVariants, pb.ListVariantsRequest(product_id=str(uuid.uuid4())))
     assert (f.code, f.reason) == (grpc.StatusCode.NOT_FOUND, "PRODUCT_NOT_FOUND")
+
+
+# ---------------------------------------------------------------- retries with a request_id
+
+
+def _creates(inventory) -> list[tuple[str, object, str]]:
+    """(method, request, table) for each catalog create, every one with a fresh request_id."""
+    product = inventory.client.product()
+    return [
+        ("CreateCategory", pb.CreateCategoryRequest(name=_name(), request_id=str(uuid.uuid4())), "categories"),
+        (
+            "CreateProduct",
+            pb.CreateProductRequest(title=_name("p"), base_price=_money(12), request_id=str(uuid.uuid4())),
+            "products",
+        ),
+        (
+            "CreateVariant",
+            pb.CreateVariantRequest(
+                product_id=product.id, sku=unique_sku(), initial_on_hand=4, request_id=str(uuid.uuid4())
+            ),
+            "variants",
+        ),
+    ]
+
+
+def _count(db, table: str) -> int:
+    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # table names from _creates
+
+
+def test_a_retried_catalog_create_returns_the_first_response_and_creates_once(inventory, db):
+    for method, request, table in _creates(inventory):
+        call = getattr(inventory.stub, method)
+        first = call(request)
+        before = (_count(db, table), _count(db, "stock_ledger"))
+        assert call(request) == first, method
+        assert (_count(db, table), _count(db, "stock_ledger")) == before, method
+
+
+def test_a_catalog_request_id_reused_for_another_create_is_refused_and_writes_nothing(inventory, db):
+    for method, request, table in _creates(inventory):
+        call = getattr(inventory.stub, method)
+        call(request)
+        other = type(request)()
+        other.CopyFrom(request)
+        if method == "CreateVariant":
+            other.sku = unique_sku()
+        elif method == "CreateCategory":
+            other.name = _name()
+        else:
+            other.title = _name("p")
+        before = (_count(db, table), _count(db, "stock_ledger"))
+        f = refusal(call, other)
+        assert (f.code, f.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "IDEMPOTENCY_KEY_REUSED"), method
+        assert (_count(db, table), _count(db, "stock_ledger")) == before, method
+
+
+def test_a_malformed_catalog_request_id_is_invalid_argument(inventory, db):
+    for method, request, table in _creates(inventory):
+        request.request_id = "not a valid id!"
+        before = _count(db, table)
+        f = refusal(getattr(inventory.stub, method), request)
+        assert f.code == grpc.StatusCode.INVALID_ARGUMENT, method
+        assert ("request_id", "must be 1-64 characters of A-Z a-z 0-9 . _ : -") in f.field_violations
+        assert _count(db, table) == before
+
+
+def test_initial_stock_of_a_variant_records_its_request_id_in_the_ledger(inventory, db):
+    product = inventory.client.product()
+    sku, request_id = unique_sku(), str(uuid.uuid4())
+    inventory.stub.CreateVariant(
+        pb.CreateVariantRequest(product_id=product.id, sku=sku, initial_on_hand=2, request_id=request_id)
+    )
+    rows = db.execute("SELECT reason, delta_on_hand, request_id FROM stock_ledger WHERE sku = %s", (sku,))
+    assert rows.fetchall() == [("RECEIVE", 2, request_id)]
