@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
@@ -66,7 +67,12 @@ class Coalescer(Generic[Item, Result]):
         self._wakeup = asyncio.Event()
         # When each running batch started (time.monotonic()).
         self._running: list[float] = []
-        self._runners = [asyncio.ensure_future(self._run()) for _ in range(concurrency)]
+        # Runners start empty-handed: made inside the first caller's call, they would
+        # otherwise carry its context variables (trace span, log bindings) into every batch.
+        loop = asyncio.get_running_loop()
+        self._runners = [
+            loop.create_task(self._run(), context=contextvars.Context()) for _ in range(concurrency)
+        ]
 
     async def submit(self, item: Item, key: Hashable) -> Result:
         """The outcome of `item`, run in whatever batch it lands in."""
