@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TypeVar
 
 import grpc
 import psycopg
@@ -25,6 +25,7 @@ from tests.support.grpc_helpers import Inventory, failure, new_request_id
 from tests.support.private_postgres import PrivatePostgres
 from tests.support.service_process import ServiceProcess, run_audit
 
+T = TypeVar("T")
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED, grpc.StatusCode.DEADLINE_EXCEEDED}
 OUTAGE_SECONDS = 2.0
 # How long after the restarted server accepts connections a new call may still fail: each
@@ -144,7 +145,7 @@ class Load:
                 ):
                     self.committed[request_id] = hold_id
 
-    def _until_done(self, kind: str, request_id: str, call: Callable[[], object]):  # noqa: ANN202
+    def _until_done(self, kind: str, request_id: str, call: Callable[[], T]) -> T | None:
         give_up = time.monotonic() + RETRY_BUDGET_SECONDS
         while time.monotonic() < give_up:
             started = time.monotonic()

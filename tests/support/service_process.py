@@ -19,10 +19,10 @@ _LISTEN_VARIABLE = {"inventory_svc": "INVENTORY_LISTEN", "pricing_svc": "PRICING
 class ServiceProcess:
     """One service process; `target` is its host:port."""
 
-    def __init__(self, module: str, log_path: Path, **env: str) -> None:
+    def __init__(self, module: str, log_path: Path, target: str | None = None, **env: str) -> None:
         self.module = module
         self.log_path = log_path
-        self.target = f"127.0.0.1:{free_port()}"
+        self.target = target or f"127.0.0.1:{free_port()}"
         environment = dict(os.environ)
         environment.update(env)
         environment.update({_LISTEN_VARIABLE[module]: self.target, "PYTHONUNBUFFERED": "1"})
