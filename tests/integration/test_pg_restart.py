@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 import psycopg
@@ -22,6 +22,7 @@ from holdfast.inventory.v1 import inventory_pb2 as pb
 from holdfast_common.devinfra import ensure_database, with_database
 from holdfast_common.migrate import apply_migrations
 from tests.support.grpc_helpers import Inventory, failure, new_request_id
+from tests.support.polling import wait_until
 from tests.support.private_postgres import PrivatePostgres
 from tests.support.service_process import ServiceProcess, run_audit
 
@@ -272,3 +273,32 @@ def test_a_postgres_restart_under_load_is_ridden_out_with_one_effect_per_request
         assert set(finishes) == expected
     audit = run_audit(app_url)
     assert audit.returncode == 0, audit.stdout + audit.stderr
+
+
+def test_the_sweeper_carries_on_after_a_postgres_restart(
+    private_pg: PrivatePostgres, app_url: str, services: tuple[ServiceProcess, ServiceProcess], sweeper: Any
+) -> None:
+    inventory, _ = services
+    worker = sweeper("worker", database_url=app_url)
+    scheduler = sweeper("scheduler", database_url=app_url)
+    client = Inventory(inventory.target)
+
+    def expired(hold: pb.Hold) -> bool:
+        with psycopg.connect(app_url, autocommit=True) as db:
+            return db.execute("SELECT state FROM holds WHERE id = %s", (hold.id,)).fetchone() == ("EXPIRED",)
+
+    try:
+        # A SKU of its own: nothing but the sweeper reclaims its overdue holds.
+        sku = client.sku(on_hand=10)
+        before = client.hold({sku: 1}, ttl_seconds=0.3)
+        wait_until(lambda: expired(before), 30, "the sweeper to expire a hold")
+
+        private_pg.stop("fast")
+        time.sleep(OUTAGE_SECONDS)
+        private_pg.start()
+
+        after = client.hold({sku: 1}, ttl_seconds=0.3)
+        wait_until(lambda: expired(after), 30, "the sweeper to expire a hold after the restart")
+        assert worker.alive and scheduler.alive, worker.log() + scheduler.log()
+    finally:
+        client.close()
