@@ -19,10 +19,10 @@ from psycopg import sql
 from holdfast_common.devinfra import REPO_ROOT
 from tests.conftest import make_settings, new_database, start_inventory
 from tests.support import row_locks
-from tests.support.grpc_helpers import Inventory, failure, new_request_id, refusal
+from tests.support.grpc_helpers import Inventory, RpcFailure, failure, new_request_id
 from tests.support.polling import wait_until
 from tests.support.ports import free_port
-from tests.support.service_process import ServiceProcess
+from tests.support.service_process import ServiceProcess, run_audit
 
 GRACE_SECONDS = 10
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -183,16 +183,11 @@ def test_sigterm_drains_in_flight_calls_and_exits_cleanly(service_process, db, d
     wait_until(lambda: service_sessions(db) == 0, 5, "the service's database sessions to end")
 
 
-def run_audit(database_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inventory_svc", "audit"],
-        cwd=REPO_ROOT,
-        env=module_env(DATABASE_URL=database_url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def refused_future(call: grpc.Future) -> RpcFailure:
+    """How a call made with .future() failed."""
+    with pytest.raises(grpc.RpcError) as raised:
+        call.result(timeout=5)
+    return failure(raised.value)
 
 
 def test_audit_command_reports_a_corrupted_stock_row(pg_server_url, template_database):
@@ -255,7 +250,7 @@ def test_calls_still_stuck_when_the_grace_runs_out_are_refused_and_leave_nothing
             signalled = time.monotonic()
             assert service.terminate(timeout=30) == 0, service.log()
             took = time.monotonic() - signalled
-            refusals = [refusal(lambda _, call=call: call.result(timeout=5), None) for call in in_flight]
+            refusals = [refused_future(call) for call in in_flight]
             locker.rollback()
     finally:
         client.close()

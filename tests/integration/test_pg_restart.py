@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import grpc
@@ -127,7 +128,7 @@ class Load:
                     request.pricing.SetInParent()  # no tier: the base prices
                 kind = "priced" if priced else "hold"
                 response = self._until_done(
-                    kind, request_id, lambda r=request: stub.CreateHold(r, timeout=CALL_TIMEOUT)
+                    kind, request_id, partial(stub.CreateHold, request, timeout=CALL_TIMEOUT)
                 )
                 if response is not None:
                     with self._lock:
@@ -136,13 +137,13 @@ class Load:
             elif rng.random() < 0.5:
                 release = pb.ReleaseHoldRequest(request_id=request_id, hold_id=hold_id)
                 if self._until_done(
-                    "release", request_id, lambda r=release: stub.ReleaseHold(r, timeout=CALL_TIMEOUT)
+                    "release", request_id, partial(stub.ReleaseHold, release, timeout=CALL_TIMEOUT)
                 ):
                     self.released[request_id] = hold_id
             else:
                 commit = pb.CommitHoldRequest(request_id=request_id, hold_id=hold_id)
                 if self._until_done(
-                    "commit", request_id, lambda r=commit: stub.CommitHold(r, timeout=CALL_TIMEOUT)
+                    "commit", request_id, partial(stub.CommitHold, commit, timeout=CALL_TIMEOUT)
                 ):
                     self.committed[request_id] = hold_id
 
