@@ -7,7 +7,6 @@ after it queue up, and releasing the lock lets them all run as the next batch.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Iterator
 
@@ -19,6 +18,7 @@ from holdfast.inventory.v1 import inventory_pb2 as pb
 from tests.conftest import RunningInventory, make_settings, start_inventory
 from tests.support.grpc_helpers import failure, new_request_id
 from tests.support.polling import wait_until
+from tests.support.row_locks import lock_waiters, row_locked
 
 CALL_TIMEOUT = 30
 # Time for calls already sent to reach the server's queue (loopback, a few ms each).
@@ -41,25 +41,6 @@ def hold_request(
         owner_id=owner,
         lines=[pb.HoldLine(sku=s, quantity=q) for s, q in lines.items()],
     )
-
-
-@contextlib.contextmanager
-def row_locked(database_url: str, sku: str) -> Iterator[None]:
-    """Holds the stock row of `sku` locked from another session until the block ends."""
-    with psycopg.connect(database_url) as conn:
-        conn.execute("SELECT 1 FROM stock WHERE sku = %s FOR UPDATE", (sku,))
-        yield
-        conn.rollback()
-
-
-def lock_waiters(database_url: str) -> int:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def one_batch(

@@ -18,9 +18,11 @@ from psycopg import sql
 
 from holdfast_common.devinfra import REPO_ROOT
 from tests.conftest import make_settings, new_database, start_inventory
-from tests.support.grpc_helpers import Inventory, failure, new_request_id
+from tests.support import row_locks
+from tests.support.grpc_helpers import Inventory, RpcFailure, failure, new_request_id
 from tests.support.polling import wait_until
 from tests.support.ports import free_port
+from tests.support.service_process import ServiceProcess, run_audit
 
 GRACE_SECONDS = 10
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -56,7 +58,7 @@ def service_process(database_url: str) -> Iterator[tuple[subprocess.Popen[str], 
             INVENTORY_LISTEN=target,
             SHUTDOWN_GRACE_SECONDS=str(GRACE_SECONDS),
             DB_POOL_MIN_SIZE="2",
-            DB_POOL_MAX_SIZE="4",
+            DB_POOL_MAX_SIZE="6",
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -94,15 +96,39 @@ def test_sigterm_drains_in_flight_calls_and_exits_cleanly(service_process, db, d
         wait_until(serving, 30, "the service to report SERVING")
         sku = client.sku(on_hand=5)
         other_sku = client.sku(on_hand=5)
+        to_commit, to_release = client.hold({sku: 1}).id, client.hold({sku: 1}).id
 
-        # Hold the stock row so the next CreateHold waits inside its transaction.
+        # Hold the stock row so calls of every kind that change it wait inside their transactions.
         with psycopg.connect(database_url, autocommit=False) as locker:
             locker.execute("SELECT on_hand FROM stock WHERE sku = %s FOR UPDATE", (sku,))
-            request = pb.CreateHoldRequest(
-                request_id=new_request_id(), owner_id="late-shopper", lines=[pb.HoldLine(sku=sku, quantity=2)]
+            stub = client.stub
+            in_flight = [
+                stub.CreateHold.future(
+                    pb.CreateHoldRequest(
+                        request_id=new_request_id(),
+                        owner_id="late-shopper",
+                        lines=[pb.HoldLine(sku=sku, quantity=2)],
+                    ),
+                    timeout=30,
+                ),
+                stub.CommitHold.future(
+                    pb.CommitHoldRequest(request_id=new_request_id(), hold_id=to_commit), timeout=30
+                ),
+                stub.ReleaseHold.future(
+                    pb.ReleaseHoldRequest(request_id=new_request_id(), hold_id=to_release), timeout=30
+                ),
+                stub.AdjustStock.future(
+                    pb.AdjustStockRequest(
+                        request_id=new_request_id(), sku=sku, delta=4, reason=pb.ADJUSTMENT_REASON_RECEIVE
+                    ),
+                    timeout=30,
+                ),
+            ]
+            wait_until(
+                lambda: service_sessions(db, "Lock") == len(in_flight),
+                10,
+                "the calls to wait on the row lock",
             )
-            in_flight = client.stub.CreateHold.future(request, timeout=30)
-            wait_until(lambda: service_sessions(db, "Lock") == 1, 10, "the call to wait on the row lock")
 
             process.send_signal(signal.SIGTERM)
             signalled = time.monotonic()
@@ -114,7 +140,7 @@ def test_sigterm_drains_in_flight_calls_and_exits_cleanly(service_process, db, d
                 "health to leave SERVING",
             )
 
-            # ...and new calls are refused while the old one is still running.
+            # ...and new calls are refused while the old ones are still running.
             def refused() -> bool:
                 try:
                     client.stub.BatchGetStockLevels(
@@ -126,13 +152,21 @@ def test_sigterm_drains_in_flight_calls_and_exits_cleanly(service_process, db, d
                 return False
 
             wait_until(refused, 5, "new calls to be refused")
-            assert not in_flight.done()
+            assert not any(call.done() for call in in_flight)
             assert process.poll() is None
             locker.rollback()
 
-        response = in_flight.result(timeout=GRACE_SECONDS)
-        assert response.hold.state == pb.HOLD_STATE_ACTIVE
-        assert [(x.sku, x.quantity) for x in response.hold.lines] == [(sku, 2)]
+        created, committed, released, adjusted = (call.result(timeout=GRACE_SECONDS) for call in in_flight)
+        assert created.hold.state == pb.HOLD_STATE_ACTIVE
+        assert [(x.sku, x.quantity) for x in created.hold.lines] == [(sku, 2)]
+        assert (committed.hold.state, released.hold.state) == (
+            pb.HOLD_STATE_COMMITTED,
+            pb.HOLD_STATE_RELEASED,
+        )
+        # Before or after the commit took its unit, whichever got the lock first.
+        assert adjusted.stock_level.on_hand in (5 + 4, 5 + 4 - 1)
+        # Every transaction ended with its call: no session sits idle in one while the process drains.
+        assert row_locks.service_sessions(database_url, "idle in transaction") == 0
 
         output, _ = process.communicate(timeout=GRACE_SECONDS)
         took = time.monotonic() - signalled
@@ -143,22 +177,17 @@ def test_sigterm_drains_in_flight_calls_and_exits_cleanly(service_process, db, d
         channel.close()
         client.close()
 
-    # The reservation made during shutdown is durable, and the pool closed every session.
-    (reserved,) = db.execute("SELECT reserved FROM stock WHERE sku = %s", (sku,)).fetchone()
-    assert reserved == 2
+    # What was done during shutdown is durable, and the pool closed every session.
+    (on_hand, reserved) = db.execute("SELECT on_hand, reserved FROM stock WHERE sku = %s", (sku,)).fetchone()
+    assert (on_hand, reserved) == (8, 2)
     wait_until(lambda: service_sessions(db) == 0, 5, "the service's database sessions to end")
 
 
-def run_audit(database_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inventory_svc", "audit"],
-        cwd=REPO_ROOT,
-        env=module_env(DATABASE_URL=database_url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def refused_future(call: grpc.Future) -> RpcFailure:
+    """How a call made with .future() failed."""
+    with pytest.raises(grpc.RpcError) as raised:
+        call.result(timeout=5)
+    return failure(raised.value)
 
 
 def test_audit_command_reports_a_corrupted_stock_row(pg_server_url, template_database):
@@ -190,3 +219,55 @@ def test_audit_command_reports_a_corrupted_stock_row(pg_server_url, template_dat
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_calls_still_stuck_when_the_grace_runs_out_are_refused_and_leave_nothing_half_made(
+    db, database_url, tmp_path
+):
+    grace = 1.0
+    service = ServiceProcess(
+        "inventory_svc",
+        tmp_path / "inventory.log",
+        DATABASE_URL=database_url,
+        SHUTDOWN_GRACE_SECONDS=str(grace),
+    )
+    client = Inventory(service.target)
+    try:
+        sku = client.sku(on_hand=5)
+        to_commit = client.hold({sku: 1}).id
+        create = pb.CreateHoldRequest(
+            request_id=new_request_id(), owner_id="too-late", lines=[pb.HoldLine(sku=sku, quantity=2)]
+        )
+        commit = pb.CommitHoldRequest(request_id=new_request_id(), hold_id=to_commit)
+        # The lock outlasts the grace: the calls are still waiting on it when it runs out.
+        with psycopg.connect(database_url, autocommit=False) as locker:
+            locker.execute("SELECT on_hand FROM stock WHERE sku = %s FOR UPDATE", (sku,))
+            in_flight = [
+                client.stub.CreateHold.future(create, timeout=30),
+                client.stub.CommitHold.future(commit, timeout=30),
+            ]
+            wait_until(lambda: service_sessions(db, "Lock") == 2, 10, "the calls to wait on the row lock")
+            signalled = time.monotonic()
+            assert service.terminate(timeout=30) == 0, service.log()
+            took = time.monotonic() - signalled
+            refusals = [refused_future(call) for call in in_flight]
+            locker.rollback()
+    finally:
+        client.close()
+
+    # Cut off at the grace (plus room for a loaded machine), told to retry, and nothing was done.
+    assert took < grace + 5, f"shutdown took {took:.1f}s"
+    assert "Traceback" not in service.log()
+    assert [r.code for r in refusals] == [grpc.StatusCode.UNAVAILABLE] * 2
+    assert db.execute("SELECT count(*) FROM holds WHERE owner_id = 'too-late'").fetchone() == (0,)
+    assert db.execute("SELECT state FROM holds WHERE id = %s", (to_commit,)).fetchone() == ("ACTIVE",)
+    wait_until(lambda: service_sessions(db) == 0, 5, "the service's database sessions to end")
+
+    # Retried with their request_ids on another replica, each has its one effect.
+    server = start_inventory(make_settings(database_url))
+    try:
+        assert server.stub.CreateHold(create).hold.lines[0].quantity == 2
+        assert server.stub.CommitHold(commit).hold.state == pb.HOLD_STATE_COMMITTED
+        assert (server.client.level(sku).on_hand, server.client.level(sku).reserved) == (4, 2)
+    finally:
+        server.stop()
