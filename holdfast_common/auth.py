@@ -179,13 +179,13 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         grant = self._authority.identify(token) if token else None
         if grant is None:
             return _BAD_TOKEN
+        current_caller.set(grant.caller)  # a refusal below is logged under the caller too
         if not method.startswith(self._any_scope):
             scope = self._scopes.get(method)
             if scope is None:
                 return _unmapped(method)
             if scope not in grant.scopes:
                 return _scope_missing(method, scope)
-        current_caller.set(grant.caller)
         return None
 
 

@@ -45,8 +45,5 @@ METHOD_SCOPES: dict[str, str] = {
         _PRICING + name: PRICING_READ
         for name in ("QuotePrice", "QuoteCart", "BatchQuoteCarts", "GetPriceRule", "ListPriceRules")
     },
-    **{
-        _PRICING + name: PRICING_ADMIN
-        for name in ("CreatePriceRule", "UpdatePriceRule", "DeletePriceRule")
-    },
+    **{_PRICING + name: PRICING_ADMIN for name in ("CreatePriceRule", "UpdatePriceRule", "DeletePriceRule")},
 }

@@ -20,8 +20,8 @@ from holdfast.pricing.v1 import pricing_pb2_grpc
 from holdfast_common.channels import bearer, open_channel
 from holdfast_common.money import Money
 from holdfast_common.settings import Settings, get_settings
-from holdfast_common.tls import SecurityConfigError
 from holdfast_common.timestamps import timestamp
+from holdfast_common.tls import SecurityConfigError
 
 # Product title, category path, base price in cents, and (sku, adjustment in cents, on hand).
 CATALOG = [
@@ -68,7 +68,9 @@ class Seeder:
             key = (parent, name)
             if key not in self._categories:
                 request = ipb.CreateCategoryRequest(name=name, parent_id=parent)
-                self._categories[key] = self._inventory.CreateCategory(request, metadata=self._auth).category.id
+                self._categories[key] = self._inventory.CreateCategory(
+                    request, metadata=self._auth
+                ).category.id
             parent = self._categories[key]
         return parent
 

@@ -10,9 +10,7 @@ import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from holdfast.inventory.v1 import inventory_pb2 as ipb
-from holdfast.inventory.v1 import inventory_pb2_grpc
 from holdfast.pricing.v1 import pricing_pb2 as ppb
-from holdfast.pricing.v1 import pricing_pb2_grpc
 
 from holdfast_common.auth import SECURITY_DOMAIN
 from holdfast_common.scopes import INVENTORY_READ, INVENTORY_WRITE, METHOD_SCOPES, PRICING_READ, SCOPES
@@ -72,7 +70,9 @@ def test_every_method_of_both_services_is_mapped_to_one_known_scope():
     ("token", "reason"),
     [(None, "TOKEN_MISSING"), (Token("stranger", (INVENTORY_WRITE,)), "TOKEN_INVALID")],
 )
-def test_a_call_without_a_valid_token_is_unauthenticated_and_writes_nothing(inventory_with_auth, token, reason):
+def test_a_call_without_a_valid_token_is_unauthenticated_and_writes_nothing(
+    inventory_with_auth, token, reason
+):
     name = f"refused-{reason}"
     with pytest.raises(grpc.RpcError) as raised:
         _create_category(inventory_with_auth, name, token)
@@ -149,7 +149,9 @@ def _reflected_services(channel: grpc.Channel, token: Token | None) -> set[str]:
     stub = reflection_pb2_grpc.ServerReflectionStub(channel)
     metadata = token.metadata if token else ()
     request = reflection_pb2.ServerReflectionRequest(list_services="")
-    [response] = list(stub.ServerReflectionInfo(iter([request]), metadata=metadata, timeout=10))
+    # types-grpcio-reflection leaves the stub's methods untyped.
+    responses = stub.ServerReflectionInfo(iter([request]), metadata=metadata, timeout=10)  # type: ignore[operator]
+    [response] = list(responses)
     return {service.name for service in response.list_services_response.service}
 
 
@@ -158,7 +160,7 @@ def test_by_default_health_is_open_and_reflection_needs_a_token(inventory_with_a
     assert _health(channel, None) == health_pb2.HealthCheckResponse.SERVING
     with pytest.raises(grpc.RpcError) as raised:
         _reflected_services(channel, None)
-    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
     # Any valid token will do: reflection describes the contract, not data.
     assert "holdfast.inventory.v1.InventoryService" in _reflected_services(channel, QUOTER)
 
@@ -167,7 +169,7 @@ def test_health_and_reflection_follow_their_settings(pricing_with_auth):
     channel = pricing_with_auth.client.channel
     with pytest.raises(grpc.RpcError) as raised:
         _health(channel, None)
-    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert _health(channel, READER) == health_pb2.HealthCheckResponse.SERVING
     assert "holdfast.pricing.v1.PricingService" in _reflected_services(channel, None)
 

@@ -72,7 +72,10 @@ def test_a_burst_past_the_bucket_is_refused_with_retry_info_and_recovers(limited
     for _ in range(BURST + 2):
         health.Check(health_pb2.HealthCheckRequest())  # type: ignore[attr-defined]
     # The refused call wrote nothing.
-    names = {c.name for c in limited.stub.ListCategories(ipb.ListCategoriesRequest(), metadata=SECOND.metadata).categories}
+    names = {
+        c.name
+        for c in limited.stub.ListCategories(ipb.ListCategoriesRequest(), metadata=SECOND.metadata).categories
+    }
     assert "over-the-limit" not in names
     time.sleep(delay + 0.05)
     _list(limited, FIRST)

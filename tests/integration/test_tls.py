@@ -15,13 +15,14 @@ from holdfast.inventory.v1 import inventory_pb2_grpc
 
 from holdfast_common.devcerts import CertPaths, generate
 from holdfast_common.devinfra import REPO_ROOT
-from holdfast_common.scopes import INVENTORY_READ, INVENTORY_WRITE, PRICING_READ
+from holdfast_common.scopes import INVENTORY_READ, INVENTORY_WRITE, PRICING_READ, SCOPES
 from tests.conftest import RunningService, make_settings, start_inventory, start_pricing
 from tests.support.grpc_helpers import Pricing, failure, new_request_id, usd_cents
 from tests.support.security import Token, auth_tokens, client_tls, server_tls, tls_channel
 
 INVENTORY_CALLER = Token("inventory_svc", (PRICING_READ,))
 SHOP = Token("shop", (INVENTORY_READ, INVENTORY_WRITE))
+ADMIN = Token("admin", tuple(sorted(SCOPES)))
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def other_certs(tmp_path_factory: pytest.TempPathFactory) -> CertPaths:
 def tls_pricing(database_url, certs) -> Iterator[RunningService[Pricing]]:
     """pricing_svc over mutual TLS, with auth on: only inventory_svc's token may quote."""
     settings = make_settings(
-        database_url, **server_tls(certs, mutual=True), auth_tokens=auth_tokens(INVENTORY_CALLER)
+        database_url, **server_tls(certs, mutual=True), auth_tokens=auth_tokens(INVENTORY_CALLER, ADMIN)
     )
     server = start_pricing(settings)
     yield server
@@ -53,7 +54,7 @@ def tls_inventory(database_url, certs, tls_pricing):
         database_url,
         **server_tls(certs, mutual=True),
         **client_tls(certs),
-        auth_tokens=auth_tokens(SHOP),
+        auth_tokens=auth_tokens(SHOP, ADMIN),
         pricing_address=f"localhost:{tls_pricing.port}",
         pricing_token=INVENTORY_CALLER.secret,
     )
@@ -70,10 +71,12 @@ def _list_categories(channel: grpc.Channel) -> ipb.ListCategoriesResponse:
 def _handshake_refused(channel: grpc.Channel) -> grpc.StatusCode:
     with pytest.raises(grpc.RpcError) as raised, channel:
         _list_categories(channel)
-    return raised.value.code()  # type: ignore[attr-defined]
+    return raised.value.code()
 
 
-def test_a_tls_server_answers_a_client_trusting_its_ca_and_refuses_plaintext(database_url, certs, other_certs):
+def test_a_tls_server_answers_a_client_trusting_its_ca_and_refuses_plaintext(
+    database_url, certs, other_certs
+):
     server = start_inventory(make_settings(database_url, **server_tls(certs)))
     try:
         target = f"127.0.0.1:{server.port}"
@@ -140,7 +143,7 @@ def test_pricing_refuses_inventory_without_its_token_and_the_hold_says_pricing_i
         server.stop()
 
 
-def _healthcheck(module: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _run(module: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", module],
         cwd=REPO_ROOT,
@@ -157,11 +160,11 @@ def _env(values: dict[str, object]) -> dict[str, str]:
 
 def test_the_healthcheck_passes_against_a_tls_and_auth_server_with_health_open(tls_inventory, certs):
     listen = {"INVENTORY_LISTEN": f"0.0.0.0:{tls_inventory.port}"}
-    passed = _healthcheck("inventory_svc.healthcheck", **listen, **_env(client_tls(certs)))
+    passed = _run("inventory_svc.healthcheck", **listen, **_env(client_tls(certs)))
     assert passed.returncode == 0, passed.stderr
     assert "SERVING" in passed.stdout
     # Without its client certificate the mTLS handshake fails, so the check does too.
-    refused = _healthcheck("inventory_svc.healthcheck", **listen, **_env(client_tls(certs, False)))
+    refused = _run("inventory_svc.healthcheck", **listen, **_env(client_tls(certs, False)))
     assert refused.returncode == 1, refused.stdout
 
 
@@ -173,10 +176,10 @@ def test_the_healthcheck_sends_client_token_when_health_is_protected(database_ur
     server = start_pricing(settings)
     try:
         env = {"PRICING_LISTEN": f"127.0.0.1:{server.port}", **_env(client_tls(certs, False))}
-        refused = _healthcheck("pricing_svc.healthcheck", **env)
+        refused = _run("pricing_svc.healthcheck", **env)
         assert refused.returncode == 1, refused.stdout
         assert "UNAUTHENTICATED" in refused.stderr
-        passed = _healthcheck("pricing_svc.healthcheck", **env, CLIENT_TOKEN=checker.secret)
+        passed = _run("pricing_svc.healthcheck", **env, CLIENT_TOKEN=checker.secret)
         assert passed.returncode == 0, passed.stderr
         with tls_channel(f"127.0.0.1:{server.port}", certs.ca) as channel:
             health = health_pb2_grpc.HealthStub(channel)
@@ -184,6 +187,20 @@ def test_the_healthcheck_sends_client_token_when_health_is_protected(database_ur
             assert response.status == health_pb2.HealthCheckResponse.SERVING
     finally:
         server.stop()
+
+
+def test_make_seed_loads_the_demo_over_mutual_tls_with_client_token(tls_inventory, tls_pricing, certs):
+    env = {
+        "INVENTORY_LISTEN": f"localhost:{tls_inventory.port}",
+        "PRICING_LISTEN": f"localhost:{tls_pricing.port}",
+        **_env(client_tls(certs)),
+    }
+    refused = _run("holdfast_common.seed", **env)
+    assert refused.returncode == 1
+    assert "UNAUTHENTICATED" in refused.stderr
+    seeded = _run("holdfast_common.seed", **env, CLIENT_TOKEN=ADMIN.secret)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "seed: done" in seeded.stdout
 
 
 @pytest.mark.parametrize(
