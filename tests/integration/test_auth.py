@@ -15,7 +15,7 @@ from holdfast.pricing.v1 import pricing_pb2 as ppb
 from holdfast_common.auth import SECURITY_DOMAIN
 from holdfast_common.scopes import INVENTORY_READ, INVENTORY_WRITE, METHOD_SCOPES, PRICING_READ, SCOPES
 from tests.conftest import RunningService, make_settings, start_inventory, start_pricing
-from tests.support.grpc_helpers import Pricing, failure
+from tests.support.grpc_helpers import Pricing, failure, unique_sku, usd_cents
 from tests.support.polling import wait_until
 from tests.support.security import Token, auth_tokens
 
@@ -107,6 +107,29 @@ def test_a_token_without_the_methods_scope_is_permission_denied(inventory_with_a
     with pytest.raises(grpc.RpcError) as raised:
         inventory_with_auth.stub.ListCategories(ipb.ListCategoriesRequest(), metadata=QUOTER.metadata)
     assert failure(raised.value).code == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_stream_is_refused_the_same_way_and_opened_with_the_scope(inventory_with_auth):
+    sku = _create_sku(inventory_with_auth)
+    request = ipb.WatchStockLevelsRequest(skus=[sku])
+    with pytest.raises(grpc.RpcError) as raised:
+        next(iter(inventory_with_auth.stub.WatchStockLevels(request, timeout=10)))
+    assert failure(raised.value).reason == "TOKEN_MISSING"
+    stream = inventory_with_auth.stub.WatchStockLevels(request, metadata=READER.metadata, timeout=10)
+    try:
+        assert next(iter(stream)).stock_level.sku == sku
+    finally:
+        stream.cancel()
+
+
+def _create_sku(server: RunningService) -> str:
+    product = server.stub.CreateProduct(
+        ipb.CreateProductRequest(title="Watched", base_price=usd_cents(100)), metadata=WRITER.metadata
+    ).product
+    sku = unique_sku("AUTH")
+    request = ipb.CreateVariantRequest(product_id=product.id, sku=sku, initial_on_hand=1)
+    server.stub.CreateVariant(request, metadata=WRITER.metadata)
+    return sku
 
 
 def test_a_token_with_the_scope_is_let_through(inventory_with_auth):

@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from holdfast.inventory.v1 import inventory_pb2 as ipb
 from holdfast.inventory.v1 import inventory_pb2_grpc
 
-from holdfast_common.devcerts import CertPaths, generate
+from holdfast_common.devcerts import FILES, CertPaths, generate
 from holdfast_common.devinfra import REPO_ROOT
 from holdfast_common.scopes import INVENTORY_READ, INVENTORY_WRITE, PRICING_READ, SCOPES
 from tests.conftest import RunningService, make_settings, start_inventory, start_pricing
@@ -61,6 +61,19 @@ def tls_inventory(database_url, certs, tls_pricing):
     server = start_inventory(settings)
     yield server
     server.stop()
+
+
+def test_devcerts_writes_a_set_once_and_keeps_it(tmp_path):
+    directory = tmp_path / "certs"
+    first = _run("holdfast_common.devcerts", str(directory))
+    assert first.returncode == 0, first.stderr
+    written = {path.name: path.read_bytes() for path in directory.iterdir()}
+    assert set(written) == set(FILES)
+    # Keys are for the service user only.
+    assert {oct(path.stat().st_mode & 0o777) for path in directory.glob("*-key.pem")} == {"0o600"}
+    again = _run("holdfast_common.devcerts", str(directory))
+    assert again.returncode == 0, again.stderr
+    assert {path.name: path.read_bytes() for path in directory.iterdir()} == written
 
 
 def _list_categories(channel: grpc.Channel) -> ipb.ListCategoriesResponse:
@@ -143,9 +156,9 @@ def test_pricing_refuses_inventory_without_its_token_and_the_hold_says_pricing_i
         server.stop()
 
 
-def _run(module: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _run(module: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", module],
+        [sys.executable, "-m", module, *args],
         cwd=REPO_ROOT,
         env={**os.environ, **env},
         capture_output=True,
