@@ -30,8 +30,11 @@ RUN /app/.venv/bin/pip install --no-deps -e . \
 FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/app/.venv/bin:$PATH
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin holdfast
-# Owned by root: the service user can run the code but not change it.
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin holdfast \
+    && install -d -o holdfast -m 0755 /certs
+# /certs: an empty named volume mounted there starts with this owner, so the certs job (as
+# holdfast) can write the development certificates. The code, owned by root: the service
+# user can run it but not change it.
 COPY --from=build /app /app
 EXPOSE 50051 50052
 USER holdfast

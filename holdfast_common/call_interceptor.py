@@ -14,6 +14,7 @@ from google.rpc import error_details_pb2, status_pb2
 from prometheus_client import Counter
 
 from holdfast_common.call_metrics import CALLS, REFUSALS, SECONDS
+from holdfast_common.caller import current_caller
 
 log = structlog.get_logger("holdfast.calls")
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic in the stubs only
@@ -69,6 +70,7 @@ class _Method:
         reason = "" if code is grpc.StatusCode.OK else _reason(context)
         if reason:
             REFUSALS.labels(self.service, self.method, reason).inc()
+        # Never the call's metadata: it carries the bearer token.
         log.info(
             "call",
             method=self.name,
@@ -76,6 +78,7 @@ class _Method:
             reason=reason or None,
             request_id=getattr(request, "request_id", None) or None,
             peer=context.peer(),
+            caller=current_caller.get(),
             duration_ms=round(elapsed * 1000, 3),
         )
 
@@ -128,10 +131,11 @@ def _observe(method: _Method, handler: Any) -> Any:
 
 
 class CallObserver(grpc.aio.ServerInterceptor):
-    """Counts, times and logs every call; wraps each method's handler once, not per call."""
+    """Counts, times and logs every call; wraps each handler once, not per call (a method has
+    one handler, plus one per way the interceptors inside refuse it)."""
 
     def __init__(self) -> None:
-        self._observed: dict[str, tuple[Handler, Handler]] = {}
+        self._observed: dict[tuple[str, int], tuple[Handler, Handler]] = {}
 
     async def intercept_service(
         self,
@@ -142,7 +146,8 @@ class CallObserver(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler  # an unknown method: grpc answers UNIMPLEMENTED
         name = handler_call_details.method
-        known = self._observed.get(name)
+        key = (name, id(handler))
+        known = self._observed.get(key)
         if known is None or known[0] is not handler:
-            known = self._observed[name] = (handler, _observe(_Method(name), handler))
+            known = self._observed[key] = (handler, _observe(_Method(name), handler))
         return known[1]

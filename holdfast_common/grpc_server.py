@@ -1,4 +1,5 @@
-"""Server bootstrap shared by the services: call metrics and logs, health, reflection, graceful shutdown."""
+"""Server bootstrap shared by the services: call metrics and logs, TLS, auth and rate limit,
+health, reflection, graceful shutdown."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from holdfast_common.auth import auth_interceptor
 from holdfast_common.call_interceptor import CallObserver
+from holdfast_common.rate_limit import RateLimitInterceptor
+from holdfast_common.settings import Settings
+from holdfast_common.tls import server_credentials
 
 log = structlog.get_logger(__name__)
 
@@ -38,10 +43,24 @@ class RunningServer:
             await hook()
 
 
-async def start_server(listen: str, register: Registrar) -> RunningServer:
-    """Starts a grpc.aio server on `listen` ("host:0" picks a free port)."""
+def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
+    """Outermost first: the observer sees every call, refusals included, with their code;
+    auth names the caller before the rate limit counts its calls."""
+    chain: list[grpc.aio.ServerInterceptor] = [CallObserver()]
+    auth = auth_interceptor(settings)
+    if auth is not None:
+        chain.append(auth)
+    if settings.rate_limit_per_second > 0:
+        chain.append(RateLimitInterceptor(settings.rate_limit_per_second, settings.rate_limit_burst))
+    return chain
+
+
+async def start_server(listen: str, register: Registrar, settings: Settings) -> RunningServer:
+    """Starts a grpc.aio server on `listen` ("host:0" picks a free port), secured as the
+    settings say; a security setting that cannot work raises SecurityConfigError."""
+    credentials = server_credentials(settings)
     server = grpc.aio.server(
-        interceptors=[CallObserver()],
+        interceptors=interceptors(settings),
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -52,7 +71,10 @@ async def start_server(listen: str, register: Registrar) -> RunningServer:
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(listen)
+    if credentials is None:
+        port = server.add_insecure_port(listen)
+    else:
+        port = server.add_secure_port(listen, credentials)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     await server.start()

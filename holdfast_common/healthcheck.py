@@ -8,7 +8,9 @@ from collections.abc import Callable
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from holdfast_common.channels import bearer, open_channel
 from holdfast_common.settings import Settings, get_settings
+from holdfast_common.tls import SecurityConfigError
 
 # Long enough for a busy service to answer, short enough to fail well inside the
 # orchestrator's own healthcheck timeout.
@@ -25,25 +27,30 @@ def local_address(listen: str) -> str:
     return f"{_WILDCARD_HOSTS.get(host, host)}:{port}"
 
 
-def check(address: str, timeout: float = DEADLINE_SECONDS) -> int:
-    """The server's overall health status (service ""); raises grpc.RpcError when it cannot answer."""
-    with grpc.insecure_channel(address) as channel:
+def check(address: str, settings: Settings, timeout: float = DEADLINE_SECONDS) -> int:
+    """The server's overall health status (service ""); raises grpc.RpcError when it cannot
+    answer. Over TLS when TLS_CA_FILE is set, with CLIENT_TOKEN when health is not open."""
+    if settings.tls_cert_file and not settings.tls_ca_file:
+        raise SecurityConfigError("TLS_CERT_FILE is set: the healthcheck needs TLS_CA_FILE to verify it")
+    with open_channel(address, settings) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         request = health_pb2.HealthCheckRequest(service="")
         # types-grpcio-health-checking declares HealthStub without its methods.
-        response = stub.Check(request, timeout=timeout)  # type: ignore[attr-defined]
+        response = stub.Check(  # type: ignore[attr-defined]
+            request, timeout=timeout, metadata=bearer(settings.client_token)
+        )
         return int(response.status)
 
 
 def main(listen_of: Callable[[Settings], str]) -> int:
     """Exits 0 only when the service at `listen_of(settings)` answers SERVING."""
+    settings = get_settings()
     try:
-        address = local_address(listen_of(get_settings()))
-    except ValueError as exc:
+        address = local_address(listen_of(settings))
+        status = check(address, settings)
+    except ValueError as exc:  # SecurityConfigError too
         print(f"healthcheck: {exc}", file=sys.stderr)
         return 2
-    try:
-        status = check(address)
     except grpc.RpcError as exc:
         print(f"healthcheck: {address}: {exc.code().name}", file=sys.stderr)
         return 1

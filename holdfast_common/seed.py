@@ -17,9 +17,11 @@ from holdfast.inventory.v1 import inventory_pb2_grpc
 from holdfast.pricing.v1 import pricing_pb2 as ppb
 from holdfast.pricing.v1 import pricing_pb2_grpc
 
+from holdfast_common.channels import bearer, open_channel
 from holdfast_common.money import Money
-from holdfast_common.settings import get_settings
+from holdfast_common.settings import Settings, get_settings
 from holdfast_common.timestamps import timestamp
+from holdfast_common.tls import SecurityConfigError
 
 # Product title, category path, base price in cents, and (sku, adjustment in cents, on hand).
 CATALOG = [
@@ -40,14 +42,19 @@ def _usd(cents: int) -> money_pb2.Money:
 
 
 class Seeder:
-    def __init__(self, inventory_address: str, pricing_address: str) -> None:
-        self._inventory = inventory_pb2_grpc.InventoryServiceStub(grpc.insecure_channel(inventory_address))
-        self._pricing = pricing_pb2_grpc.PricingServiceStub(grpc.insecure_channel(pricing_address))
+    def __init__(self, settings: Settings) -> None:
+        channel = open_channel(settings.inventory_listen, settings)
+        self._inventory = inventory_pb2_grpc.InventoryServiceStub(channel)
+        self._pricing = pricing_pb2_grpc.PricingServiceStub(open_channel(settings.pricing_listen, settings))
+        # With auth on, CLIENT_TOKEN needs inventory:write and pricing:admin.
+        self._auth = bearer(settings.client_token)
         self._categories: dict[tuple[str, str], str] = {}
 
     def already_seeded(self) -> bool:
         try:
-            self._inventory.GetVariant(ipb.GetVariantRequest(sku=CATALOG[0][3][0][0]), timeout=10)
+            self._inventory.GetVariant(
+                ipb.GetVariantRequest(sku=CATALOG[0][3][0][0]), timeout=10, metadata=self._auth
+            )
         except grpc.RpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return False
@@ -61,7 +68,9 @@ class Seeder:
             key = (parent, name)
             if key not in self._categories:
                 request = ipb.CreateCategoryRequest(name=name, parent_id=parent)
-                self._categories[key] = self._inventory.CreateCategory(request).category.id
+                self._categories[key] = self._inventory.CreateCategory(
+                    request, metadata=self._auth
+                ).category.id
             parent = self._categories[key]
         return parent
 
@@ -72,7 +81,7 @@ class Seeder:
             request = ipb.CreateProductRequest(
                 title=title, category_id=self.category(path), base_price=_usd(price)
             )
-            product_id = self._inventory.CreateProduct(request).product.id
+            product_id = self._inventory.CreateProduct(request, metadata=self._auth).product.id
             ids[title] = product_id
             for sku, adjustment, on_hand in variants:
                 self._inventory.CreateVariant(
@@ -81,7 +90,8 @@ class Seeder:
                         sku=sku,
                         price_adjustment=_usd(adjustment),
                         initial_on_hand=on_hand,
-                    )
+                    ),
+                    metadata=self._auth,
                 )
                 print(f"seed: {sku} ({title}), {on_hand} on hand", flush=True)
         return ids
@@ -121,7 +131,7 @@ class Seeder:
         ]
         for rule in rules:
             request = ppb.CreatePriceRuleRequest(request_id=str(uuid.uuid4()), rule=rule)
-            created = self._pricing.CreatePriceRule(request).rule
+            created = self._pricing.CreatePriceRule(request, metadata=self._auth).rule
             print(
                 f"seed: rule {created.name!r} ({ppb.PriceStage.Name(created.stage)}) {created.id}", flush=True
             )
@@ -129,7 +139,11 @@ class Seeder:
 
 def main() -> int:
     settings = get_settings()
-    seeder = Seeder(settings.inventory_listen, settings.pricing_listen)
+    try:
+        seeder = Seeder(settings)
+    except SecurityConfigError as exc:
+        print(f"seed: {exc}", file=sys.stderr)
+        return 2
     try:
         if seeder.already_seeded():
             print("seed: the demo catalog is already loaded; nothing to do", flush=True)

@@ -14,6 +14,7 @@ from holdfast_common.logs import configure_logging
 from holdfast_common.metrics_collectors import HoldsCollector, PoolCollector
 from holdfast_common.metrics_http import serve_metrics
 from holdfast_common.settings import Settings, get_settings
+from holdfast_common.tls import SecurityConfigError
 from holdfast_common.tracing import acquire as acquire_tracing
 
 # Adds the servicers, which share the pool, and returns their full service names; what they
@@ -70,7 +71,7 @@ async def start_service(
     # After the pool; tracing last, to flush the spans of the drained calls.
     last: Closers = [pool.close] if tracing is None else [pool.close, tracing.release]
     try:
-        running = await start_server(listen, lambda server: register(pool, server, closers))
+        running = await start_server(listen, lambda server: register(pool, server, closers), settings)
     except BaseException:
         for close in [*closers, *last]:
             await close()
@@ -97,4 +98,7 @@ def run_service(name: str, create: Callable[[Settings], Awaitable[RunningServer]
         print(f"{name} listening on port {running.port}", flush=True)
         await serve_until_signalled(running, settings.shutdown_grace_seconds)
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except SecurityConfigError as exc:
+        raise SystemExit(f"{name}: {exc}") from None

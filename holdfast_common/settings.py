@@ -68,6 +68,32 @@ class Settings(BaseSettings):
     # <this>/v1/traces, e.g. http://otel-collector:4318; unset turns tracing off.
     otel_exporter_otlp_endpoint: str = ""
 
+    # Transport security (README "Security"); all unset: plaintext, no tokens, no rate limit.
+    # Servers: TLS with this PEM certificate chain and key; with a client CA, mutual TLS
+    # (a client certificate signed by it is required).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
+    # Outbound calls (pricing client, healthchecks, `make seed`): TLS when a CA is set,
+    # presenting this client certificate when given (servers that require mTLS).
+    tls_ca_file: str = ""
+    tls_client_cert_file: str = ""
+    tls_client_key_file: str = ""
+    # Bearer tokens: a JSON list of {"caller", "sha256", "scopes"} inline or in a file;
+    # auth is on when any is configured, unless AUTH_ENABLED says otherwise.
+    auth_enabled: bool | None = None
+    auth_tokens: str = ""
+    auth_tokens_file: str = ""
+    auth_open_health: bool = True
+    auth_open_reflection: bool = False
+    # Plaintext tokens this process sends: to pricing_svc (needs pricing:read), and from
+    # `make seed` and the healthchecks (when health is not open).
+    pricing_token: str = ""
+    client_token: str = ""
+    # Per-caller token bucket (the token's caller, else the peer's IP); 0 turns it off.
+    rate_limit_per_second: float = Field(default=0.0, ge=0)
+    rate_limit_burst: int = Field(default=50, ge=1)
+
     # Sweeper: the scheduler sends expire_holds every interval; one run expires
     # holds batch_size per transaction until none is overdue or its budget is spent.
     sweeper_interval_seconds: float = Field(default=5.0, gt=0)

@@ -11,6 +11,7 @@ from google.type import money_pb2
 from grpc_status import rpc_status
 from holdfast.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
+from holdfast_common.channels import bearer, open_aio_channel
 from holdfast_common.coalescer import Coalescer
 from holdfast_common.errors import ErrorKind, HoldfastError
 from holdfast_common.money import money_from_proto
@@ -81,7 +82,8 @@ class PricingClient:
     def __init__(self, address: str, settings: Settings) -> None:
         self._tracing = acquire_tracing(settings, "inventory_svc")
         interceptors = self._tracing.client_interceptors() if self._tracing else None
-        self._channel = grpc.aio.insecure_channel(address, interceptors=interceptors)
+        self._channel = open_aio_channel(address, settings, interceptors)
+        self._metadata = bearer(settings.pricing_token)
         self._stub = pricing_pb2_grpc.PricingServiceStub(self._channel)
         self._timeout = settings.pricing_timeout_seconds
         self._settings = settings
@@ -113,7 +115,9 @@ class PricingClient:
             # The batch runner's own context is the first caller's: the call is traced
             # under the first cart of this batch instead.
             with attached(carts[0].trace_context):
-                response = await self._stub.BatchQuoteCarts(request, timeout=self._timeout)
+                response = await self._stub.BatchQuoteCarts(
+                    request, timeout=self._timeout, metadata=self._metadata
+                )
         except grpc.aio.AioRpcError as error:
             refusal = _refusal(_call_status(error))
             return [refusal] * len(carts)

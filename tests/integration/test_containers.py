@@ -4,6 +4,7 @@ read the files and check them against the settings, the modules and each other."
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import subprocess
 from typing import Any
@@ -12,21 +13,25 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from holdfast_common import devcerts
+from holdfast_common.auth import parse_grants, token_digest
 from holdfast_common.devinfra import REPO_ROOT
+from holdfast_common.scopes import SCOPES
 from holdfast_common.settings import Settings
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 
-HOLDFAST = {"migrate", "inventory", "pricing", "sweeper-worker", "sweeper-scheduler"}
+HOLDFAST = {"migrate", "certs", "inventory", "pricing", "sweeper-worker", "sweeper-scheduler"}
+ONE_SHOT = {"migrate", "certs"}
 SERVERS = {"postgres", "redis"}
 COMPLETED = "service_completed_successfully"
 HEALTHY = "service_healthy"
 # What each service waits for before it starts.
 DEPENDS_ON = {
     "migrate": {"postgres": HEALTHY},
-    "inventory": {"migrate": COMPLETED, "postgres": HEALTHY},
-    "pricing": {"migrate": COMPLETED, "postgres": HEALTHY},
+    "inventory": {"migrate": COMPLETED, "certs": COMPLETED, "postgres": HEALTHY},
+    "pricing": {"migrate": COMPLETED, "certs": COMPLETED, "postgres": HEALTHY},
     "sweeper-worker": {"migrate": COMPLETED, "postgres": HEALTHY, "redis": HEALTHY},
     "sweeper-scheduler": {"migrate": COMPLETED, "redis": HEALTHY},
 }
@@ -127,7 +132,7 @@ def test_urls_name_the_compose_servers_and_their_credentials(services):
 
 def test_every_long_running_service_has_its_healthcheck(services):
     for name, service in services.items():
-        if name == "migrate":
+        if name in ONE_SHOT:
             continue
         assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
     for name, command in HEALTHCHECKS.items():
@@ -145,9 +150,55 @@ def test_services_wait_for_migrate_and_for_healthy_servers(services):
                 assert "healthcheck" in services[dep], dep
 
 
-def test_migrate_runs_once(services):
-    assert services["migrate"]["restart"] == "no"
-    assert "healthcheck" not in services["migrate"]
+def test_one_shot_jobs_run_once(services):
+    for name in ONE_SHOT:
+        assert services[name]["restart"] == "no", name
+        assert "healthcheck" not in services[name], name
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Container path -> (volume, mode) of a service's volumes."""
+    mounts = {}
+    for spec in service.get("volumes", []):
+        volume, target, *mode = str(spec).split(":")
+        mounts[target] = (volume, mode[0] if mode else "rw")
+    return mounts
+
+
+def test_the_services_serve_mutual_tls_with_the_certificates_the_certs_job_makes(services):
+    command = services["certs"]["command"]
+    [written] = [p for p in command if p.startswith("/")]
+    volume, _ = _mounts(services["certs"])[written]
+    for name in ("inventory", "pricing"):
+        env = services[name]["environment"]
+        # Every certificate setting is on: TLS, a client CA (mTLS), and outbound mTLS.
+        files = {key: value for key, value in env.items() if key.startswith("TLS_") and key.endswith("_FILE")}
+        assert set(files) == {key.upper() for key in Settings.model_fields if key.startswith("tls_")}
+        for key, path in files.items():
+            directory, _, file = path.rpartition("/")
+            assert file in devcerts.FILES, (name, key, path)
+            assert _mounts(services[name]).get(directory) == (volume, "ro"), (name, key)
+
+
+def _default(value: str) -> str:
+    """The value of a "${NAME:-default}" compose interpolation when NAME is unset."""
+    match = re.fullmatch(r"\$\{\w+:-(.*)\}", value)
+    return match.group(1) if match else value
+
+
+def test_the_compose_tokens_let_inventory_quote_and_the_documented_dev_token_do_everything(services):
+    readme = (REPO_ROOT / "README.md").read_text()
+    for name in ("inventory", "pricing"):
+        env = services[name]["environment"]
+        grants = {grant.digest.hex(): grant for grant in parse_grants(env["AUTH_TOKENS"], "AUTH_TOKENS")}
+        pricing_token = grants[token_digest(_default(env["PRICING_TOKEN"]))]
+        assert pricing_token.caller == "inventory_svc"
+        assert pricing_token.scopes == {"pricing:read"}
+        # The README tells grpcurl users this one; it must open every method.
+        assert "holdfast-dev-admin-token" in readme
+        assert grants[token_digest("holdfast-dev-admin-token")].scopes == SCOPES
+        # The healthchecks send no token.
+        assert env["AUTH_OPEN_HEALTH"] == "true"
 
 
 def test_dockerfile_builds_on_python_slim_and_ends_as_a_non_root_user():
@@ -173,15 +224,21 @@ def test_dockerignore_keeps_local_state_out_of_the_build_context():
     assert "bench" in ignored or "bench/results" in ignored
 
 
+def _compose_cli() -> list[str] | None:
+    """`docker compose` (the plugin), else Debian's `docker-compose` v1, else None."""
+    if shutil.which("docker") is not None:
+        version = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+        if version.returncode == 0:
+            return ["docker", "compose"]
+    return ["docker-compose"] if shutil.which("docker-compose") is not None else None
+
+
 def test_docker_compose_config_accepts_the_file():
-    if shutil.which("docker") is None:
-        pytest.skip("no docker CLI on this machine")
-    version = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
-    if version.returncode != 0:
-        reason = (version.stderr or version.stdout).strip().splitlines()[0]
-        pytest.skip(f"the docker CLI has no compose plugin: {reason}")
+    compose = _compose_cli()
+    if compose is None:
+        pytest.skip("neither the docker compose plugin nor docker-compose is installed")
     result = subprocess.run(
-        ["docker", "compose", "-f", str(COMPOSE_FILE), "config", "--quiet"],
+        [*compose, "-f", str(COMPOSE_FILE), "config", "--quiet"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
