@@ -16,6 +16,7 @@ role anyway, and one role per service keeps its grants and limits in one place.
 
 from __future__ import annotations
 
+import random
 import sys
 import time
 from collections.abc import Sequence
@@ -117,7 +118,7 @@ def bootstrap(owner_url: str, roles: Sequence[ServiceRole], timeouts: RoleTimeou
             except _RACES:
                 if attempt == _ATTEMPTS:
                     raise
-                time.sleep(0.05 * attempt)
+                time.sleep(random.uniform(0, 0.1 * attempt))  # apart from the other racer
 
 
 def _apply(
@@ -149,9 +150,7 @@ def _apply(
         )
 
 
-def _ensure_login(
-    conn: psycopg.Connection[TupleRow], role: ServiceRole, verifier: str | None
-) -> None:
+def _ensure_login(conn: psycopg.Connection[TupleRow], role: ServiceRole, verifier: str | None) -> None:
     """Creates the role if it is missing; makes sure it can log in, with `verifier` if given."""
     row = conn.execute(_ROLE, (role.name,)).fetchone()
     if row is not None and row[0]:

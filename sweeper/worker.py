@@ -20,9 +20,9 @@ IDLE_POLL_MS = "100"
 
 def main(extra_args: list[str]) -> int:
     """`python -m sweeper worker [dramatiq options]`: options given override the defaults."""
-    settings = get_settings()
-    if not settings.for_service("sweeper").database_url or not settings.redis_url:
-        print("sweeper worker: DATABASE_URL (or SWEEPER_DATABASE_URL) and REDIS_URL must be set", file=sys.stderr)
+    settings = get_settings().for_service("sweeper")
+    if not settings.database_url or not settings.redis_url:
+        print("sweeper worker: DATABASE_URL and REDIS_URL must be set", file=sys.stderr)
         return 2
     os.environ.setdefault("dramatiq_worker_timeout", IDLE_POLL_MS)
     metrics_args: list[str] = []
