@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -25,6 +26,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from holdfast_common import db_roles
+from holdfast_common.db import SyncPool
 from holdfast_common.db_roles import RoleConfigError, RoleTimeouts, ServiceRole, bootstrap
 from holdfast_common.devinfra import REPO_ROOT
 from holdfast_common.settings import DatabaseClient, Settings
@@ -33,8 +35,15 @@ from inventory_svc.stock_events import APPLICATION_NAME as LISTENER_NAME
 from sweeper.database import APPLICATION_NAME as SWEEPER_NAME
 from sweeper.database import LazyPool
 from sweeper.expiry import sweep
-from tests.conftest import make_settings, new_database, start_inventory, start_pricing
-from tests.support.grpc_helpers import cents, new_request_id, usd_cents
+from tests.conftest import (
+    RunningInventory,
+    RunningService,
+    make_settings,
+    new_database,
+    start_inventory,
+    start_pricing,
+)
+from tests.support.grpc_helpers import Pricing, cents, new_request_id, usd_cents
 from tests.support.metrics import scrape
 from tests.support.ports import free_port
 
@@ -117,6 +126,13 @@ def assert_denied(conn: psycopg.Connection, statement: str) -> None:
     with pytest.raises(pg_errors.InsufficientPrivilege) as refused:
         conn.execute(statement)
     assert refused.value.sqlstate == DENIED, statement
+
+
+def value(conn: psycopg.Connection, query: str, *params: object) -> Any:
+    """The one value `query` returns."""
+    row = conn.execute(query, params or None).fetchone()
+    assert row is not None, query
+    return row[0]
 
 
 def assert_allowed(conn: psycopg.Connection, statement: str) -> None:
@@ -308,7 +324,7 @@ def test_running_the_bootstrap_again_takes_back_extra_grants_and_changes_nothing
     db.execute(sql.SQL("ALTER ROLE {} SET lock_timeout = 0").format(sweeper))
     assert grants_snapshot(db, names) != before
 
-    # As an operator runs it after a migration: the CLI, the owner's URL and the services' URLs.
+    # As the compose migrate job runs it: migrations, then the roles of the services' URLs.
     env = {
         **os.environ,
         "DATABASE_URL": roles.owner_url,
@@ -318,10 +334,11 @@ def test_running_the_bootstrap_again_takes_back_extra_grants_and_changes_nothing
         **{key.upper(): str(value) for key, value in TIMEOUTS.items()},
     }
     done = subprocess.run(
-        [sys.executable, "-m", "holdfast_common.db_roles"],
+        [sys.executable, "-m", "holdfast_common.migrate"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    assert "0 migration(s) applied" in done.stdout
     assert done.stdout.count("granted and limited") == 3, done.stdout
 
     assert grants_snapshot(db, names) == before
@@ -333,21 +350,21 @@ def test_passwords_are_stored_hashed_and_kept_when_a_url_has_none(
     roles: Roles, db: psycopg.Connection
 ) -> None:
     name = roles.names["pricing_svc"]
-    if not db.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:
+    if not value(db, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
         pytest.skip("reading pg_authid needs a superuser")
-    stored = db.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (name,)).fetchone()[0]
+    stored = value(db, "SELECT rolpassword FROM pg_authid WHERE rolname = %s", name)
     assert stored.startswith(("SCRAM-SHA-256$", "md5")), stored
     assert f"{name}-secret" not in stored
 
     no_password = ServiceRole("pricing_svc", name, None)
     bootstrap(roles.owner_url, [no_password], RoleTimeouts.from_settings(roles.settings()))
-    assert db.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (name,)).fetchone()[0] == stored
+    assert value(db, "SELECT rolpassword FROM pg_authid WHERE rolname = %s", name) == stored
 
 
 def test_a_service_url_naming_the_owner_or_a_shared_role_is_refused(
     roles: Roles, db: psycopg.Connection
 ) -> None:
-    owner = db.execute("SELECT current_user").fetchone()[0]
+    owner = value(db, "SELECT current_user")
     before = grants_snapshot(db, list(roles.names.values()))
     as_owner = [*db_roles.service_roles(roles.settings())[:2], ServiceRole("sweeper", owner, None)]
     with pytest.raises(RoleConfigError, match="schema owner"):
@@ -425,7 +442,14 @@ def test_the_whole_product_works_with_each_service_on_its_own_role(
     assert find_breaches(roles.owner_url) == {}
 
 
-def _whole_flow(roles, db, inventory, pricing, sweeper_pool, metrics_port) -> None:  # type: ignore[no-untyped-def]
+def _whole_flow(
+    roles: Roles,
+    db: psycopg.Connection,
+    inventory: RunningInventory,
+    pricing: RunningService[Pricing],
+    sweeper_pool: SyncPool,
+    metrics_port: int,
+) -> None:
     inv, stub = inventory.client, inventory.stub
     # Catalog.
     category = stub.CreateCategory(ipb.CreateCategoryRequest(name=f"coats-{uuid.uuid4().hex[:6]}")).category
