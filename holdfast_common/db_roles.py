@@ -48,8 +48,9 @@ _BOOTSTRAP_LOCK = "SELECT pg_advisory_xact_lock(hashtext('holdfast_common.db_rol
 _ROLE = "SELECT rolsuper FROM pg_roles WHERE rolname = %s"
 _WHERE = "SELECT current_user, current_schema(), current_database()"
 # Roles are shared by every database of the server: a bootstrap of another database with
-# the same role names may create or alter one between our look and our write. The whole
-# transaction is then run again; it finds the role there.
+# the same role names may create one between our look and our write (a unique violation), or
+# alter one we alter too ("tuple concurrently updated", an internal error). The whole
+# transaction is then run again, and finds the role as the other left it.
 _RACES = (pg_errors.UniqueViolation, pg_errors.DuplicateObject, pg_errors.InternalError_)
 _ATTEMPTS = 5
 

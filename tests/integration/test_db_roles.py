@@ -377,6 +377,18 @@ def test_a_service_url_naming_the_owner_or_a_shared_role_is_refused(
         db_roles.service_roles(shared)
 
 
+def test_a_superuser_role_is_refused(roles: Roles, db: psycopg.Connection) -> None:
+    if not value(db, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
+        pytest.skip("making a superuser needs a superuser")
+    name = unique_role_names("s")["sweeper"]
+    db.execute(sql.SQL("CREATE ROLE {} SUPERUSER").format(sql.Identifier(name)))
+    try:
+        with pytest.raises(RoleConfigError, match="superuser"):
+            bootstrap(roles.owner_url, [ServiceRole("sweeper", name, None)], RoleTimeouts(1, 1, 1))
+    finally:
+        db.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
 def test_bootstraps_racing_on_one_server_all_succeed(
     database_url: str, pg_server_url: str, template_database: str
 ) -> None:
