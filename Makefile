@@ -11,7 +11,7 @@ PROTO_DEPS := .proto-deps
 PROTO_DEPS_STAMP := $(PROTO_DEPS)/.copied
 DEVSTACK := $(PY) -m holdfast_common.devstack
 
-.PHONY: setup protos migrate run run-inventory run-sweeper test seed audit lint clean bench bench-quick
+.PHONY: setup protos migrate roles run run-inventory run-sweeper test seed audit lint clean bench bench-quick
 
 setup: $(STAMP)
 
@@ -34,6 +34,11 @@ $(PROTO_STAMP): $(STAMP) $(PROTO_FILES)
 
 migrate: protos
 	$(DEVSTACK) migrate
+
+# The services' least-privilege roles (README "Database roles"), after the migrations, as
+# DATABASE_URL's owner: the roles INVENTORY_/PRICING_/SWEEPER_DATABASE_URL name, granted.
+roles: protos
+	$(DEVSTACK) exec -- $(PY) -m holdfast_common.db_roles
 
 run: protos
 	$(DEVSTACK) run

@@ -41,7 +41,7 @@ def connection_kwargs(settings: Settings, application_name: str) -> dict[str, ob
     options = (
         f"-c lock_timeout={settings.db_lock_timeout_ms} "
         f"-c statement_timeout={settings.db_statement_timeout_ms} "
-        "-c idle_in_transaction_session_timeout=60000 "
+        f"-c idle_in_transaction_session_timeout={settings.db_idle_in_transaction_timeout_ms} "
         "-c plan_cache_mode=force_custom_plan"
     )
     return {

@@ -31,14 +31,20 @@ def apply_migrations(database_url: str) -> int:
 
 
 def main() -> int:
-    """`python -m holdfast_common.migrate`: applies pending migrations to DATABASE_URL."""
+    """`python -m holdfast_common.migrate`: applies pending migrations to DATABASE_URL, then,
+    when services have URLs of their own, brings their roles up to date (holdfast_common.db_roles)."""
+    from holdfast_common import db_roles
     from holdfast_common.settings import get_settings
 
-    url = get_settings().database_url
+    settings = get_settings()
+    url = settings.database_url
     if not url:
         print("migrate: DATABASE_URL is not set", flush=True)
         return 2
     print(f"migrate: {apply_migrations(url)} migration(s) applied", flush=True)
+    # A migration may add a table or a column a service uses: its grant follows at once.
+    if any(settings.service_database_urls().values()):
+        return db_roles.main()
     return 0
 
 

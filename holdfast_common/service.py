@@ -13,7 +13,7 @@ from holdfast_common.grpc_server import RunningServer, serve_until_signalled, st
 from holdfast_common.logs import configure_logging
 from holdfast_common.metrics_collectors import HoldsCollector, PoolCollector
 from holdfast_common.metrics_http import serve_metrics
-from holdfast_common.settings import Settings, get_settings
+from holdfast_common.settings import DatabaseClient, Settings, get_settings
 from holdfast_common.tls import SecurityConfigError
 from holdfast_common.tracing import acquire as acquire_tracing
 
@@ -86,9 +86,9 @@ async def start_service(
     return running
 
 
-def run_service(name: str, create: Callable[[Settings], Awaitable[RunningServer]]) -> None:
+def run_service(name: DatabaseClient, create: Callable[[Settings], Awaitable[RunningServer]]) -> None:
     """The process entry point: serves until SIGTERM/SIGINT, then drains in-flight calls."""
-    settings = get_settings()
+    settings = get_settings().for_service(name)
     configure_logging(settings.log_level)
     if not settings.database_url:
         raise SystemExit("DATABASE_URL is not set (`make run` sets it for you)")

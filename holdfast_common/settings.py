@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,14 @@ class Settings(BaseSettings):
     # Server-side limits set on every pooled connection.
     db_lock_timeout_ms: int = Field(default=5000, ge=0)
     db_statement_timeout_ms: int = Field(default=15000, ge=0)
+    db_idle_in_transaction_timeout_ms: int = Field(default=60000, ge=0)
+    # Each service connects with its own URL when set (its least-privilege role, README
+    # "Database roles"), else with DATABASE_URL, which stays the schema owner's: migrations,
+    # `make roles` (it creates the roles these URLs name) and the audit use it. The three
+    # limits above are also set on those roles.
+    inventory_database_url: str = ""
+    pricing_database_url: str = ""
+    sweeper_database_url: str = ""
 
     hold_default_ttl_seconds: int = Field(default=900, gt=0)
     hold_max_ttl_seconds: int = Field(default=3600, gt=0)
@@ -109,6 +118,23 @@ class Settings(BaseSettings):
     sweeper_leader_ttl_seconds: float = Field(default=15.0, gt=0)
     # Prefix of every Redis key (queue, leader lock), so deployments can share a Redis.
     sweeper_redis_namespace: str = Field(default="holdfast", min_length=1)
+
+    def for_service(self, service: DatabaseClient) -> Settings:
+        """These settings as `service` connects: DATABASE_URL replaced by its own URL when set."""
+        own = self.service_database_urls()[service]
+        return self.model_copy(update={"database_url": own}) if own else self
+
+    def service_database_urls(self) -> dict[DatabaseClient, str]:
+        """Each service's own database URL ("" where it connects with DATABASE_URL)."""
+        return {
+            "inventory_svc": self.inventory_database_url,
+            "pricing_svc": self.pricing_database_url,
+            "sweeper": self.sweeper_database_url,
+        }
+
+
+# The processes that connect to the database, by the names they run under.
+DatabaseClient = Literal["inventory_svc", "pricing_svc", "sweeper"]
 
 
 @lru_cache(maxsize=1)

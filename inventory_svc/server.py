@@ -17,6 +17,7 @@ SERVICE_NAME = inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].ful
 
 async def create_server(settings: Settings, listen: str | None = None) -> RunningServer:
     """Starts serving; `listen` overrides the configured address ("127.0.0.1:0" in tests)."""
+    settings = settings.for_service("inventory_svc")  # its pool and its LISTEN connection
     pricing = PricingClient(settings.pricing_address, settings)
 
     def register(pool: AsyncPool, server: grpc.aio.Server, closers: Closers) -> list[str]:

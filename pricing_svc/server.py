@@ -16,6 +16,7 @@ SERVICE_NAME = pricing_pb2.DESCRIPTOR.services_by_name["PricingService"].full_na
 
 async def create_server(settings: Settings, listen: str | None = None) -> RunningServer:
     """Starts serving; `listen` overrides the configured address ("127.0.0.1:0" in tests)."""
+    settings = settings.for_service("pricing_svc")
 
     def register(pool: AsyncPool, server: grpc.aio.Server, closers: Closers) -> list[str]:
         servicer = PricingServicer(pool, settings)

@@ -21,7 +21,7 @@ class LazyPool:
     """
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+        self._settings = settings.for_service("sweeper")
         self._lock = threading.Lock()
         self._pool: SyncPool | None = None
         self._pid = 0

@@ -20,7 +20,7 @@ IDLE_POLL_MS = "100"
 
 def main(extra_args: list[str]) -> int:
     """`python -m sweeper worker [dramatiq options]`: options given override the defaults."""
-    settings = get_settings()
+    settings = get_settings().for_service("sweeper")
     if not settings.database_url or not settings.redis_url:
         print("sweeper worker: DATABASE_URL and REDIS_URL must be set", file=sys.stderr)
         return 2

@@ -42,6 +42,13 @@ HEALTHCHECKS = {
     "sweeper-scheduler": ["python", "-m", "sweeper", "healthcheck"],
 }
 
+# The URL each service that queries the database connects with (the scheduler never does).
+SERVICE_DATABASE_URLS = {
+    "inventory": "INVENTORY_DATABASE_URL",
+    "pricing": "PRICING_DATABASE_URL",
+    "sweeper-worker": "SWEEPER_DATABASE_URL",
+}
+
 
 @pytest.fixture(scope="module")
 def services() -> dict[str, dict[str, Any]]:
@@ -120,7 +127,7 @@ def test_every_process_publishes_its_own_metrics_port(services):
 def test_urls_name_the_compose_servers_and_their_credentials(services):
     env = services["inventory"]["environment"]
     server = services["postgres"]["environment"]
-    database = urlsplit(env["DATABASE_URL"])
+    database = urlsplit(services["migrate"]["environment"]["DATABASE_URL"])
     assert (database.hostname, database.port) == ("postgres", 5432)
     assert (database.username, database.password) == (server["POSTGRES_USER"], server["POSTGRES_PASSWORD"])
     assert database.path == f"/{server['POSTGRES_DB']}"
@@ -128,6 +135,25 @@ def test_urls_name_the_compose_servers_and_their_credentials(services):
     pricing_host, _, pricing_port = env["PRICING_ADDRESS"].rpartition(":")
     assert pricing_host == "pricing"
     assert int(pricing_port) == port_of(services["pricing"]["environment"]["PRICING_LISTEN"])
+
+
+def test_each_service_connects_as_its_own_role_and_only_migrate_as_the_owner(services):
+    migrate = services["migrate"]["environment"]
+    owner = urlsplit(migrate["DATABASE_URL"])
+    roles = set()
+    for name in HOLDFAST - {"migrate"}:
+        env = services[name]["environment"]
+        assert "DATABASE_URL" not in env, f"{name} has the owner's credentials"
+        own = {key for key in env if key.endswith("_DATABASE_URL")}
+        assert own == ({SERVICE_DATABASE_URLS[name]} if name in SERVICE_DATABASE_URLS else set()), name
+        for key in own:
+            url = urlsplit(env[key])
+            assert (url.hostname, url.port, url.path) == (owner.hostname, owner.port, owner.path), name
+            assert url.username != owner.username, name
+            # The migrate job creates and grants the role from the very same URL.
+            assert migrate[key] == env[key], name
+            roles.add(url.username)
+    assert len(roles) == len(SERVICE_DATABASE_URLS)
 
 
 def test_every_long_running_service_has_its_healthcheck(services):
