@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.registry import Collector
 
 from holdfast_common.db import AsyncPool, open_pool
 from holdfast_common.grpc_server import RunningServer, serve_until_signalled, start_server
 from holdfast_common.logs import configure_logging
-from holdfast_common.metrics_collectors import HoldsCollector, PoolCollector
+from holdfast_common.metrics_collectors import PoolCollector
 from holdfast_common.metrics_http import serve_metrics
 from holdfast_common.settings import DatabaseClient, Settings, get_settings
 from holdfast_common.tls import SecurityConfigError
@@ -23,32 +24,32 @@ Closers = list[Callable[[], Awaitable[None]]]
 PooledRegistrar = Callable[[AsyncPool, grpc.aio.Server, Closers], list[str]]
 
 
-def _metrics_port(settings: Settings, name: str) -> int:
-    ports = {"inventory_svc": settings.inventory_metrics_port, "pricing_svc": settings.pricing_metrics_port}
-    return ports.get(name, 0)
+# The collectors a service adds to its /metrics beyond the process-wide ones and its pool's.
+ServiceCollectors = Callable[[AsyncPool], list[Collector]]
 
 
-# Holds are inventory_svc's: the count of those in play is reported by its replicas only.
-_REPORTS_HOLDS = {"inventory_svc"}
+def _no_collectors(pool: AsyncPool) -> list[Collector]:
+    return []
 
 
-def _service_registry(pool: AsyncPool, name: str) -> CollectorRegistry:
-    """The process-wide metrics (calls, process) plus this service's pool and, for
-    inventory_svc, its holds: each server in a process (tests run several) shows its own."""
+def _service_registry(pool: AsyncPool, collectors: ServiceCollectors) -> CollectorRegistry:
+    """The process-wide metrics (calls, process) plus this service's pool and its own
+    collectors: each server in a process (tests run several) shows its own."""
     registry = CollectorRegistry()
     registry.register(REGISTRY)
     registry.register(PoolCollector(pool))
-    if name in _REPORTS_HOLDS:
-        registry.register(HoldsCollector(pool, asyncio.get_running_loop()))
+    for collector in collectors(pool):
+        registry.register(collector)
     return registry
 
 
-async def _start_metrics(settings: Settings, pool: AsyncPool, name: str) -> Callable[[], Awaitable[None]]:
+async def _start_metrics(
+    settings: Settings, pool: AsyncPool, port: int, collectors: ServiceCollectors
+) -> Callable[[], Awaitable[None]]:
     """Serves /metrics when the service's port is set; returns what stops it."""
-    port = _metrics_port(settings, name)
     if not port:
         return _nothing
-    stop = serve_metrics(settings.metrics_host, port, _service_registry(pool, name))
+    stop = serve_metrics(settings.metrics_host, port, _service_registry(pool, collectors))
 
     async def stop_metrics() -> None:
         await asyncio.to_thread(stop)
@@ -61,9 +62,16 @@ async def _nothing() -> None:
 
 
 async def start_service(
-    settings: Settings, listen: str, name: str, register: PooledRegistrar
+    settings: Settings,
+    listen: str,
+    name: str,
+    register: PooledRegistrar,
+    *,
+    metrics_port: int = 0,
+    collectors: ServiceCollectors = _no_collectors,
 ) -> RunningServer:
-    """Opens the pool and starts serving on `listen`; stopping the server closes the pool."""
+    """Opens the pool and starts serving on `listen`, with /metrics on `metrics_port` (0: none);
+    stopping the server closes the pool."""
     pool = await open_pool(settings, name)
     closers: Closers = []
     # Before the server is made: with an OTLP endpoint set, its calls are traced.
@@ -79,7 +87,7 @@ async def start_service(
     running.on_stop.extend([*closers, *last])
     try:
         # First: the server has drained by then, and the pool must outlive the last scrape.
-        running.on_stop.insert(0, await _start_metrics(settings, pool, name))
+        running.on_stop.insert(0, await _start_metrics(settings, pool, metrics_port, collectors))
     except BaseException:
         await running.stop(0)
         raise

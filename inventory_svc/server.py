@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 from holdfast.inventory.v1 import inventory_pb2, inventory_pb2_grpc
+from prometheus_client.registry import Collector
 
 from holdfast_common.db import AsyncPool
 from holdfast_common.grpc_server import RunningServer
+from holdfast_common.metrics_collectors import HoldsCollector
 from holdfast_common.service import Closers, run_service, start_service
 from holdfast_common.settings import Settings
 from inventory_svc.pricing_client import PricingClient
 from inventory_svc.servicer import InventoryServicer
 
 SERVICE_NAME = inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name
+
+
+def _holds_collector(pool: AsyncPool) -> list[Collector]:
+    return [HoldsCollector(pool, asyncio.get_running_loop())]
 
 
 async def create_server(settings: Settings, listen: str | None = None) -> RunningServer:
@@ -28,7 +36,13 @@ async def create_server(settings: Settings, listen: str | None = None) -> Runnin
 
     try:
         running = await start_service(
-            settings, listen or settings.inventory_listen, "inventory_svc", register
+            settings,
+            listen or settings.inventory_listen,
+            "inventory_svc",
+            register,
+            metrics_port=settings.inventory_metrics_port,
+            # Holds are inventory_svc's: only its replicas report the count of those in play.
+            collectors=_holds_collector,
         )
     except BaseException:
         await pricing.close()

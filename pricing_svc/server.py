@@ -24,7 +24,13 @@ async def create_server(settings: Settings, listen: str | None = None) -> Runnin
         pricing_pb2_grpc.add_PricingServiceServicer_to_server(servicer, server)
         return [SERVICE_NAME]
 
-    return await start_service(settings, listen or settings.pricing_listen, "pricing_svc", register)
+    return await start_service(
+        settings,
+        listen or settings.pricing_listen,
+        "pricing_svc",
+        register,
+        metrics_port=settings.pricing_metrics_port,
+    )
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import grpc
 import pytest
@@ -383,11 +384,15 @@ def test_list_variants_of_unknown_product_is_not_found(inventory):
 # ---------------------------------------------------------------- retries with a request_id
 
 
-def _creates(inventory) -> list[tuple[str, object, str]]:
+def _creates(inventory) -> list[tuple[str, Any, str]]:
     """(method, request, table) for each catalog create, every one with a fresh request_id."""
     product = inventory.client.product()
     return [
-        ("CreateCategory", pb.CreateCategoryRequest(name=_name(), request_id=str(uuid.uuid4())), "categories"),
+        (
+            "CreateCategory",
+            pb.CreateCategoryRequest(name=_name(), request_id=str(uuid.uuid4())),
+            "categories",
+        ),
         (
             "CreateProduct",
             pb.CreateProductRequest(title=_name("p"), base_price=_money(12), request_id=str(uuid.uuid4())),
