@@ -33,12 +33,20 @@ class RunningServer:
     port: int
     health: health.aio.HealthServicer
     service_names: list[str]
+    # Run once new calls are refused, while in-flight ones drain: for calls that would never
+    # end by themselves (streams), which otherwise hold shutdown up for the whole grace.
+    on_drain: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def stop(self, grace: float) -> None:
-        """Health NOT_SERVING, refuse new calls, let in-flight ones finish, then run on_stop hooks."""
+        """Health NOT_SERVING, refuse new calls, run on_drain hooks while in-flight calls
+        finish, then run on_stop hooks."""
         await self.health.enter_graceful_shutdown()
-        await self.server.stop(grace)
+        stopping = asyncio.ensure_future(self.server.stop(grace))
+        await asyncio.sleep(0)  # lets stop() begin refusing new calls first
+        for hook in self.on_drain:
+            await hook()
+        await stopping
         for hook in self.on_stop:
             await hook()
 

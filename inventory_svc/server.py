@@ -27,9 +27,12 @@ async def create_server(settings: Settings, listen: str | None = None) -> Runnin
     """Starts serving; `listen` overrides the configured address ("127.0.0.1:0" in tests)."""
     settings = settings.for_service("inventory_svc")  # its pool and its LISTEN connection
     pricing = PricingClient(settings.pricing_address, settings)
+    draining: Closers = []
 
     def register(pool: AsyncPool, server: grpc.aio.Server, closers: Closers) -> list[str]:
         servicer = InventoryServicer(pool, settings, pricing)
+        # Open WatchStockLevels streams end (UNAVAILABLE) as soon as shutdown begins.
+        draining.append(servicer.stock_events.close)
         closers.extend([servicer.close, servicer.stock_events.close])
         inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicer, server)
         return [SERVICE_NAME]
@@ -47,6 +50,7 @@ async def create_server(settings: Settings, listen: str | None = None) -> Runnin
     except BaseException:
         await pricing.close()
         raise
+    running.on_drain.extend(draining)
     running.on_stop.append(pricing.close)
     return running
 

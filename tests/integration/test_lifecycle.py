@@ -271,3 +271,27 @@ def test_calls_still_stuck_when_the_grace_runs_out_are_refused_and_leave_nothing
         assert (server.client.level(sku).on_hand, server.client.level(sku).reserved) == (4, 2)
     finally:
         server.stop()
+
+
+def test_sigterm_ends_open_watch_streams_at_once_instead_of_waiting_out_the_grace(database_url, tmp_path):
+    service = ServiceProcess(
+        "inventory_svc", tmp_path / "inventory.log", DATABASE_URL=database_url, SHUTDOWN_GRACE_SECONDS="30"
+    )
+    client = Inventory(service.target)
+    try:
+        sku = client.sku(on_hand=5)
+        stream = client.stub.WatchStockLevels(pb.WatchStockLevelsRequest(skus=[sku]), timeout=60)
+        assert next(stream).stock_level.on_hand == 5
+        signalled = time.monotonic()
+        service.process.send_signal(signal.SIGTERM)
+        # A watcher is told to go elsewhere (UNAVAILABLE: reconnect to another replica) rather
+        # than kept open until the grace runs out and cut off.
+        with pytest.raises(grpc.RpcError) as ended:
+            next(stream)
+        assert failure(ended.value).code == grpc.StatusCode.UNAVAILABLE
+        assert service.process.wait(timeout=30) == 0, service.log()
+        # Far below the 30 s grace even on a loaded machine; waiting it out would take all 30.
+        assert time.monotonic() - signalled < 10, service.log()
+    finally:
+        client.close()
+        service.kill()
