@@ -64,8 +64,9 @@ class Violations:
         if not _REQUEST_ID.fullmatch(value):
             self.add(field, "must be 1-64 characters of A-Z a-z 0-9 . _ : -")
 
-    def sku(self, field: str, value: str) -> None:
-        self.pattern(
+    def sku(self, field: str, value: str) -> bool:
+        """Checks a SKU; True when it is well formed."""
+        return self.pattern(
             field, value, _SKU, "must be 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit"
         )
 
@@ -81,6 +82,8 @@ class Violations:
         elif "\x00" in value:
             self.add(field, "must not contain NUL characters")
 
-    def pattern(self, field: str, value: str, regex: re.Pattern[str], description: str) -> None:
-        if not regex.fullmatch(value):
-            self.add(field, description)
+    def pattern(self, field: str, value: str, regex: re.Pattern[str], description: str) -> bool:
+        if regex.fullmatch(value):
+            return True
+        self.add(field, description)
+        return False
