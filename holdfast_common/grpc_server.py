@@ -38,13 +38,15 @@ class RunningServer:
             await hook()
 
 
-async def start_server(listen: str, register: Registrar) -> RunningServer:
+async def start_server(
+    listen: str, register: Registrar, *, max_message_bytes: int = MAX_MESSAGE_BYTES
+) -> RunningServer:
     """Starts a grpc.aio server on `listen` ("host:0" picks a free port)."""
     server = grpc.aio.server(
         interceptors=[CallObserver()],
         options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.so_reuseport", 0),
         ],
     )

@@ -70,7 +70,11 @@ async def start_service(
     # After the pool; tracing last, to flush the spans of the drained calls.
     last: Closers = [pool.close] if tracing is None else [pool.close, tracing.release]
     try:
-        running = await start_server(listen, lambda server: register(pool, server, closers))
+        running = await start_server(
+            listen,
+            lambda server: register(pool, server, closers),
+            max_message_bytes=settings.grpc_max_message_bytes,
+        )
     except BaseException:
         for close in [*closers, *last]:
             await close()
