@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,10 +33,10 @@ from holdfast.inventory.v1 import inventory_pb2 as ipb
 from holdfast.pricing.v1 import pricing_pb2 as pb
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from psycopg import sql
 
 from inventory_svc import requests as inventory_requests
 from pricing_svc import requests as pricing_requests
+from tests.support.db_fingerprint import TableFingerprints
 from tests.support.grpc_helpers import failure, new_request_id, unique_sku, usd_cents
 from tests.support.proto_strategies import Strategy, durations, messages
 
@@ -69,47 +69,10 @@ LEAKS = ("Traceback", 'File "', "psycopg", "SELECT ", "INSERT ", "UPDATE ", "DEL
 MIN_FUZZ_TTL = timedelta(minutes=2)
 
 
-# ---------------------------------------------------------------- what the database holds
-
-
-def _tables(conn: psycopg.Connection) -> list[str]:
-    """Every table of the schema (migration bookkeeping aside), so new tables are covered."""
-    rows = conn.execute(
-        """
-        SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
-          AND c.relname NOT LIKE '%yoyo%'
-        ORDER BY c.relname
-        """
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def fingerprint_query(conn: psycopg.Connection) -> sql.Composed:
-    """One statement giving, per table, its row count and an md5 of its rows in order."""
-    parts = [
-        sql.SQL(
-            "SELECT {name}, count(*), md5(COALESCE(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t"
-        ).format(name=sql.Literal(table), table=sql.Identifier(table))
-        for table in _tables(conn)
-    ]
-    return sql.SQL(" UNION ALL ").join(parts)
-
-
-@dataclass
-class Fingerprints:
-    conn: psycopg.Connection
-    query: sql.Composed
-    last: list[tuple[Any, ...]] = field(default_factory=list)
-
-    def take(self) -> list[tuple[Any, ...]]:
-        return self.conn.execute(self.query).fetchall()
-
-
 @pytest.fixture(scope="module")
-def fingerprints(database_url: str) -> Iterator[Fingerprints]:
+def fingerprints(database_url: str) -> Iterator[TableFingerprints]:
     with psycopg.connect(database_url, autocommit=True) as conn:
-        yield Fingerprints(conn, fingerprint_query(conn))
+        yield TableFingerprints(conn)
 
 
 # ---------------------------------------------------------------- the seeded world
@@ -347,7 +310,7 @@ def judge(
     domain: str,
     request: Any,
     error: grpc.RpcError | None,
-    prints: Fingerprints,
+    prints: TableFingerprints,
 ) -> grpc.StatusCode:
     """Checks one answer (and what it did to the database); returns its code."""
     code = grpc.StatusCode.OK if error is None else error.code()
@@ -368,7 +331,7 @@ def judge(
     return code
 
 
-def fuzz(stub: Any, method: MethodDescriptor, domain: str, strategy: Strategy, prints: Fingerprints) -> None:
+def fuzz(stub: Any, method: MethodDescriptor, domain: str, strategy: Strategy, prints: TableFingerprints) -> None:
     """Runs the examples; fails on the first bad answer, shrunk to a small request."""
     codes: set[grpc.StatusCode] = set()
     prints.last = prints.take()
