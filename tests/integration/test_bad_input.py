@@ -710,7 +710,14 @@ CASES = [
         "lines[0].sku",
     ),
     # A TTL under a microsecond rounded to zero: a hold expired as it was made.
-    Case("hold ttl under a microsecond", "CreateHold", lambda w: _hold(w, ttl=_ttl(0, 999)), INVALID, BAD, "ttl"),
+    Case(
+        "hold ttl under a microsecond",
+        "CreateHold",
+        lambda w: _hold(w, ttl=_ttl(0, 999)),
+        INVALID,
+        BAD,
+        "ttl",
+    ),
     Case("hold ttl of mixed signs", "CreateHold", lambda w: _hold(w, ttl=_ttl(2, -1)), INVALID, BAD, "ttl"),
     Case(
         "hold ttl nanos out of range",
@@ -720,7 +727,14 @@ CASES = [
         BAD,
         "ttl",
     ),
-    Case("extend ttl under a microsecond", "ExtendHold", lambda w: _extend(w, ttl=_ttl(0, 1)), INVALID, BAD, "ttl"),
+    Case(
+        "extend ttl under a microsecond",
+        "ExtendHold",
+        lambda w: _extend(w, ttl=_ttl(0, 1)),
+        INVALID,
+        BAD,
+        "ttl",
+    ),
     Case(
         "extend ttl int64 seconds",
         "ExtendHold",
@@ -841,7 +855,14 @@ def _create_rule(rule: ppb.PriceRule) -> ppb.CreatePriceRuleRequest:
 PRICING_CASES = [
     # Found by the fuzz: a SKU scope that failed validation still made a Scope, which
     # refused an empty target with a ValueError: INTERNAL.
-    Case("rule sku empty", "CreatePriceRule", lambda w, r: _create_rule(_bulk_rule(sku="")), INVALID, BAD, "rule.sku"),
+    Case(
+        "rule sku empty",
+        "CreatePriceRule",
+        lambda w, r: _create_rule(_bulk_rule(sku="")),
+        INVALID,
+        BAD,
+        "rule.sku",
+    ),
     Case(
         "rule sku malformed",
         "CreatePriceRule",
@@ -915,7 +936,7 @@ PRICING_CASES = [
 
 @pytest.mark.parametrize("case", PRICING_CASES, ids=[c.id for c in PRICING_CASES])
 def test_bad_pricing_request_is_refused_and_writes_nothing(pricing, db, world, rule, case):
-    request = case.build(world, rule)  # type: ignore[call-arg]
+    request = case.build(world, rule)
     before = db.execute(SNAPSHOT).fetchone()
     f = refusal(getattr(pricing.stub, case.method), request)
     assert (f.code, f.reason) == (case.code, case.reason), f.message

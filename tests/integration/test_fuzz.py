@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -118,7 +118,11 @@ def world(priced_inventory, pricing) -> World:
     rules = [
         pricing.client.rule(name="pct", stage=pb.PRICE_STAGE_BULK, percent_off_bps=500, min_quantity=3),
         pricing.client.rule(
-            name="tier", stage=pb.PRICE_STAGE_TIER, amount_off=usd_cents(50), customer_tier="gold", sku=skus[0]
+            name="tier",
+            stage=pb.PRICE_STAGE_TIER,
+            amount_off=usd_cents(50),
+            customer_tier="gold",
+            sku=skus[0],
         ),
         pricing.client.rule(
             name="sale",
@@ -331,7 +335,9 @@ def judge(
     return code
 
 
-def fuzz(stub: Any, method: MethodDescriptor, domain: str, strategy: Strategy, prints: TableFingerprints) -> None:
+def fuzz(
+    stub: Any, method: MethodDescriptor, domain: str, strategy: Strategy, prints: TableFingerprints
+) -> None:
     """Runs the examples; fails on the first bad answer, shrunk to a small request."""
     codes: set[grpc.StatusCode] = set()
     prints.last = prints.take()

@@ -9,10 +9,11 @@ import grpc
 import psycopg
 import pytest
 from google.protobuf.message import Message
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
 from holdfast.pricing.v1 import pricing_pb2 as ppb
 
+from holdfast_common.healthcheck import check as health_check
 from tests.conftest import RunningService, make_settings, start_inventory, start_pricing
 from tests.support.db_fingerprint import TableFingerprints
 from tests.support.grpc_helpers import new_request_id, refusal, unique_sku
@@ -67,9 +68,7 @@ def _sized(build: Callable[[str], Message], size: int) -> Message:
 
 
 def _serving(port: int) -> bool:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        response = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
-    return bool(response.status == health_pb2.HealthCheckResponse.SERVING)
+    return health_check(f"127.0.0.1:{port}") == health_pb2.HealthCheckResponse.SERVING
 
 
 # ---------------------------------------------------------------- message size
@@ -134,9 +133,12 @@ def more_than_a_page(small_inventory, small_pricing) -> dict[str, Any]:
         client.sku(on_hand=5, product_id=product.id)
         small_pricing.client.rule(stage=ppb.PRICE_STAGE_BULK, percent_off_bps=100, min_quantity=5)
     owner = unique_sku("owner")
-    for sku in [v.sku for v in small_inventory.stub.ListVariants(
-        pb.ListVariantsRequest(product_id=product.id, page_size=MAX_PAGE)
-    ).variants] * 2:
+    for sku in [
+        v.sku
+        for v in small_inventory.stub.ListVariants(
+            pb.ListVariantsRequest(product_id=product.id, page_size=MAX_PAGE)
+        ).variants
+    ] * 2:
         client.hold({sku: 1}, owner_id=owner)
     return {"product_id": product.id, "owner": owner}
 
@@ -149,14 +151,20 @@ def _lists(world: dict[str, Any]) -> dict[str, tuple[str, Callable[[int], Messag
             lambda n: pb.ListVariantsRequest(product_id=world["product_id"], page_size=n),
             "variants",
         ),
-        "ListHolds": ("inventory", lambda n: pb.ListHoldsRequest(owner_id=world["owner"], page_size=n), "holds"),
+        "ListHolds": (
+            "inventory",
+            lambda n: pb.ListHoldsRequest(owner_id=world["owner"], page_size=n),
+            "holds",
+        ),
         "ListPriceRules": ("pricing", lambda n: ppb.ListPriceRulesRequest(page_size=n), "rules"),
     }
 
 
 @pytest.mark.parametrize("method", ["ListCategories", "ListVariants", "ListHolds", "ListPriceRules"])
 @pytest.mark.parametrize("page_size", [MAX_PAGE + 1, 1000, 2**31 - 1])
-def test_a_page_size_over_the_maximum_is_capped(method, page_size, small_inventory, small_pricing, more_than_a_page):
+def test_a_page_size_over_the_maximum_is_capped(
+    method, page_size, small_inventory, small_pricing, more_than_a_page
+):
     service, request, items = _lists(more_than_a_page)[method]
     stub = (small_inventory if service == "inventory" else small_pricing).stub
     page = getattr(stub, method)(request(page_size))

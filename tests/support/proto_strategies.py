@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import descriptor as d
-from google.protobuf import duration_pb2, timestamp_pb2
-from google.protobuf import message_factory
+from google.protobuf import duration_pb2, message_factory, timestamp_pb2
 from google.protobuf.message import Message
 from google.type import money_pb2
 from hypothesis import strategies as st
@@ -44,8 +43,8 @@ _ODD_STRINGS = [
     "é",
     "e\u0301",  # e + combining acute accent
     "\u202eevil",  # right-to-left override
-    "שָׁלוֹם",
-    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 🎉",  # astral plane
+    "\u05e9\u05c1\u05b8\u05dc\u05d5\u05b9\u05dd",  # Hebrew with vowel points, right to left
+    "\U0001d518\U0001d52b \U0001f389",  # astral plane: Fraktur letters and an emoji
     "\ufeff",
     "\u200b",
     "' OR 1=1 --",
@@ -232,9 +231,9 @@ class _Builder:
         sample = self._keyed(self.samples, fd)
         if near and sample is not None:
             return sample
-        if fd.type == d.FieldDescriptor.TYPE_MESSAGE:
+        if fd.message_type is not None:
             generic = self.message(fd.message_type, depth + 1, compact, near)
-        elif fd.type == d.FieldDescriptor.TYPE_ENUM:
+        elif fd.enum_type is not None:
             known = st.sampled_from([v.number for v in fd.enum_type.values])
             if near:
                 return known
@@ -299,6 +298,7 @@ def messages(
     cap of the service plus one. Nested messages deeper than `max_depth` come out empty.
     """
     descriptor = message_type if isinstance(message_type, d.Descriptor) else message_type.DESCRIPTOR
+    assert isinstance(descriptor, d.Descriptor)
     builder = _Builder(
         samples=samples or {},
         overrides=overrides or {},
