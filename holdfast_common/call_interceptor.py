@@ -58,7 +58,12 @@ class _Method:
         self._calls: dict[grpc.StatusCode, Counter] = {}
 
     def record(
-        self, request: Any, context: grpc.aio.ServicerContext, started: float, exc: BaseException | None
+        self,
+        request: Any,
+        context: grpc.aio.ServicerContext,
+        peer: str,
+        started: float,
+        exc: BaseException | None,
     ) -> None:
         elapsed = perf_counter() - started
         code = _code_after(exc, context)
@@ -77,7 +82,7 @@ class _Method:
             code=code.name,
             reason=reason or None,
             request_id=getattr(request, "request_id", None) or None,
-            peer=context.peer(),
+            peer=peer,
             caller=current_caller.get(),
             duration_ms=round(elapsed * 1000, 3),
         )
@@ -86,6 +91,9 @@ class _Method:
 def _unary(method: _Method, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
         started = perf_counter()
+        # Read while the call is alive: after a client cancels, context.peer() can crash
+        # the process (grpcio 1.85's aio server), so it is never asked once the call ends.
+        peer = context.peer()
         exc: BaseException | None = None
         try:
             return await behavior(request, context)
@@ -93,7 +101,7 @@ def _unary(method: _Method, behavior: Callable[..., Awaitable[Any]]) -> Callable
             exc = raised
             raise
         finally:
-            method.record(request, context, started, exc)
+            method.record(request, context, peer, started, exc)
 
     return observed
 
@@ -103,6 +111,7 @@ def _stream(
 ) -> Callable[..., AsyncIterator[Any]]:
     async def observed(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         started = perf_counter()
+        peer = context.peer()  # see _unary
         exc: BaseException | None = None
         try:
             async for response in behavior(request, context):
@@ -111,7 +120,7 @@ def _stream(
             exc = raised
             raise
         finally:
-            method.record(request, context, started, exc)
+            method.record(request, context, peer, started, exc)
 
     return observed
 

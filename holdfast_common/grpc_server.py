@@ -24,8 +24,6 @@ log = structlog.get_logger(__name__)
 # Registers servicers on the server and returns their full service names.
 Registrar = Callable[[grpc.aio.Server], list[str]]
 
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-
 
 @dataclass
 class RunningServer:
@@ -70,8 +68,8 @@ async def start_server(listen: str, register: Registrar, settings: Settings) -> 
     server = grpc.aio.server(
         interceptors=interceptors(settings),
         options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", settings.grpc_max_message_bytes),
+            ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
             ("grpc.so_reuseport", 0),
         ],
     )

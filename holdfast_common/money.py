@@ -35,7 +35,13 @@ _EXPONENT_OVERRIDES = {
     **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
 }
 _NANOS_PER_UNIT = 1_000_000_000
-_INT64_MAX = 2**63 - 1
+INT64_MAX = 2**63 - 1
+# The largest amount a request may carry (a price, an adjustment, an amount off), in minor
+# units: 10 billion dollars. What is computed from such amounts must still fit int64,
+# as BIGINT and as google.type.Money units: a unit price (base + adjustment, 2e12) times
+# MAX_QUANTITY_PER_LINE (1e4) times MAX_LINES_PER_HOLD (1e2) is 2e18 < 9.2e18. Past
+# it a quote of a dear SKU overflowed into an internal error.
+MAX_AMOUNT_MINOR = 10**12
 
 
 def minor_exponent(currency: str) -> int:
@@ -73,8 +79,13 @@ def money_from_proto(
     *,
     store_currency: str,
     allow_negative: bool,
+    max_minor: int = MAX_AMOUNT_MINOR,
 ) -> Money | None:
-    """Converts wire money to minor units, adding a violation when it is not exact or allowed."""
+    """Converts wire money to minor units, adding a violation when it is not exact or allowed.
+
+    Amounts past `max_minor` either way are refused; amounts a service computed itself
+    (a quote read back) may pass INT64_MAX.
+    """
     if value.currency_code != store_currency:
         violations.add(f"{field}.currency_code", f"must be the store currency {store_currency}")
         return None
@@ -90,8 +101,8 @@ def money_from_proto(
         violations.add(f"{field}.nanos", f"must be a whole number of 1/{10**exp} units")
         return None
     minor = value.units * 10**exp + value.nanos // nanos_per_minor
-    if abs(minor) > _INT64_MAX:
-        violations.add(field, "is out of range")
+    if abs(minor) > max_minor:
+        violations.add(field, f"must be within ±{format_minor(max_minor, store_currency)}")
         return None
     if minor < 0 and not allow_negative:
         violations.add(field, "must not be negative")

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # Signs page tokens so a forged one is refused; set it in production.
     page_token_secret: str = "holdfast-dev-page-token-secret"
 
+    # Largest gRPC message a service receives or sends; a bigger request is refused by
+    # grpc itself with RESOURCE_EXHAUSTED before any of our code sees it.
+    grpc_max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+
     # Seconds in-flight calls get to finish after SIGTERM/SIGINT.
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     log_level: str = "INFO"

@@ -10,6 +10,10 @@ from holdfast_common.errors import FieldViolation, invalid_argument
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 _SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}")
 _CUSTOMER_TIER = re.compile(r"[A-Za-z0-9._\-]{0,64}")
+# A refusal names at most this many bad fields, then says how many it left out: a list of
+# a thousand bad SKUs would otherwise make a status too big for gRPC's trailing metadata
+# (8 KiB by default), which the client would see as RESOURCE_EXHAUSTED instead.
+MAX_REPORTED_VIOLATIONS = 10
 
 
 def resource_id(value: str, *, field: str = "id", request_id: str | None = None) -> str:
@@ -33,8 +37,15 @@ class Violations:
         self.items.append(FieldViolation(field, description))
 
     def raise_if_any(self) -> None:
-        if self.items:
-            raise invalid_argument(self.items)
+        if not self.items:
+            return
+        reported = self.items[:MAX_REPORTED_VIOLATIONS]
+        left_out = self.items[MAX_REPORTED_VIOLATIONS:]
+        if left_out:
+            reported.append(
+                FieldViolation(left_out[0].field, f"and {len(left_out)} more bad fields, not listed")
+            )
+        raise invalid_argument(reported)
 
     def uuid(self, field: str, value: str, *, required: bool = True) -> str | None:
         """Checks a resource id; returns its canonical form, or None when empty and optional."""
@@ -53,8 +64,9 @@ class Violations:
         if not _REQUEST_ID.fullmatch(value):
             self.add(field, "must be 1-64 characters of A-Z a-z 0-9 . _ : -")
 
-    def sku(self, field: str, value: str) -> None:
-        self.pattern(
+    def sku(self, field: str, value: str) -> bool:
+        """Checks a SKU; True when it is well formed."""
+        return self.pattern(
             field, value, _SKU, "must be 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit"
         )
 
@@ -70,6 +82,8 @@ class Violations:
         elif "\x00" in value:
             self.add(field, "must not contain NUL characters")
 
-    def pattern(self, field: str, value: str, regex: re.Pattern[str], description: str) -> None:
-        if not regex.fullmatch(value):
-            self.add(field, description)
+    def pattern(self, field: str, value: str, regex: re.Pattern[str], description: str) -> bool:
+        if regex.fullmatch(value):
+            return True
+        self.add(field, description)
+        return False

@@ -14,7 +14,7 @@ from holdfast.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 from holdfast_common.channels import bearer, open_aio_channel
 from holdfast_common.coalescer import Coalescer
 from holdfast_common.errors import ErrorKind, HoldfastError
-from holdfast_common.money import money_from_proto
+from holdfast_common.money import INT64_MAX, money_from_proto
 from holdfast_common.settings import Settings
 from holdfast_common.tracing import acquire as acquire_tracing
 from holdfast_common.tracing import attached
@@ -60,7 +60,13 @@ def _call_status(error: grpc.aio.AioRpcError) -> status_pb2.Status:
 
 def _minor_units(value: money_pb2.Money, field: str) -> int:
     money = money_from_proto(
-        Violations(), field, value, store_currency=value.currency_code, allow_negative=False
+        Violations(),
+        field,
+        value,
+        store_currency=value.currency_code,
+        allow_negative=False,
+        # A unit price is base + adjustment, each up to MAX_AMOUNT_MINOR.
+        max_minor=INT64_MAX,
     )
     if money is None:
         raise HoldfastError(ErrorKind.UNAVAILABLE, "PRICING_BAD_ANSWER", f"pricing sent an unusable {field}")

@@ -43,10 +43,14 @@ _REASONS = {
 
 
 def ttl(v: Violations, field: str, value: duration_pb2.Duration, max_seconds: int) -> timedelta:
-    """A positive duration no longer than max_seconds."""
+    """A duration of at least a microsecond (what a timestamp resolves) and at most max_seconds."""
     total_nanos = value.seconds * 1_000_000_000 + value.nanos
-    if total_nanos <= 0:
-        v.add(field, "must be positive")
+    mixed_signs = (value.seconds > 0 > value.nanos) or (value.seconds < 0 < value.nanos)
+    if not -1_000_000_000 < value.nanos < 1_000_000_000 or mixed_signs:
+        v.add(field, "is not a valid Duration: nanos within ±999999999 and of the sign of seconds")
+    elif total_nanos < 1000:
+        # Less than a microsecond rounded down to no TTL at all: a hold expired when made.
+        v.add(field, "must be at least 1 microsecond")
     elif total_nanos > max_seconds * 1_000_000_000:
         v.add(field, f"must be at most {max_seconds}s")
     else:

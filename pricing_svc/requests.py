@@ -186,8 +186,7 @@ def _scope(v: Violations, rule: pb.PriceRule) -> Scope | None:
             product_id = v.uuid("rule.product_id", rule.product_id)
             return Scope.product(product_id) if product_id else None
         case "sku":
-            v.sku("rule.sku", rule.sku)
-            return Scope.sku(rule.sku)
+            return Scope.sku(rule.sku) if v.sku("rule.sku", rule.sku) else None
         case None:
             v.add("rule.scope", "set all_skus, category_id, product_id or sku")
     return None

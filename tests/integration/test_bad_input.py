@@ -9,12 +9,14 @@ from typing import Any, cast
 
 import grpc
 import pytest
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, field_mask_pb2
 from google.protobuf.message import Message
 from google.type import money_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
+from holdfast.pricing.v1 import pricing_pb2 as ppb
 
-from tests.support.grpc_helpers import new_request_id, refusal, unique_sku
+from holdfast_common.money import MAX_AMOUNT_MINOR, Money
+from tests.support.grpc_helpers import cents, new_request_id, refusal, unique_sku
 
 INT64_MAX = 2**63 - 1
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -91,6 +93,10 @@ def _hold(w: World, lines=None, *, request_id=None, owner_id=None, ttl=None) -> 
     return request
 
 
+def _usd(units: int, nanos: int = 0) -> money_pb2.Money:
+    return money_pb2.Money(currency_code="USD", units=units, nanos=nanos)
+
+
 def _adjust(w: World, **fields) -> pb.AdjustStockRequest:
     values: dict[str, Any] = {
         "request_id": new_request_id(),
@@ -112,7 +118,8 @@ def _extend(w: World, **fields) -> pb.ExtendHoldRequest:
 class Case:
     id: str
     method: str
-    build: Callable[[World], Message]
+    # (world) for inventory cases, (world, rule) for pricing ones.
+    build: Callable[..., Message]
     code: grpc.StatusCode
     reason: str
     # For INVALID_ARGUMENT: the field a BadRequest violation must name.
@@ -684,6 +691,93 @@ CASES = [
         NOT_FOUND,
         "SKU_NOT_FOUND",
     ),
+    # ---- found by the fuzz (tests/integration/test_fuzz.py) and its review
+    Case(
+        # A violation per SKU made a status over gRPC's 8 KiB trailer limit: RESOURCE_EXHAUSTED.
+        "batch a thousand bad skus",
+        "BatchGetStockLevels",
+        lambda w: pb.BatchGetStockLevelsRequest(skus=["a b"] * 1000),
+        INVALID,
+        BAD,
+        "skus[0]",
+    ),
+    Case(
+        "hold many bad lines",
+        "CreateHold",
+        lambda w: _hold(w, [("bad sku", 0)] * w.max_lines),
+        INVALID,
+        BAD,
+        "lines[0].sku",
+    ),
+    # A TTL under a microsecond rounded to zero: a hold expired as it was made.
+    Case(
+        "hold ttl under a microsecond",
+        "CreateHold",
+        lambda w: _hold(w, ttl=_ttl(0, 999)),
+        INVALID,
+        BAD,
+        "ttl",
+    ),
+    Case("hold ttl of mixed signs", "CreateHold", lambda w: _hold(w, ttl=_ttl(2, -1)), INVALID, BAD, "ttl"),
+    Case(
+        "hold ttl nanos out of range",
+        "CreateHold",
+        lambda w: _hold(w, ttl=_ttl(0, 1_000_000_000)),
+        INVALID,
+        BAD,
+        "ttl",
+    ),
+    Case(
+        "extend ttl under a microsecond",
+        "ExtendHold",
+        lambda w: _extend(w, ttl=_ttl(0, 1)),
+        INVALID,
+        BAD,
+        "ttl",
+    ),
+    Case(
+        "extend ttl int64 seconds",
+        "ExtendHold",
+        lambda w: _extend(w, ttl=_ttl(INT64_MAX, 999_999_999)),
+        INVALID,
+        BAD,
+        "ttl",
+    ),
+    # Prices past MAX_AMOUNT_MINOR: times a cart's quantity they overflowed a quote.
+    Case(
+        "product base price over the maximum",
+        "CreateProduct",
+        lambda w: pb.CreateProductRequest(title="t", base_price=_usd(10**10, 10_000_000)),
+        INVALID,
+        BAD,
+        "base_price",
+    ),
+    Case(
+        "variant adjustment under the minimum",
+        "CreateVariant",
+        lambda w: pb.CreateVariantRequest(
+            product_id=w.product_id, sku=unique_sku(), price_adjustment=_usd(-(10**10), -10_000_000)
+        ),
+        INVALID,
+        BAD,
+        "price_adjustment",
+    ),
+    Case(
+        "category name with NUL",
+        "CreateCategory",
+        lambda w: pb.CreateCategoryRequest(name="a\x00b"),
+        INVALID,
+        BAD,
+        "name",
+    ),
+    Case(
+        "hold owner_id with NUL",
+        "CreateHold",
+        lambda w: _hold(w, owner_id="cart\x00"),
+        INVALID,
+        BAD,
+        "owner_id",
+    ),
 ]
 
 SNAPSHOT = """
@@ -692,7 +786,8 @@ SELECT (SELECT count(*) FROM stock), (SELECT count(*) FROM stock_ledger), (SELEC
        (SELECT count(*) FROM categories), (SELECT count(*) FROM products), (SELECT count(*) FROM variants),
        (SELECT COALESCE(sum(on_hand), 0) FROM stock), (SELECT COALESCE(sum(reserved), 0) FROM stock),
        (SELECT md5(COALESCE(string_agg(id::text || state || expire_time::text, ',' ORDER BY id), ''))
-          FROM holds)
+          FROM holds),
+       (SELECT md5(COALESCE(string_agg(r::text, ',' ORDER BY r.id), '')) FROM price_rules r)
 """
 
 
@@ -736,3 +831,160 @@ def test_errors_leak_no_internals(inventory, world):
         method = getattr(inventory.stub, type(request).__name__.removesuffix("Request"))
         message = refusal(method, request).message
         assert "Traceback" not in message and "SELECT" not in message and "psycopg" not in message
+
+
+# ---------------------------------------------------------------- pricing
+
+
+@pytest.fixture(scope="module")
+def rule(pricing, world) -> ppb.PriceRule:
+    """A BULK rule on the world's SKU, for updates to aim at."""
+    return pricing.client.rule(
+        name="bulk", stage=ppb.PRICE_STAGE_BULK, percent_off_bps=500, min_quantity=2, sku=world.sku
+    )
+
+
+def _bulk_rule(**scope: Any) -> ppb.PriceRule:
+    return ppb.PriceRule(name="r", stage=ppb.PRICE_STAGE_BULK, percent_off_bps=500, min_quantity=2, **scope)
+
+
+def _create_rule(rule: ppb.PriceRule) -> ppb.CreatePriceRuleRequest:
+    return ppb.CreatePriceRuleRequest(request_id=new_request_id(), rule=rule)
+
+
+PRICING_CASES = [
+    # Found by the fuzz: a SKU scope that failed validation still made a Scope, which
+    # refused an empty target with a ValueError: INTERNAL.
+    Case(
+        "rule sku empty",
+        "CreatePriceRule",
+        lambda w, r: _create_rule(_bulk_rule(sku="")),
+        INVALID,
+        BAD,
+        "rule.sku",
+    ),
+    Case(
+        "rule sku malformed",
+        "CreatePriceRule",
+        lambda w, r: _create_rule(_bulk_rule(sku="a b")),
+        INVALID,
+        BAD,
+        "rule.sku",
+    ),
+    Case(
+        "update to an empty sku scope",
+        "UpdatePriceRule",
+        lambda w, r: ppb.UpdatePriceRuleRequest(
+            request_id=new_request_id(),
+            rule=ppb.PriceRule(id=r.id, sku=""),
+            update_mask=field_mask_pb2.FieldMask(paths=["sku"]),
+        ),
+        INVALID,
+        BAD,
+        "rule.sku",
+    ),
+    Case(
+        "rule amount_off over the maximum",
+        "CreatePriceRule",
+        lambda w, r: _create_rule(
+            ppb.PriceRule(
+                name="r",
+                stage=ppb.PRICE_STAGE_TIER,
+                customer_tier="gold",
+                amount_off=_usd(10**10, 10_000_000),
+                all_skus=True,
+            )
+        ),
+        INVALID,
+        BAD,
+        "rule.amount_off",
+    ),
+    Case(
+        "list rules negative page_size",
+        "ListPriceRules",
+        lambda w, r: ppb.ListPriceRulesRequest(page_size=-1),
+        INVALID,
+        BAD,
+        "page_size",
+    ),
+    Case(
+        "list rules forged token",
+        "ListPriceRules",
+        lambda w, r: ppb.ListPriceRulesRequest(page_token="bm90IGEgdG9rZW4.deadbeef"),
+        INVALID,
+        BAD,
+        "page_token",
+    ),
+    Case(
+        "list rules token of holds",
+        "ListPriceRules",
+        lambda w, r: ppb.ListPriceRulesRequest(page_token=w.holds_token),
+        INVALID,
+        BAD,
+        "page_token",
+    ),
+    Case(
+        "quote a hundred bad lines",
+        "QuoteCart",
+        lambda w, r: ppb.QuoteCartRequest(lines=[ppb.CartLine(sku="a b", quantity=0)] * 100),
+        INVALID,
+        BAD,
+        "lines[0].sku",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", PRICING_CASES, ids=[c.id for c in PRICING_CASES])
+def test_bad_pricing_request_is_refused_and_writes_nothing(pricing, db, world, rule, case):
+    request = case.build(world, rule)
+    before = db.execute(SNAPSHOT).fetchone()
+    f = refusal(getattr(pricing.stub, case.method), request)
+    assert (f.code, f.reason) == (case.code, case.reason), f.message
+    assert f.domain == "holdfast.pricing"
+    if case.field:
+        assert case.field in [name for name, _ in f.field_violations], f.field_violations
+    assert db.execute(SNAPSHOT).fetchone() == before, "a refused request changed the database"
+    assert pricing.stub.GetPriceRule(ppb.GetPriceRuleRequest(id=rule.id)).rule == rule
+
+
+def test_a_thousand_bad_fields_are_refused_in_a_status_that_fits(inventory):
+    # Regression (fuzz): one violation per SKU made trailing metadata over gRPC's 8 KiB
+    # limit, and the caller got RESOURCE_EXHAUSTED instead of this refusal.
+    f = refusal(inventory.stub.BatchGetStockLevels, pb.BatchGetStockLevelsRequest(skus=["a b"] * 1000))
+    assert (f.code, f.reason) == (INVALID, BAD)
+    named = [name for name, _ in f.field_violations]
+    assert named == [f"skus[{i}]" for i in range(11)]
+    assert f.field_violations[-1][1] == "and 990 more bad fields, not listed"
+
+
+def test_the_dearest_cart_the_limits_allow_is_priced_exactly(inventory, priced_inventory, pricing):
+    # Regression: a price near int64 times a line's quantity overflowed google.type.Money
+    # (INTERNAL). At the largest amounts accepted, the largest cart still fits.
+    top = MAX_AMOUNT_MINOR
+    product = inventory.stub.CreateProduct(
+        pb.CreateProductRequest(title="dear", base_price=Money(top, "USD").to_proto())
+    ).product
+    lines, quantity = inventory.settings.max_lines_per_hold, inventory.settings.max_quantity_per_line
+    sku = unique_sku("DEAR")
+    inventory.stub.CreateVariant(
+        pb.CreateVariantRequest(
+            product_id=product.id,
+            sku=sku,
+            price_adjustment=Money(top, "USD").to_proto(),
+            initial_on_hand=quantity,
+        )
+    )
+    cart = pricing.stub.QuoteCart(
+        ppb.QuoteCartRequest(lines=[ppb.CartLine(sku=sku, quantity=quantity)] * lines)
+    ).quote
+    assert cents(cart.total) == 2 * top * quantity * lines
+    hold = priced_inventory.stub.CreateHold(
+        pb.CreateHoldRequest(
+            request_id=new_request_id(),
+            owner_id="dear",
+            lines=[pb.HoldLine(sku=sku, quantity=quantity)],
+            pricing=pb.HoldPricing(),
+        )
+    ).hold
+    assert cents(hold.total) == 2 * top * quantity
+    priced_inventory.stub.ReleaseHold(pb.ReleaseHoldRequest(request_id=new_request_id(), hold_id=hold.id))

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from google.type import money_pb2
 
-from holdfast_common.money import Money, format_minor, minor_exponent, money_from_proto
+from holdfast_common.money import (
+    INT64_MAX,
+    MAX_AMOUNT_MINOR,
+    Money,
+    format_minor,
+    minor_exponent,
+    money_from_proto,
+)
 from holdfast_common.validation import Violations
 
 
@@ -16,6 +23,7 @@ def parse(
     *,
     store: str | None = None,
     allow_negative: bool = True,
+    max_minor: int = MAX_AMOUNT_MINOR,
 ) -> tuple[Money | None, list[tuple[str, str]]]:
     v = Violations()
     result = money_from_proto(
@@ -24,6 +32,7 @@ def parse(
         money_pb2.Money(currency_code=currency, units=units, nanos=nanos),
         store_currency=store or currency,
         allow_negative=allow_negative,
+        max_minor=max_minor,
     )
     return result, [(x.field, x.description) for x in v.items]
 
@@ -50,7 +59,7 @@ def fields(violations: list[tuple[str, str]]) -> list[str]:
 def test_to_proto_and_back_is_exact(minor: int, currency: str, units: int, nanos: int) -> None:
     wire = Money(minor, currency).to_proto()
     assert (wire.currency_code, wire.units, wire.nanos) == (currency, units, nanos)
-    back, violations = parse(wire.units, wire.nanos, currency)
+    back, violations = parse(wire.units, wire.nanos, currency, max_minor=INT64_MAX)
     assert violations == []
     assert back == Money(minor, currency)
 
@@ -123,11 +132,24 @@ def test_negative_amount_only_where_allowed() -> None:
 
 def test_amount_beyond_int64_minor_units_is_refused() -> None:
     # 2**62 dollars is 2**62 * 100 cents: more than a BIGINT holds.
-    result, violations = parse(2**62, 0, "USD")
+    result, violations = parse(2**62, 0, "USD", max_minor=INT64_MAX)
     assert result is None
     assert fields(violations) == ["price"]
     # The same number of yen fits, having no minor unit.
-    assert parse(2**62, 0, "JPY")[0] == Money(2**62, "JPY")
+    assert parse(2**62, 0, "JPY", max_minor=INT64_MAX)[0] == Money(2**62, "JPY")
+
+
+@pytest.mark.parametrize("currency", ["USD", "JPY", "KWD"])
+def test_amounts_past_the_request_maximum_are_refused(currency: str) -> None:
+    # Regression (fuzz): a price near int64 times a cart's quantity overflowed a quote.
+    biggest = Money(MAX_AMOUNT_MINOR, currency).to_proto()
+    assert parse(biggest.units, biggest.nanos, currency)[0] == Money(MAX_AMOUNT_MINOR, currency)
+    assert parse(-biggest.units, -biggest.nanos, currency)[0] == Money(-MAX_AMOUNT_MINOR, currency)
+    over = Money(MAX_AMOUNT_MINOR + 1, currency).to_proto()
+    for units, nanos in [(over.units, over.nanos), (-over.units, -over.nanos), (2**63 - 1, 0)]:
+        result, violations = parse(units, nanos, currency)
+        assert result is None
+        assert fields(violations) == ["price"]
 
 
 @pytest.mark.parametrize(

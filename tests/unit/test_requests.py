@@ -72,9 +72,27 @@ def test_ttl_given_is_used_with_sub_second_precision() -> None:
     assert requests.create_hold(with_ttl(hold_request(), 3600), SETTINGS).ttl == timedelta(hours=1)
 
 
-@pytest.mark.parametrize(("seconds", "nanos"), [(0, 0), (-1, 0), (0, -1), (3600, 1), (3601, 0), (10**9, 0)])
+@pytest.mark.parametrize(
+    ("seconds", "nanos"),
+    [
+        (0, 0),
+        (-1, 0),
+        (0, -1),
+        (3600, 1),
+        (3601, 0),
+        (10**9, 0),
+        (0, 999),  # under a microsecond: would round to no TTL at all
+        (2, -1),  # nanos of the other sign than seconds: not a valid Duration
+        (0, 1_000_000_000),  # nanos out of range
+        (2**63 - 1, 999_999_999),
+    ],
+)
 def test_ttl_must_be_positive_and_at_most_the_maximum(seconds: int, nanos: int) -> None:
     assert refused(requests.create_hold, with_ttl(hold_request(), seconds, nanos), SETTINGS) == ["ttl"]
+
+
+def test_ttl_of_one_microsecond_is_the_shortest() -> None:
+    assert requests.create_hold(with_ttl(hold_request(), 0, 1000), SETTINGS).ttl == timedelta(microseconds=1)
 
 
 def test_lines_are_required() -> None:

@@ -1,0 +1,42 @@
+"""A cheap fingerprint of every table, to show that a call changed nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+Fingerprint = list[tuple[Any, ...]]
+
+
+def _tables(conn: psycopg.Connection[Any]) -> list[str]:
+    """Every table of the schema (migration bookkeeping aside), so new tables are covered."""
+    rows = conn.execute(
+        """
+        SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+          AND c.relname NOT LIKE '%yoyo%'
+        ORDER BY c.relname
+        """
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+class TableFingerprints:
+    """Per table, its row count and an md5 of its rows in order: one statement per take."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+        self._query = sql.SQL(" UNION ALL ").join(
+            sql.SQL(
+                "SELECT {name}, count(*), md5(COALESCE(string_agg(t::text, '|' ORDER BY t::text), ''))"
+                " FROM {table} t"
+            ).format(name=sql.Literal(table), table=sql.Identifier(table))
+            for table in _tables(conn)
+        )
+        # What the last take saw; callers compare a new take with it.
+        self.last: Fingerprint = []
+
+    def take(self) -> Fingerprint:
+        return self._conn.execute(self._query).fetchall()
