@@ -14,6 +14,7 @@ from holdfast.inventory.v1 import inventory_pb2 as pb
 from holdfast.pricing.v1 import pricing_pb2 as ppb
 
 from holdfast_common.healthcheck import check as health_check
+from holdfast_common.settings import Settings
 from tests.conftest import RunningService, make_settings, start_inventory, start_pricing
 from tests.support.db_fingerprint import TableFingerprints
 from tests.support.grpc_helpers import new_request_id, refusal, unique_sku
@@ -68,7 +69,7 @@ def _sized(build: Callable[[str], Message], size: int) -> Message:
 
 
 def _serving(port: int) -> bool:
-    return health_check(f"127.0.0.1:{port}") == health_pb2.HealthCheckResponse.SERVING
+    return health_check(f"127.0.0.1:{port}", Settings()) == health_pb2.HealthCheckResponse.SERVING
 
 
 # ---------------------------------------------------------------- message size
