@@ -12,20 +12,18 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeAlias
+from typing import Annotated, Any
 
 import grpc
 from pydantic import BaseModel, ConfigDict, StringConstraints, TypeAdapter, ValidationError
 
 from holdfast_common.caller import current_caller
 from holdfast_common.errors import ErrorKind, HoldfastError
-from holdfast_common.gated_handlers import gate_handler, refuse_always
+from holdfast_common.gated_handlers import Handler, WrappedHandlers, gate_handler, refuse_always
 from holdfast_common.grpc_errors import to_grpc_status
 from holdfast_common.scopes import METHOD_SCOPES, SCOPES
 from holdfast_common.settings import Settings
 from holdfast_common.tls import SecurityConfigError
-
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic in the stubs only
 
 # The ErrorInfo domain of refusals made by the server stack rather than a service.
 SECURITY_DOMAIN = "holdfast.security"
@@ -151,8 +149,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self._open = open_prefixes
         self._any_scope = any_scope_prefixes
         self._scopes = method_scopes
-        # (method, status) -> (handler, gated handler): a refused method's handler is made once.
-        self._refusing: dict[tuple[str, int], tuple[Handler, Handler]] = {}
+        # By (method, status): a refused method's refusing handler is made once.
+        self._refusing = WrappedHandlers()
 
     async def intercept_service(
         self,
@@ -166,11 +164,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         refusal = self._check(method, handler_call_details.invocation_metadata)
         if refusal is None:
             return handler
-        key = (method, id(refusal))
-        known = self._refusing.get(key)
-        if known is None or known[0] is not handler:
-            known = self._refusing[key] = (handler, gate_handler(handler, refuse_always(refusal)))
-        return known[1]
+        return self._refusing.get(
+            (method, id(refusal)), handler, lambda h: gate_handler(h, refuse_always(refusal))
+        )
 
     def _check(self, method: str, metadata: Any) -> grpc.Status | None:
         token = _bearer_token(metadata)

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from time import perf_counter
-from typing import Any, TypeAlias
+from typing import Any
 
 import grpc
 import structlog
@@ -15,9 +15,9 @@ from prometheus_client import Counter
 
 from holdfast_common.call_metrics import CALLS, REFUSALS, SECONDS
 from holdfast_common.caller import current_caller
+from holdfast_common.gated_handlers import Handler, WrappedHandlers
 
 log = structlog.get_logger("holdfast.calls")
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic in the stubs only
 
 _DETAILS_KEY = "grpc-status-details-bin"
 _ERROR_INFO = error_details_pb2.ErrorInfo.DESCRIPTOR.full_name
@@ -144,7 +144,7 @@ class CallObserver(grpc.aio.ServerInterceptor):
     one handler, plus one per way the interceptors inside refuse it)."""
 
     def __init__(self) -> None:
-        self._observed: dict[tuple[str, int], tuple[Handler, Handler]] = {}
+        self._observed = WrappedHandlers()
 
     async def intercept_service(
         self,
@@ -155,8 +155,4 @@ class CallObserver(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler  # an unknown method: grpc answers UNIMPLEMENTED
         name = handler_call_details.method
-        key = (name, id(handler))
-        known = self._observed.get(key)
-        if known is None or known[0] is not handler:
-            known = self._observed[key] = (handler, _observe(_Method(name), handler))
-        return known[1]
+        return self._observed.get((name, id(handler)), handler, lambda h: _observe(_Method(name), h))

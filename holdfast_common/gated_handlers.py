@@ -8,10 +8,12 @@ costs no database work.
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Hashable
+from typing import Any, TypeAlias
 
 import grpc
+
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic in the stubs only
 
 # The status to refuse the call with, or None to let it through.
 Gate = Callable[[grpc.aio.ServicerContext], grpc.Status | None]
@@ -54,3 +56,17 @@ def gate_handler(handler: Any, gate: Gate) -> Any:
         if behavior is not None:
             return handler._replace(**{kind: _gated(gate, behavior)})
     return handler
+
+
+class WrappedHandlers:
+    """Each handler wrapped once per key, not per call: an interceptor's hot path is a lookup.
+    A key whose handler changed (another interceptor's refusal, say) is wrapped afresh."""
+
+    def __init__(self) -> None:
+        self._wrapped: dict[Hashable, tuple[Any, Any]] = {}
+
+    def get(self, key: Hashable, handler: Any, wrap: Callable[[Any], Any]) -> Any:
+        known = self._wrapped.get(key)
+        if known is None or known[0] is not handler:
+            known = self._wrapped[key] = (handler, wrap(handler))
+        return known[1]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeAlias
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -21,10 +20,8 @@ from grpc_status import rpc_status
 from holdfast_common.auth import HEALTH_PREFIX, SECURITY_DOMAIN
 from holdfast_common.caller import current_caller, peer_host
 from holdfast_common.errors import ErrorKind, HoldfastError
-from holdfast_common.gated_handlers import gate_handler
+from holdfast_common.gated_handlers import Handler, WrappedHandlers, gate_handler
 from holdfast_common.grpc_errors import status_proto
-
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic in the stubs only
 
 # Buckets kept at most; past it the least recently used goes (its caller starts full again).
 MAX_BUCKETS = 10_000
@@ -112,7 +109,7 @@ class RateLimitInterceptor(grpc.aio.ServerInterceptor):
         self._rate = rate
         self._burst = burst
         self._exempt = exempt_prefixes
-        self._gated: dict[str, tuple[Handler, Handler]] = {}
+        self._gated = WrappedHandlers()
 
     async def intercept_service(
         self,
@@ -123,10 +120,7 @@ class RateLimitInterceptor(grpc.aio.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or method.startswith(self._exempt):
             return handler
-        known = self._gated.get(method)
-        if known is None or known[0] is not handler:
-            known = self._gated[method] = (handler, gate_handler(handler, self._gate))
-        return known[1]
+        return self._gated.get(method, handler, lambda h: gate_handler(h, self._gate))
 
     def _gate(self, context: grpc.aio.ServicerContext) -> grpc.Status | None:
         caller = current_caller.get() or peer_host(context.peer())

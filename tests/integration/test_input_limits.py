@@ -29,30 +29,25 @@ def fingerprints(database_url: str) -> Iterator[TableFingerprints]:
         yield TableFingerprints(conn)
 
 
-@pytest.fixture(scope="module")
-def small_inventory(database_url: str) -> Iterator[RunningService[Any]]:
-    server = start_inventory(
+def _small(database_url: str, start: Callable[[Settings], RunningService[Any]]) -> RunningService[Any]:
+    """A service with a small page cap and message limit, so both are cheap to reach."""
+    return start(
         make_settings(
-            database_url,
-            max_page_size=MAX_PAGE,
-            default_page_size=2,
-            grpc_max_message_bytes=SMALL_MESSAGE,
+            database_url, max_page_size=MAX_PAGE, default_page_size=2, grpc_max_message_bytes=SMALL_MESSAGE
         )
     )
+
+
+@pytest.fixture(scope="module")
+def small_inventory(database_url: str) -> Iterator[RunningService[Any]]:
+    server = _small(database_url, start_inventory)
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
 def small_pricing(database_url: str) -> Iterator[RunningService[Any]]:
-    server = start_pricing(
-        make_settings(
-            database_url,
-            max_page_size=MAX_PAGE,
-            default_page_size=2,
-            grpc_max_message_bytes=SMALL_MESSAGE,
-        )
-    )
+    server = _small(database_url, start_pricing)
     yield server
     server.stop()
 
