@@ -163,6 +163,14 @@ def _ensure_login(conn: psycopg.Connection[TupleRow], role: ServiceRole, verifie
     conn.execute(query)
 
 
+def update_roles(owner_url: str, settings: Settings) -> list[ServiceRole]:
+    """Brings the roles of the service URLs up to date on the owner's database (none set: nothing)."""
+    roles = service_roles(settings)
+    if roles:
+        bootstrap(owner_url, roles, RoleTimeouts.from_settings(settings))
+    return roles
+
+
 def main() -> int:
     """`python -m holdfast_common.db_roles`: the roles of the service URLs, on DATABASE_URL."""
     settings = get_settings()
@@ -170,14 +178,12 @@ def main() -> int:
         print("db_roles: DATABASE_URL (the schema owner's) is not set", file=sys.stderr)
         return 2
     try:
-        roles = service_roles(settings)
-        if not roles:
-            print("db_roles: no service database URL is set; every service connects as DATABASE_URL")
-            return 0
-        bootstrap(settings.database_url, roles, RoleTimeouts.from_settings(settings))
+        roles = update_roles(settings.database_url, settings)
     except RoleConfigError as exc:
         print(f"db_roles: {exc}", file=sys.stderr)
         return 2
+    if not roles:
+        print("db_roles: no service database URL is set; every service connects as DATABASE_URL")
     for role in roles:
         print(f"db_roles: {role.service} connects as {role.name}: granted and limited", flush=True)
     return 0

@@ -14,8 +14,10 @@ import subprocess
 import sys
 import time
 
+from holdfast_common.db_roles import RoleConfigError, update_roles
 from holdfast_common.devinfra import Infra, infrastructure
 from holdfast_common.migrate import apply_migrations
+from holdfast_common.settings import get_settings
 
 PROCESSES = {
     "inventory": [sys.executable, "-m", "inventory_svc"],
@@ -84,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
         _announce(infra)
         applied = apply_migrations(infra.database_url)
         print(f"holdfast: schema up to date ({applied} migration(s) applied)", flush=True)
+        # With service URLs of their own (README "Database roles"), their roles follow the schema.
+        try:
+            roles = update_roles(infra.database_url, get_settings())
+        except RoleConfigError as exc:
+            print(f"holdfast: {exc}", file=sys.stderr)
+            return 2
+        for role in roles:
+            print(f"holdfast: {role.service} connects as {role.name}", flush=True)
         if args.command == "migrate":
             return 0
         if args.command == "exec":

@@ -313,8 +313,17 @@ def grants_snapshot(db: psycopg.Connection, role_names: list[str]) -> list[tuple
     ).fetchall()
 
 
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        # As the compose migrate job runs it: migrations, then the roles of the services' URLs.
+        (["holdfast_common.migrate"], "granted and limited"),
+        # As `make migrate` and `make run` do.
+        (["holdfast_common.devstack", "migrate"], "connects as"),
+    ],
+)
 def test_running_the_bootstrap_again_takes_back_extra_grants_and_changes_nothing_else(
-    roles: Roles, db: psycopg.Connection
+    roles: Roles, db: psycopg.Connection, command: list[str], says: str
 ) -> None:
     names = list(roles.names.values())
     before = grants_snapshot(db, names)
@@ -324,7 +333,6 @@ def test_running_the_bootstrap_again_takes_back_extra_grants_and_changes_nothing
     db.execute(sql.SQL("ALTER ROLE {} SET lock_timeout = 0").format(sweeper))
     assert grants_snapshot(db, names) != before
 
-    # As the compose migrate job runs it: migrations, then the roles of the services' URLs.
     env = {
         **os.environ,
         "DATABASE_URL": roles.owner_url,
@@ -334,12 +342,12 @@ def test_running_the_bootstrap_again_takes_back_extra_grants_and_changes_nothing
         **{key.upper(): str(value) for key, value in TIMEOUTS.items()},
     }
     done = subprocess.run(
-        [sys.executable, "-m", "holdfast_common.migrate"],
+        [sys.executable, "-m", *command],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "0 migration(s) applied" in done.stdout
-    assert done.stdout.count("granted and limited") == 3, done.stdout
+    assert done.stdout.count(says) == 3, done.stdout
 
     assert grants_snapshot(db, names) == before
     with connect_as(roles, "pricing_svc") as conn:
