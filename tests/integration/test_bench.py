@@ -143,9 +143,8 @@ def test_a_secure_run_sends_its_tokens_on_every_hop(secure_run) -> None:
         "BatchQuoteCarts": pricing,  # inventory_svc's quotes for priced holds
     }
     for method, log in calls.items():
-        callers = {
-            json.loads(line)["caller"] for line in log.splitlines() if f'/{method}"' in line and '"call"' in line
-        }
+        lines = [line for line in log.splitlines() if f'/{method}"' in line and '"call"' in line]
+        callers = {json.loads(line)["caller"] for line in lines}
         expected = PRICING_CALLER if method == "BatchQuoteCarts" else BENCH_CALLER
         assert callers == {expected}, method
 
