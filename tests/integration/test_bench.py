@@ -170,8 +170,10 @@ def secure_services(database_url: str, tmp_path_factory: pytest.TempPathFactory)
 
 def _health(target: str, settings: Settings) -> grpc.StatusCode:
     with open_channel(target, settings) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
         try:
-            health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+            # types-grpcio-health-checking declares HealthStub without its methods.
+            stub.Check(health_pb2.HealthCheckRequest(), timeout=10)  # type: ignore[attr-defined]
         except grpc.RpcError as error:
             return error.code()
         return grpc.StatusCode.OK
@@ -183,12 +185,12 @@ def test_secure_services_refuse_plaintext_and_clients_without_a_certificate(secu
         assert _health(target, Settings()) == grpc.StatusCode.UNAVAILABLE
         ca_only = Settings(tls_ca_file=str(security.certs.ca))
         assert _health(target, ca_only) == grpc.StatusCode.UNAVAILABLE
-        assert _health(target, Settings(**_lower(security.load_env()))) == grpc.StatusCode.OK
+        assert _health(target, _bench_client(security)) == grpc.StatusCode.OK
 
 
 def test_secure_services_want_a_token(secure_services) -> None:
     services, security = secure_services
-    settings = Settings(**_lower(security.load_env()))
+    settings = _bench_client(security)
     with open_channel(services.targets.inventory, settings) as channel:
         stub = inventory_pb2_grpc.InventoryServiceStub(channel)
         with pytest.raises(grpc.RpcError) as refused:
@@ -197,5 +199,12 @@ def test_secure_services_want_a_token(secure_services) -> None:
         stub.ListCategories(ipb.ListCategoriesRequest(), timeout=10, metadata=bearer(settings.client_token))
 
 
-def _lower(env: dict[str, str]) -> dict[str, str]:
-    return {key.lower(): value for key, value in env.items()}
+def _bench_client(security: StackSecurity) -> Settings:
+    """The client settings a --secure load generator gets."""
+    env = security.load_env()
+    return Settings(
+        tls_ca_file=env["TLS_CA_FILE"],
+        tls_client_cert_file=env["TLS_CLIENT_CERT_FILE"],
+        tls_client_key_file=env["TLS_CLIENT_KEY_FILE"],
+        client_token=env["CLIENT_TOKEN"],
+    )
