@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,14 +12,22 @@ from dataclasses import dataclass
 from bench.load import MEASURING
 from bench.measurement import Measurement
 from bench.processes import ProcessFailed
+from bench.security import StackSecurity
 from bench.skus import SkuSet
 from holdfast_common.devinfra import REPO_ROOT
 
 
 @dataclass(frozen=True)
 class Targets:
+    """Where the load generators call, and with what security (None: plaintext, no token)."""
+
     inventory: str
     pricing: str
+    security: StackSecurity | None = None
+
+    def load_env(self) -> dict[str, str] | None:
+        """The load generator's environment: ours, plus its certificates and token when secure."""
+        return None if self.security is None else dict(os.environ, **self.security.load_env())
 
 
 def _argv(
@@ -36,6 +45,7 @@ def _argv(
         f"--pricing={targets.pricing}",
         f"--sku-prefix={skus.prefix}",
         f"--skus={skus.count}",
+        *(["--secure"] if targets.security else []),
     ]
 
 
@@ -55,6 +65,7 @@ def measure(
     done = subprocess.run(
         _argv(scenario, concurrency, targets, skus, warmup, duration),
         cwd=REPO_ROOT,
+        env=targets.load_env(),
         capture_output=True,
         text=True,
         # Every call has its own deadline; this only guards against a wedged generator.
@@ -73,6 +84,7 @@ class OpenEndedLoad:
         self.process = subprocess.Popen(
             _argv(scenario, concurrency, targets, skus, warmup, 0),
             cwd=REPO_ROOT,
+            env=targets.load_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -7,6 +7,7 @@ from typing import Any
 
 from bench.measurement import Measurement
 from bench.pgbench_baseline import MATCHES
+from bench.security import PLAIN
 from bench.sweep import SweepResult
 
 
@@ -15,6 +16,8 @@ class Results:
     """The measurements, baselines, sweeper, memory and audit of one run, with its set-up."""
 
     config: dict[str, Any]
+    # How the calls were made: bench.security.PLAIN or SECURE, so figures are never mixed up.
+    security: str = PLAIN
     facts: dict[str, str] = field(default_factory=dict)
     measurements: list[Measurement] = field(default_factory=list)
     pgbench: list[Measurement] = field(default_factory=list)

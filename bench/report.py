@@ -11,6 +11,7 @@ from typing import Any
 
 from bench.findings import Results
 from bench.measurement import Measurement, ms
+from bench.security import PLAIN
 from bench.targets import verdicts
 
 
@@ -88,9 +89,16 @@ def _audit_line(breaches: dict[str, list[str]] | None) -> str:
     return "Audit: BROKEN: " + "; ".join(f"{name} ({len(rows)})" for name, rows in breaches.items())
 
 
+def _security_line(results: Results) -> str:
+    if results.security == PLAIN:
+        return f"security: {results.security}"
+    # Health is open under auth (AUTH_OPEN_HEALTH), so the echo pays for TLS but not the token check.
+    return f"security: {results.security} (echo: mTLS, token sent, health open so not checked)"
+
+
 def summary(results: Results) -> list[str]:
     """What the terminal shows at the end: the table, the sweeper, memory, targets, audit."""
-    lines = [*table(results), "", *_sweeper_lines(results)]
+    lines = [_security_line(results), *table(results), "", *_sweeper_lines(results)]
     if results.peak_rss_mb:
         lines.append("Peak RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in results.peak_rss_mb.items()))
     lines += ["", "Targets (issue 5):"]
@@ -108,6 +116,7 @@ def markdown(results: Results) -> str:
             "# holdfast bench",
             "",
             *facts,
+            f"- {_security_line(results)}",
             f"- configuration: {config}",
             f"- wall time: {results.wall_seconds:.0f} s",
             "",
@@ -131,6 +140,7 @@ def markdown(results: Results) -> str:
 
 def to_json(results: Results) -> dict[str, Any]:
     return {
+        "security": results.security,
         "config": results.config,
         "facts": results.facts,
         "wall_seconds": round(results.wall_seconds, 1),

@@ -1,13 +1,14 @@
 """`make bench` / `make bench-quick`: the whole stack measured against its baselines in one run.
 
-    .venv/bin/python -m bench [--quick] [--concurrency 1,16,64] [--duration 10] ...
+    .venv/bin/python -m bench [--quick] [--secure] [--concurrency 1,16,64] [--duration 10] ...
 
 Starts the stack on a scratch database (DATABASE_URL/REDIS_URL's servers, or embedded
 ones), measures the pgbench ceiling and the gRPC echo ceiling, drives every scenario with
 bench.load, clears a backlog of overdue holds with the sweeper under load, records each
 process's peak RSS, audits every invariant, then prints the table and writes
 bench/results/<timestamp>.json|.md and latest.md. Exits non-zero on a crash or a broken
-invariant; missed targets are findings, not failures.
+invariant; missed targets are findings, not failures. With --secure every call (the echo
+included) goes over mutual TLS with a bearer token; the report says which it was.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from bench.facts import machine_facts
 from bench.findings import Results
 from bench.pgbench_baseline import MATCHES, find_pgbench, run_script
 from bench.processes import ProcessFailed
+from bench.security import PLAIN, SECURE, StackSecurity
 from bench.skus import SkuSet
 from bench.stack import Services, scratch_database
 from bench.sweep import sweep_under_load
@@ -48,6 +50,11 @@ QUICK = dict(concurrency="64", duration=3.0, warmup=1.0, pgbench_seconds=3, swee
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="concurrency 64, short runs, smaller backlog")
+    parser.add_argument(
+        "--secure",
+        action="store_true",
+        help="mutual TLS on every hop, bearer tokens on both services (fresh certificates and tokens)",
+    )
     parser.add_argument("--concurrency", help=f"comma-separated (full: {FULL['concurrency']})")
     parser.add_argument("--duration", type=float, help="measured seconds per scenario")
     parser.add_argument("--warmup", type=float, help="seconds before measuring")
@@ -136,7 +143,9 @@ def execute(args: argparse.Namespace, results: Results, log_dir: Path) -> None:
         with psycopg.connect(database_url, autocommit=True) as conn:
             seed_catalog(conn, skus)
         print(f"bench: scratch database seeded with {skus.count:,} SKUs; starting the services", flush=True)
-        services = Services()
+        # The certificates live with the run's logs; the tokens only in the processes' environments.
+        security = StackSecurity.create(log_dir / "certs") if args.secure else None
+        services = Services(security)
         cleanup.callback(services.stop)
         services.start(database_url, log_dir)
         results.facts = machine_facts(database_url, find_pgbench())
@@ -177,7 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     log_dir = args.results / f"{stamp}-logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    results = Results(config={k: v for k, v in vars(args).items() if k != "results"})
+    results = Results(
+        config={k: v for k, v in vars(args).items() if k != "results"},
+        security=SECURE if args.secure else PLAIN,
+    )
     started = time.monotonic()
     try:
         execute(args, results, log_dir)

@@ -1,5 +1,5 @@
 """The stack under test: a scratch database, and inventory_svc and pricing_svc as processes
-with their default settings, on ports the system picks."""
+with their default settings (or with security on), on ports the system picks."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from psycopg import sql
 
 from bench.drivers import Targets
 from bench.processes import Child
+from bench.security import StackSecurity
 from holdfast_common.devinfra import ensure_database, with_database
 from holdfast_common.migrate import apply_migrations
 
@@ -38,21 +39,28 @@ def child_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 class Services:
-    """pricing_svc, then inventory_svc pointing at it, each on 127.0.0.1:0."""
+    """pricing_svc, then inventory_svc pointing at it, each on 127.0.0.1:0; with `security`,
+    both serve mutual TLS, want tokens, and inventory_svc calls pricing_svc with both."""
 
-    def __init__(self) -> None:
+    def __init__(self, security: StackSecurity | None = None) -> None:
         self.children: list[Child] = []
-        self.targets = Targets("", "")
+        self.security = security
+        self.targets = Targets("", "", security)
 
     def start(self, database_url: str, log_dir: Path) -> Targets:
         """Starts both and waits until they listen; stop() also stops a half-started stack."""
-        env = child_env(database_url, PRICING_LISTEN="127.0.0.1:0")
+        security = self.security
+        secured = security.server_env() if security else {}
+        env = child_env(database_url, PRICING_LISTEN="127.0.0.1:0", **secured)
         pricing = self._start("pricing", "pricing_svc", env, log_dir)
         pricing_address = f"127.0.0.1:{pricing.wait_for(_LISTENING.format('pricing_svc')).group(1)}"
-        env = child_env(database_url, INVENTORY_LISTEN="127.0.0.1:0", PRICING_ADDRESS=pricing_address)
+        secured = security.inventory_env() if security else {}
+        env = child_env(
+            database_url, INVENTORY_LISTEN="127.0.0.1:0", PRICING_ADDRESS=pricing_address, **secured
+        )
         inventory = self._start("inventory", "inventory_svc", env, log_dir)
         inventory_address = f"127.0.0.1:{inventory.wait_for(_LISTENING.format('inventory_svc')).group(1)}"
-        self.targets = Targets(inventory=inventory_address, pricing=pricing_address)
+        self.targets = Targets(inventory=inventory_address, pricing=pricing_address, security=security)
         return self.targets
 
     def _start(self, name: str, module: str, env: dict[str, str], log_dir: Path) -> Child:

@@ -24,6 +24,8 @@ HOLD_TTL = duration_pb2.Duration(seconds=900)
 CALL_TIMEOUT_SECONDS = 30.0
 
 Call = Callable[[], Awaitable[object]]
+# Call metadata sent with every call (the bearer token of a --secure run), or None.
+Metadata = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -32,24 +34,24 @@ class Scenario:
     # Which server the callers talk to: "inventory" or "pricing".
     service: str
     description: str
-    make: Callable[[grpc.aio.Channel, SkuSet], Call]
+    make: Callable[[grpc.aio.Channel, SkuSet, Metadata | None], Call]
 
 
 def _owner() -> str:
     return f"cart-{random.randrange(1_000_000)}"
 
 
-def _echo(channel: grpc.aio.Channel, skus: SkuSet) -> Call:
+def _echo(channel: grpc.aio.Channel, skus: SkuSet, metadata: Metadata | None) -> Call:
     stub = health_pb2_grpc.HealthStub(channel)
     request = health_pb2.HealthCheckRequest()
     # types-grpcio-health-checking declares HealthStub without its methods.
-    return lambda: stub.Check(request, timeout=CALL_TIMEOUT_SECONDS)  # type: ignore[attr-defined]
+    return lambda: stub.Check(request, timeout=CALL_TIMEOUT_SECONDS, metadata=metadata)  # type: ignore[attr-defined]
 
 
 def _create_hold(
     lines: Callable[[SkuSet], list[ipb.HoldLine]], pricing: ipb.HoldPricing | None = None
-) -> Callable[[grpc.aio.Channel, SkuSet], Call]:
-    def make(channel: grpc.aio.Channel, skus: SkuSet) -> Call:
+) -> Callable[[grpc.aio.Channel, SkuSet, Metadata | None], Call]:
+    def make(channel: grpc.aio.Channel, skus: SkuSet, metadata: Metadata | None) -> Call:
         stub = inventory_pb2_grpc.InventoryServiceStub(channel)
 
         def call() -> Awaitable[object]:
@@ -60,14 +62,14 @@ def _create_hold(
                 ttl=HOLD_TTL,
                 pricing=pricing,
             )
-            return stub.CreateHold(request, timeout=CALL_TIMEOUT_SECONDS)
+            return stub.CreateHold(request, timeout=CALL_TIMEOUT_SECONDS, metadata=metadata)
 
         return call
 
     return make
 
 
-def _quote_cart(channel: grpc.aio.Channel, skus: SkuSet) -> Call:
+def _quote_cart(channel: grpc.aio.Channel, skus: SkuSet, metadata: Metadata | None) -> Call:
     stub = pricing_pb2_grpc.PricingServiceStub(channel)
 
     def call() -> Awaitable[object]:
@@ -76,7 +78,9 @@ def _quote_cart(channel: grpc.aio.Channel, skus: SkuSet) -> Call:
             for i in random.sample(range(skus.count), min(3, skus.count))
         ]
         return stub.QuoteCart(
-            ppb.QuoteCartRequest(lines=lines, customer_tier=TIER), timeout=CALL_TIMEOUT_SECONDS
+            ppb.QuoteCartRequest(lines=lines, customer_tier=TIER),
+            timeout=CALL_TIMEOUT_SECONDS,
+            metadata=metadata,
         )
 
     return call

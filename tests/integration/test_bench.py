@@ -1,5 +1,5 @@
 """`make bench` in miniature: every scenario measured without errors, the results written,
-and every invariant intact after the load."""
+and every invariant intact after the load; and `--secure`, with security on every hop."""
 
 from __future__ import annotations
 
@@ -8,11 +8,19 @@ import os
 import subprocess
 import sys
 
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from holdfast.inventory.v1 import inventory_pb2 as ipb
+from holdfast.inventory.v1 import inventory_pb2_grpc
 
 from bench.pgbench_baseline import MATCHES, find_pgbench
+from bench.security import BENCH_CALLER, PLAIN, PRICING_CALLER, SECURE, StackSecurity
+from bench.stack import Services
 from bench.workloads import SCENARIOS
+from holdfast_common.channels import bearer, open_channel
 from holdfast_common.devinfra import REPO_ROOT
+from holdfast_common.settings import Settings
 
 TINY = [
     "--concurrency=2",
@@ -88,3 +96,115 @@ def test_the_table_is_printed_and_written(bench_run) -> None:
     assert {t["outcome"] for t in data["targets"]} <= {"PASS", "FAIL", "n/a"}
     (json_path,) = results.glob("*.json")
     assert json_path.with_suffix(".md").read_text() == latest
+
+
+SECURE_SCENARIOS = ["echo", "hot", "priced", "quote"]
+
+
+@pytest.fixture(scope="module")
+def secure_run(pg_server_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory):
+    """One tiny `python -m bench --secure`: every hop that carries a call, the sweep's shoppers
+    included (priced holds for inventory -> pricing, quote for the load -> pricing)."""
+    results = tmp_path_factory.mktemp("bench-secure")
+    env = dict(os.environ, DATABASE_URL=pg_server_url, REDIS_URL=redis_url)
+    tiny = [*TINY, "--pgbench-seconds=0", f"--scenarios={','.join(SECURE_SCENARIOS)}"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--secure", *tiny, f"--results={results}"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"bench --secure failed:\n{done.stdout}\n{done.stderr}"
+    (json_path,) = results.glob("*.json")
+    (log_dir,) = results.glob("*-logs")
+    return done.stdout, json.loads(json_path.read_text()), log_dir
+
+
+def test_a_secure_run_succeeds_and_says_it_was_secure(secure_run) -> None:
+    stdout, data, _ = secure_run
+    assert [m["scenario"] for m in data["measurements"]] == SECURE_SCENARIOS
+    for m in [*data["measurements"], data["sweeper"]["reservers"]]:
+        assert m["ok"] > 0 and m["errors"] == {}, m
+    assert data["sweeper"]["left"] == 0
+    assert data["audit"] == {"breaches": {}}
+    assert data["security"] == SECURE
+    assert f"security: {SECURE}" in stdout
+
+
+def test_a_secure_run_sends_its_tokens_on_every_hop(secure_run) -> None:
+    """The services log each call's caller: named only when its token was checked."""
+    _, _, log_dir = secure_run
+    inventory, pricing = ((log_dir / name).read_text() for name in ("inventory.log", "pricing.log"))
+    calls = {
+        "CreateHold": inventory,  # hot, priced and the sweep's shoppers
+        "QuoteCart": pricing,  # the quote scenario
+        "BatchQuoteCarts": pricing,  # inventory_svc's quotes for priced holds
+    }
+    for method, log in calls.items():
+        lines = [line for line in log.splitlines() if f'/{method}"' in line and '"call"' in line]
+        callers = {json.loads(line)["caller"] for line in lines}
+        expected = PRICING_CALLER if method == "BatchQuoteCarts" else BENCH_CALLER
+        assert callers == {expected}, method
+
+
+def test_a_plain_run_says_it_was_plain(bench_run) -> None:
+    stdout, data, _ = bench_run
+    assert data["security"] == PLAIN
+    assert f"security: {PLAIN}" in stdout
+
+
+@pytest.fixture(scope="module")
+def secure_services(database_url: str, tmp_path_factory: pytest.TempPathFactory):
+    """The services as `--secure` starts them, with the security they were given."""
+    folder = tmp_path_factory.mktemp("secure-services")
+    security = StackSecurity.create(folder / "certs")
+    services = Services(security)
+    try:
+        services.start(database_url, folder)
+        yield services, security
+    finally:
+        services.stop()
+
+
+def _health(target: str, settings: Settings) -> grpc.StatusCode:
+    with open_channel(target, settings) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            # types-grpcio-health-checking declares HealthStub without its methods.
+            stub.Check(health_pb2.HealthCheckRequest(), timeout=10)  # type: ignore[attr-defined]
+        except grpc.RpcError as error:
+            return error.code()
+        return grpc.StatusCode.OK
+
+
+def test_secure_services_refuse_plaintext_and_clients_without_a_certificate(secure_services) -> None:
+    services, security = secure_services
+    for target in (services.targets.inventory, services.targets.pricing):
+        assert _health(target, Settings()) == grpc.StatusCode.UNAVAILABLE
+        ca_only = Settings(tls_ca_file=str(security.certs.ca))
+        assert _health(target, ca_only) == grpc.StatusCode.UNAVAILABLE
+        assert _health(target, _bench_client(security)) == grpc.StatusCode.OK
+
+
+def test_secure_services_want_a_token(secure_services) -> None:
+    services, security = secure_services
+    settings = _bench_client(security)
+    with open_channel(services.targets.inventory, settings) as channel:
+        stub = inventory_pb2_grpc.InventoryServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.ListCategories(ipb.ListCategoriesRequest(), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        stub.ListCategories(ipb.ListCategoriesRequest(), timeout=10, metadata=bearer(settings.client_token))
+
+
+def _bench_client(security: StackSecurity) -> Settings:
+    """The client settings a --secure load generator gets."""
+    env = security.load_env()
+    return Settings(
+        tls_ca_file=env["TLS_CA_FILE"],
+        tls_client_cert_file=env["TLS_CLIENT_CERT_FILE"],
+        tls_client_key_file=env["TLS_CLIENT_KEY_FILE"],
+        client_token=env["CLIENT_TOKEN"],
+    )
