@@ -35,22 +35,28 @@ TINY = [
 ]
 
 
-@pytest.fixture(scope="module")
-def bench_run(pg_server_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory):
-    """One tiny run of `python -m bench`: its output, its JSON and the results folder."""
-    results = tmp_path_factory.mktemp("bench-results")
+def _bench(args: list[str], pg_server_url: str, redis_url: str, *, timeout: float) -> str:
+    """`python -m bench ARGS` on the test servers; its output, once it has succeeded."""
     env = dict(os.environ, DATABASE_URL=pg_server_url, REDIS_URL=redis_url)
     done = subprocess.run(
-        [sys.executable, "-m", "bench", *TINY, f"--results={results}"],
+        [sys.executable, "-m", "bench", *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=timeout,
     )
-    assert done.returncode == 0, f"bench failed:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, f"python -m bench {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def bench_run(pg_server_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory):
+    """One tiny run of `python -m bench`: its output, its JSON and the results folder."""
+    results = tmp_path_factory.mktemp("bench-results")
+    stdout = _bench([*TINY, f"--results={results}"], pg_server_url, redis_url, timeout=180)
     (json_path,) = results.glob("*.json")
-    return done.stdout, json.loads(json_path.read_text()), results
+    return stdout, json.loads(json_path.read_text()), results
 
 
 def test_every_scenario_is_measured_without_errors(bench_run) -> None:
@@ -106,20 +112,11 @@ def secure_run(pg_server_url: str, redis_url: str, tmp_path_factory: pytest.Temp
     """One tiny `python -m bench --secure`: every hop that carries a call, the sweep's shoppers
     included (priced holds for inventory -> pricing, quote for the load -> pricing)."""
     results = tmp_path_factory.mktemp("bench-secure")
-    env = dict(os.environ, DATABASE_URL=pg_server_url, REDIS_URL=redis_url)
     tiny = [*TINY, "--pgbench-seconds=0", f"--scenarios={','.join(SECURE_SCENARIOS)}"]
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--secure", *tiny, f"--results={results}"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, f"bench --secure failed:\n{done.stdout}\n{done.stderr}"
+    stdout = _bench(["--secure", *tiny, f"--results={results}"], pg_server_url, redis_url, timeout=120)
     (json_path,) = results.glob("*.json")
     (log_dir,) = results.glob("*-logs")
-    return done.stdout, json.loads(json_path.read_text()), log_dir
+    return stdout, json.loads(json_path.read_text()), log_dir
 
 
 def test_a_secure_run_succeeds_and_says_it_was_secure(secure_run) -> None:
