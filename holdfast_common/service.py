@@ -96,9 +96,10 @@ async def start_service(
 
 def run_service(name: DatabaseClient, create: Callable[[Settings], Awaitable[RunningServer]]) -> None:
     """The process entry point: serves until SIGTERM/SIGINT, then drains in-flight calls."""
-    settings = get_settings().for_service(name)
+    settings = get_settings()
     configure_logging(settings.log_level)
-    if not settings.database_url:
+    # `create` switches to the service's own database URL; here it only has to exist.
+    if not settings.for_service(name).database_url:
         raise SystemExit("DATABASE_URL is not set (`make run` sets it for you)")
 
     async def serve() -> None:

@@ -118,8 +118,8 @@ class PricingClient:
             ]
         )
         try:
-            # The batch runner's own context is the first caller's: the call is traced
-            # under the first cart of this batch instead.
+            # The batch runner has an empty context of its own: the call is traced under
+            # the first cart of this batch.
             with attached(carts[0].trace_context):
                 response = await self._stub.BatchQuoteCarts(
                     request, timeout=self._timeout, metadata=self._metadata
