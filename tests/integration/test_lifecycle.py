@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import psycopg
@@ -16,12 +14,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from holdfast.inventory.v1 import inventory_pb2 as pb
 from psycopg import sql
 
-from holdfast_common.devinfra import REPO_ROOT
 from tests.conftest import make_settings, new_database, start_inventory
 from tests.support import row_locks
 from tests.support.grpc_helpers import Inventory, RpcFailure, failure, new_request_id
 from tests.support.polling import wait_until
-from tests.support.ports import free_port
 from tests.support.service_process import ServiceProcess, run_audit
 
 GRACE_SECONDS = 10
@@ -30,46 +26,19 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVICE = "holdfast.inventory.v1.InventoryService"
 
 
-def module_env(**values: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(values)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def service_sessions(db: psycopg.Connection, wait_event_type: str | None = None) -> int:
-    (count,) = db.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND application_name = 'inventory_svc' AND (%s::text IS NULL OR wait_event_type = %s::text)",
-        (wait_event_type, wait_event_type),
-    ).fetchone()  # type: ignore[misc]
-    return int(count)
-
-
 @pytest.fixture
-def service_process(database_url: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def service(database_url: str, tmp_path: Path) -> Iterator[ServiceProcess]:
     """`python -m inventory_svc` on a free port, killed if a test leaves it running."""
-    target = f"127.0.0.1:{free_port()}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "inventory_svc"],
-        cwd=REPO_ROOT,
-        env=module_env(
-            DATABASE_URL=database_url,
-            INVENTORY_LISTEN=target,
-            SHUTDOWN_GRACE_SECONDS=str(GRACE_SECONDS),
-            DB_POOL_MIN_SIZE="2",
-            DB_POOL_MAX_SIZE="6",
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    process = ServiceProcess(
+        "inventory_svc",
+        tmp_path / "inventory.log",
+        DATABASE_URL=database_url,
+        SHUTDOWN_GRACE_SECONDS=str(GRACE_SECONDS),
+        DB_POOL_MIN_SIZE="2",
+        DB_POOL_MAX_SIZE="6",
     )
-    try:
-        yield process, target
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=10)
+    yield process
+    process.kill()
 
 
 def health_status(health: health_pb2_grpc.HealthStub) -> int | grpc.StatusCode:
@@ -82,15 +51,15 @@ def health_status(health: health_pb2_grpc.HealthStub) -> int | grpc.StatusCode:
         return error.code()
 
 
-def test_sigterm_drains_in_flight_calls_and_exits_cleanly(service_process, db, database_url):
-    process, target = service_process
+def test_sigterm_drains_in_flight_calls_and_exits_cleanly(service, db, database_url):
+    process, target = service.process, service.target
     channel = grpc.insecure_channel(target)
     client = Inventory(target)
     try:
         health = health_pb2_grpc.HealthStub(channel)
 
         def serving() -> bool:
-            assert process.poll() is None, f"the service exited early: {process.communicate()[0]}"
+            assert service.alive, f"the service exited early: {service.log()}"
             return health_status(health) == SERVING
 
         wait_until(serving, 30, "the service to report SERVING")
@@ -99,8 +68,7 @@ def test_sigterm_drains_in_flight_calls_and_exits_cleanly(service_process, db, d
         to_commit, to_release = client.hold({sku: 1}).id, client.hold({sku: 1}).id
 
         # Hold the stock row so calls of every kind that change it wait inside their transactions.
-        with psycopg.connect(database_url, autocommit=False) as locker:
-            locker.execute("SELECT on_hand FROM stock WHERE sku = %s FOR UPDATE", (sku,))
+        with row_locks.row_locked(database_url, sku):
             stub = client.stub
             in_flight = [
                 stub.CreateHold.future(
@@ -125,7 +93,7 @@ def test_sigterm_drains_in_flight_calls_and_exits_cleanly(service_process, db, d
                 ),
             ]
             wait_until(
-                lambda: service_sessions(db, "Lock") == len(in_flight),
+                lambda: row_locks.service_sessions(database_url, wait_event_type="Lock") == len(in_flight),
                 10,
                 "the calls to wait on the row lock",
             )
@@ -154,7 +122,6 @@ def test_sigterm_drains_in_flight_calls_and_exits_cleanly(service_process, db, d
             wait_until(refused, 5, "new calls to be refused")
             assert not any(call.done() for call in in_flight)
             assert process.poll() is None
-            locker.rollback()
 
         created, committed, released, adjusted = (call.result(timeout=GRACE_SECONDS) for call in in_flight)
         assert created.hold.state == pb.HOLD_STATE_ACTIVE
@@ -168,9 +135,10 @@ def test_sigterm_drains_in_flight_calls_and_exits_cleanly(service_process, db, d
         # Every transaction ended with its call: no session sits idle in one while the process drains.
         assert row_locks.service_sessions(database_url, "idle in transaction") == 0
 
-        output, _ = process.communicate(timeout=GRACE_SECONDS)
+        returncode = process.wait(timeout=GRACE_SECONDS)
         took = time.monotonic() - signalled
-        assert process.returncode == 0, output
+        output = service.log()
+        assert returncode == 0, output
         assert took < GRACE_SECONDS, f"shutdown took {took:.1f}s"
         assert "Traceback" not in output
     finally:
@@ -180,7 +148,9 @@ def test_sigterm_drains_in_flight_calls_and_exits_cleanly(service_process, db, d
     # What was done during shutdown is durable, and the pool closed every session.
     (on_hand, reserved) = db.execute("SELECT on_hand, reserved FROM stock WHERE sku = %s", (sku,)).fetchone()
     assert (on_hand, reserved) == (8, 2)
-    wait_until(lambda: service_sessions(db) == 0, 5, "the service's database sessions to end")
+    wait_until(
+        lambda: row_locks.service_sessions(database_url) == 0, 5, "the service's database sessions to end"
+    )
 
 
 def refused_future(call: grpc.Future) -> RpcFailure:
@@ -240,18 +210,20 @@ def test_calls_still_stuck_when_the_grace_runs_out_are_refused_and_leave_nothing
         )
         commit = pb.CommitHoldRequest(request_id=new_request_id(), hold_id=to_commit)
         # The lock outlasts the grace: the calls are still waiting on it when it runs out.
-        with psycopg.connect(database_url, autocommit=False) as locker:
-            locker.execute("SELECT on_hand FROM stock WHERE sku = %s FOR UPDATE", (sku,))
+        with row_locks.row_locked(database_url, sku):
             in_flight = [
                 client.stub.CreateHold.future(create, timeout=30),
                 client.stub.CommitHold.future(commit, timeout=30),
             ]
-            wait_until(lambda: service_sessions(db, "Lock") == 2, 10, "the calls to wait on the row lock")
+            wait_until(
+                lambda: row_locks.service_sessions(database_url, wait_event_type="Lock") == 2,
+                10,
+                "the calls to wait on the row lock",
+            )
             signalled = time.monotonic()
             assert service.terminate(timeout=30) == 0, service.log()
             took = time.monotonic() - signalled
             refusals = [refused_future(call) for call in in_flight]
-            locker.rollback()
     finally:
         client.close()
 
@@ -261,7 +233,9 @@ def test_calls_still_stuck_when_the_grace_runs_out_are_refused_and_leave_nothing
     assert [r.code for r in refusals] == [grpc.StatusCode.UNAVAILABLE] * 2
     assert db.execute("SELECT count(*) FROM holds WHERE owner_id = 'too-late'").fetchone() == (0,)
     assert db.execute("SELECT state FROM holds WHERE id = %s", (to_commit,)).fetchone() == ("ACTIVE",)
-    wait_until(lambda: service_sessions(db) == 0, 5, "the service's database sessions to end")
+    wait_until(
+        lambda: row_locks.service_sessions(database_url) == 0, 5, "the service's database sessions to end"
+    )
 
     # Retried with their request_ids on another replica, each has its one effect.
     server = start_inventory(make_settings(database_url))

@@ -29,13 +29,22 @@ def lock_waiters(database_url: str) -> int:
     return int(row[0])
 
 
-def service_sessions(database_url: str, state: str, application_name: str = "inventory_svc") -> int:
-    """The service's sessions of this database in `state` ('idle in transaction', 'active'...)."""
+def service_sessions(
+    database_url: str,
+    state: str | None = None,
+    *,
+    wait_event_type: str | None = None,
+    application_name: str = "inventory_svc",
+) -> int:
+    """The service's sessions of this database, only those in `state` ('idle in transaction',
+    'active'...) or waiting on `wait_event_type` ('Lock'...) when given."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute(
             "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND application_name = %s AND state = %s",
-            (application_name, state),
+            " WHERE datname = current_database() AND application_name = %s"
+            " AND (%s::text IS NULL OR state = %s::text)"
+            " AND (%s::text IS NULL OR wait_event_type = %s::text)",
+            (application_name, state, state, wait_event_type, wait_event_type),
         ).fetchone()
     assert row is not None
     return int(row[0])
