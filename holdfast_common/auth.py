@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -19,7 +19,13 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, TypeAdapter, Vali
 
 from holdfast_common.caller import current_caller
 from holdfast_common.errors import ErrorKind, HoldfastError
-from holdfast_common.gated_handlers import Handler, WrappedHandlers, gate_handler, refuse_always
+from holdfast_common.gated_handlers import (
+    Handler,
+    HandlerInterceptor,
+    WrappedHandlers,
+    gate_handler,
+    refuse_always,
+)
 from holdfast_common.grpc_errors import to_grpc_status
 from holdfast_common.scopes import METHOD_SCOPES, SCOPES
 from holdfast_common.settings import Settings
@@ -133,7 +139,7 @@ _NO_TOKEN = _refusal(
 _BAD_TOKEN = _refusal(ErrorKind.UNAUTHENTICATED, "TOKEN_INVALID", "the bearer token is not valid")
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
+class AuthInterceptor(HandlerInterceptor):
     """Lets a call through only with a valid token holding the scope its method needs; names
     the caller for the call log and the rate limit. Refusals never reach the servicer."""
 
@@ -145,27 +151,19 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         any_scope_prefixes: tuple[str, ...] = (),
         method_scopes: Mapping[str, str] = METHOD_SCOPES,
     ) -> None:
+        super().__init__(open_prefixes)
         self._authority = authority
-        self._open = open_prefixes
         self._any_scope = any_scope_prefixes
         self._scopes = method_scopes
         # By (method, status): a refused method's refusing handler is made once.
         self._refusing = WrappedHandlers()
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or method.startswith(self._open):
-            return handler
-        refusal = self._check(method, handler_call_details.invocation_metadata)
+    def handler_for(self, details: grpc.HandlerCallDetails, handler: Handler) -> Handler:
+        refusal = self._check(details.method, details.invocation_metadata)
         if refusal is None:
             return handler
         return self._refusing.get(
-            (method, id(refusal)), handler, lambda h: gate_handler(h, refuse_always(refusal))
+            (details.method, id(refusal)), handler, lambda h: gate_handler(h, refuse_always(refusal))
         )
 
     def _check(self, method: str, metadata: Any) -> grpc.Status | None:

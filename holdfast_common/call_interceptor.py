@@ -15,7 +15,7 @@ from prometheus_client import Counter
 
 from holdfast_common.call_metrics import CALLS, REFUSALS, SECONDS
 from holdfast_common.caller import current_caller
-from holdfast_common.gated_handlers import Handler, WrappedHandlers
+from holdfast_common.gated_handlers import Handler, HandlerInterceptor, WrappedHandlers
 
 log = structlog.get_logger("holdfast.calls")
 
@@ -139,20 +139,14 @@ def _observe(method: _Method, handler: Any) -> Any:
     return handler._replace(unary_stream=observed)
 
 
-class CallObserver(grpc.aio.ServerInterceptor):
+class CallObserver(HandlerInterceptor):
     """Counts, times and logs every call; wraps each handler once, not per call (a method has
     one handler, plus one per way the interceptors inside refuse it)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._observed = WrappedHandlers()
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler  # an unknown method: grpc answers UNIMPLEMENTED
-        name = handler_call_details.method
+    def handler_for(self, details: grpc.HandlerCallDetails, handler: Handler) -> Handler:
+        name = details.method
         return self._observed.get((name, id(handler)), handler, lambda h: _observe(_Method(name), h))

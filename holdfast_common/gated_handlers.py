@@ -8,7 +8,7 @@ costs no database work.
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Any, TypeAlias
 
 import grpc
@@ -70,3 +70,25 @@ class WrappedHandlers:
         if known is None or known[0] is not handler:
             known = self._wrapped[key] = (handler, wrap(handler))
         return known[1]
+
+
+class HandlerInterceptor(grpc.aio.ServerInterceptor):
+    """A server interceptor that swaps a method's handler for one of its own (or keeps it):
+    unknown methods (grpc answers UNIMPLEMENTED) and methods under `skipped_prefixes` pass as
+    they are. Subclasses say how in `handler_for`, called on every call: keep it a lookup."""
+
+    def __init__(self, skipped_prefixes: tuple[str, ...] = ()) -> None:
+        self._skipped = skipped_prefixes
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith(self._skipped):
+            return handler
+        return self.handler_for(handler_call_details, handler)
+
+    def handler_for(self, details: grpc.HandlerCallDetails, handler: Handler) -> Handler:
+        raise NotImplementedError

@@ -9,7 +9,7 @@ saying when a token will be there.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
@@ -20,7 +20,7 @@ from grpc_status import rpc_status
 from holdfast_common.auth import HEALTH_PREFIX, SECURITY_DOMAIN
 from holdfast_common.caller import current_caller, peer_host
 from holdfast_common.errors import ErrorKind, HoldfastError
-from holdfast_common.gated_handlers import Handler, WrappedHandlers, gate_handler
+from holdfast_common.gated_handlers import Handler, HandlerInterceptor, WrappedHandlers, gate_handler
 from holdfast_common.grpc_errors import status_proto
 
 # Buckets kept at most; past it the least recently used goes (its caller starts full again).
@@ -101,26 +101,18 @@ def rate_limited_status(wait: float, rate: float, burst: int) -> grpc.Status:
     return rpc_status.to_status(status)
 
 
-class RateLimitInterceptor(grpc.aio.ServerInterceptor):
+class RateLimitInterceptor(HandlerInterceptor):
     """Refuses a caller's calls beyond its bucket before they reach the servicer."""
 
     def __init__(self, rate: float, burst: int, exempt_prefixes: tuple[str, ...] = (HEALTH_PREFIX,)) -> None:
+        super().__init__(exempt_prefixes)
         self._buckets = TokenBuckets(rate, burst)
         self._rate = rate
         self._burst = burst
-        self._exempt = exempt_prefixes
         self._gated = WrappedHandlers()
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or method.startswith(self._exempt):
-            return handler
-        return self._gated.get(method, handler, lambda h: gate_handler(h, self._gate))
+    def handler_for(self, details: grpc.HandlerCallDetails, handler: Handler) -> Handler:
+        return self._gated.get(details.method, handler, lambda h: gate_handler(h, self._gate))
 
     def _gate(self, context: grpc.aio.ServicerContext) -> grpc.Status | None:
         caller = current_caller.get() or peer_host(context.peer())
