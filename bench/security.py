@@ -5,12 +5,11 @@ reach the services' AUTH_TOKENS)."""
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from holdfast_common.auth import token_digest
+from holdfast_common.auth import auth_tokens_json
 from holdfast_common.devcerts import CertPaths, generate
 
 # What the report and the JSON say about a run's security.
@@ -48,14 +47,14 @@ class StackSecurity:
     def server_env(self) -> dict[str, str]:
         """Both services: mutual TLS, and auth knowing both tokens by their digests."""
         grants = [
-            {"caller": BENCH_CALLER, "sha256": token_digest(self.client_token), "scopes": _BENCH_SCOPES},
-            {"caller": PRICING_CALLER, "sha256": token_digest(self.pricing_token), "scopes": _PRICING_SCOPES},
+            (BENCH_CALLER, self.client_token, _BENCH_SCOPES),
+            (PRICING_CALLER, self.pricing_token, _PRICING_SCOPES),
         ]
         return {
             "TLS_CERT_FILE": str(self.certs.server_cert),
             "TLS_KEY_FILE": str(self.certs.server_key),
             "TLS_CLIENT_CA_FILE": str(self.certs.ca),
-            "AUTH_TOKENS": json.dumps(grants),
+            "AUTH_TOKENS": auth_tokens_json(grants),
         }
 
     def inventory_env(self) -> dict[str, str]:

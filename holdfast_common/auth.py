@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -100,6 +101,16 @@ def load_grants(settings: Settings) -> list[Grant]:
 def token_digest(token: str) -> str:
     """The hex SHA-256 of a token, as AUTH_TOKENS stores it."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def auth_tokens_json(tokens: Iterable[tuple[str, str, Iterable[str]]]) -> str:
+    """The AUTH_TOKENS value granting each (caller, token, scopes): digests only, as parse_grants reads."""
+    return json.dumps(
+        [
+            {"caller": caller, "sha256": token_digest(token), "scopes": list(scopes)}
+            for caller, token, scopes in tokens
+        ]
+    )
 
 
 class TokenAuthority:

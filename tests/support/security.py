@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 
-from holdfast_common.auth import token_digest
+from holdfast_common.auth import auth_tokens_json
 from holdfast_common.channels import bearer
 from holdfast_common.devcerts import CertPaths
 
@@ -29,9 +28,7 @@ class Token:
 
 def auth_tokens(*tokens: Token) -> str:
     """The AUTH_TOKENS value granting `tokens`."""
-    return json.dumps(
-        [{"caller": t.caller, "sha256": token_digest(t.secret), "scopes": list(t.scopes)} for t in tokens]
-    )
+    return auth_tokens_json((t.caller, t.secret, t.scopes) for t in tokens)
 
 
 def server_tls(certs: CertPaths, mutual: bool = False) -> dict[str, object]:
