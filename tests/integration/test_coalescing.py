@@ -23,6 +23,7 @@ from tests.support.row_locks import lock_waiters, row_locked
 CALL_TIMEOUT = 30
 # Time for calls already sent to reach the server's queue (loopback, a few ms each).
 ARRIVAL_SECONDS = 1.0
+SEND_GAP_SECONDS = 0.02
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,12 @@ def one_batch(
     with row_locked(database_url, gate):
         blocked = server.stub.CreateHold.future(hold_request({gate: 1}), timeout=CALL_TIMEOUT)
         wait_until(lambda: lock_waiters(database_url) > 0, 10, "the first batch to wait on the lock")
-        futures = [server.stub.CreateHold.future(r, timeout=CALL_TIMEOUT) for r in requests]
+        futures = []
+        for request in requests:
+            futures.append(server.stub.CreateHold.future(request, timeout=CALL_TIMEOUT))
+            # Calls sent back to back on one channel may reach the server's handlers in another
+            # order (seen once in a full suite run); a gap makes arrival order the order sent.
+            time.sleep(SEND_GAP_SECONDS)
         time.sleep(ARRIVAL_SECONDS)
         assert not any(f.done() for f in futures), "a call finished while the batch ahead of it was blocked"
     blocked.result()
