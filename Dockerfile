@@ -16,16 +16,18 @@ RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['p
 COPY README.md Makefile ./
 COPY protos protos
 COPY holdfast_common holdfast_common
+COPY holdfast_ops holdfast_ops
+COPY holdfast_dev holdfast_dev
 COPY inventory_svc inventory_svc
 COPY pricing_svc pricing_svc
 COPY sweeper sweeper
-COPY migrations migrations
-# Editable: migrations/ is read from beside the code. The stamp tells make the
-# virtualenv is set up, so `make protos` does not install the dev extras.
-RUN /app/.venv/bin/pip install --no-deps -e . \
-    && touch /app/.venv/.installed \
+# The stamp tells make the virtualenv is set up, so `make protos` does not install the dev
+# extras; then a plain (not editable) install: every file the code reads (SQL, migrations)
+# is package data, found through the import system.
+RUN touch /app/.venv/.installed \
     && make protos VENV=/app/.venv \
-    && /app/.venv/bin/python -m compileall -q holdfast_common inventory_svc pricing_svc sweeper protos
+    && /app/.venv/bin/pip install --no-deps . \
+    && /app/.venv/bin/python -m compileall -q /app/.venv/lib
 
 FROM python:3.11-slim
 WORKDIR /app
@@ -33,9 +35,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/app/.venv/bin:$PATH
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin holdfast \
     && install -d -o holdfast -m 0755 /certs
 # /certs: an empty named volume mounted there starts with this owner, so the certs job (as
-# holdfast) can write the development certificates. The code, owned by root: the service
-# user can run it but not change it.
-COPY --from=build /app /app
+# holdfast) can write the development certificates. Only the virtualenv is copied: the code
+# is installed in it, owned by root, so the service user can run it but not change it.
+COPY --from=build /app/.venv /app/.venv
 EXPOSE 50051 50052
 USER holdfast
 CMD ["python", "-m", "inventory_svc"]

@@ -9,7 +9,7 @@ PROTO_FILES := $(shell find protos -name '*.proto')
 PROTO_STAMP := protos/.generated
 PROTO_DEPS := .proto-deps
 PROTO_DEPS_STAMP := $(PROTO_DEPS)/.copied
-DEVSTACK := $(PY) -m holdfast_common.devstack
+DEVSTACK := $(PY) -m holdfast_dev.stack
 
 .PHONY: setup protos migrate roles run run-inventory run-sweeper test seed audit lint clean bench bench-quick
 
@@ -38,7 +38,7 @@ migrate: protos
 # The services' least-privilege roles (README "Database roles"), after the migrations, as
 # DATABASE_URL's owner: the roles INVENTORY_/PRICING_/SWEEPER_DATABASE_URL name, granted.
 roles: protos
-	$(DEVSTACK) exec -- $(PY) -m holdfast_common.db_roles
+	$(DEVSTACK) exec -- $(PY) -m holdfast_ops.roles
 
 run: protos
 	$(DEVSTACK) run
@@ -54,10 +54,10 @@ test: protos
 
 # Loads the demo catalog and price rules into the running services (`make run` first).
 seed: protos
-	$(PY) -m holdfast_common.seed
+	$(PY) -m holdfast_dev.seed
 
 audit: protos
-	$(DEVSTACK) exec -- $(PY) -m inventory_svc audit
+	$(DEVSTACK) exec -- $(PY) -m holdfast_ops audit
 
 # The stack against its same-run baselines (pgbench, gRPC echo) on a scratch database;
 # results in bench/results/. BENCH_ARGS passes options: BENCH_ARGS='--scenarios hot,echo'.

@@ -14,7 +14,7 @@ from bench.measurement import Measurement
 from bench.processes import ProcessFailed
 from bench.security import StackSecurity
 from bench.skus import SkuSet
-from holdfast_common.devinfra import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 
 @dataclass(frozen=True)

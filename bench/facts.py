@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psycopg
 
-from holdfast_common.devinfra import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 
 def _first(path: str, key: str) -> str:

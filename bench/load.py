@@ -30,7 +30,7 @@ import grpc
 from bench.measurement import Measurement, summarize
 from bench.skus import SkuSet
 from bench.workloads import SCENARIOS, Metadata, Scenario
-from holdfast_common.channels import bearer, open_aio_channel
+from holdfast_common.rpc.channels import bearer, open_aio_channel
 from holdfast_common.settings import Settings
 
 MEASURING = "measuring"

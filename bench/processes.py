@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from holdfast_common.devinfra import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 
 class ProcessFailed(RuntimeError):

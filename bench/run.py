@@ -38,8 +38,9 @@ from bench.stack import Services, scratch_database
 from bench.sweep import sweep_under_load
 from bench.targets import TARGET_CONCURRENCY
 from bench.workloads import SCENARIOS
-from holdfast_common.devinfra import REPO_ROOT, infrastructure
-from inventory_svc.audit import find_breaches
+from holdfast_dev.infra import infrastructure
+from holdfast_ops.audit import find_breaches
+from tests.support.paths import REPO_ROOT
 
 SKU_PREFIX = "BENCH"
 # Defaults of a full run and of --quick; an option given on the command line wins.

@@ -9,8 +9,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from holdfast_common.auth import auth_tokens_json
-from holdfast_common.devcerts import CertPaths, generate
+from holdfast_common.security.auth import auth_tokens_json
+from holdfast_dev.certs import CertPaths, generate
 
 # What the report and the JSON say about a run's security.
 SECURE = "mTLS + bearer tokens"

@@ -14,8 +14,8 @@ from psycopg import sql
 from bench.drivers import Targets
 from bench.processes import Child
 from bench.security import StackSecurity
-from holdfast_common.devinfra import ensure_database, with_database
-from holdfast_common.migrate import apply_migrations
+from holdfast_dev.infra import ensure_database, with_database
+from holdfast_ops.migrate import apply_migrations
 
 _LISTENING = r"{} listening on port (\d+)"
 

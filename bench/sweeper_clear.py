@@ -25,9 +25,9 @@ import redis
 from psycopg import sql
 
 from bench.processes import Child, ProcessFailed
-from holdfast_common.devinfra import ensure_database, infrastructure, with_database
-from holdfast_common.migrate import apply_migrations
-from inventory_svc.audit import find_breaches
+from holdfast_dev.infra import ensure_database, infrastructure, with_database
+from holdfast_ops.audit import find_breaches
+from holdfast_ops.migrate import apply_migrations
 
 _SEED_PRODUCT = """
 INSERT INTO products (id, title, base_price_minor, currency)

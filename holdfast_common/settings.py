@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     pricing_metrics_port: int = Field(default=0, ge=0, le=65535)
     sweeper_worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     sweeper_scheduler_metrics_port: int = Field(default=0, ge=0, le=65535)
-    # OpenTelemetry tracing (holdfast_common/tracing.py): OTLP over HTTP/protobuf to
+    # OpenTelemetry tracing (holdfast_common/observability/tracing.py): OTLP over HTTP/protobuf to
     # <this>/v1/traces, e.g. http://otel-collector:4318; unset turns tracing off.
     otel_exporter_otlp_endpoint: str = ""
 

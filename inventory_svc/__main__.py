@@ -11,7 +11,7 @@ def run() -> int:
         main()
         return 0
     if command == "audit":
-        from inventory_svc.audit import main as audit_main
+        from holdfast_ops.audit import main as audit_main
 
         return audit_main()
     print(f"usage: python -m inventory_svc [serve|audit]; unknown command {command!r}", file=sys.stderr)

@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 import uuid6
 from psycopg import errors as pg_errors
 
-from holdfast_common.db import AsyncConn, AsyncPool, in_transaction, read
+from holdfast_common.db.idempotency import RequestRecord
+from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction, read
 from holdfast_common.errors import ErrorKind, HoldfastError, not_found
-from holdfast_common.idempotency import RequestRecord
-from holdfast_common.pagination import PageRequest
+from holdfast_common.values.pagination import PageRequest
 from inventory_svc.models import Category, Product, StockLevel, Variant
 from inventory_svc.queries import Q
 

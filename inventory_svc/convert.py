@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
-from holdfast_common.money import Money
-from holdfast_common.timestamps import timestamp
+from holdfast_common.values.money import Money
+from holdfast_common.values.timestamps import timestamp
 from inventory_svc.models import Category, Hold, HoldLine, HoldState, Product, StockLevel, Variant
 
 HOLD_STATES = {

@@ -12,9 +12,9 @@ from typing import Any
 import psycopg
 import uuid6
 
-from holdfast_common.db import AsyncConn, AsyncPool, in_transaction, read
+from holdfast_common.db.idempotency import GET_REQUEST_RECORDS, RequestRecord, encode, request_in_flight
+from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction, read
 from holdfast_common.errors import HoldfastError, unknown_skus
-from holdfast_common.idempotency import GET_REQUEST_RECORDS, RequestRecord, encode, request_in_flight
 from inventory_svc.models import Hold, HoldLine, HoldState, LockedPrices, NewHold
 from inventory_svc.queries import Q
 from inventory_svc.stock import insufficient_stock, lock_levels

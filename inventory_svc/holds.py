@@ -7,11 +7,11 @@ from functools import partial
 from typing import Any
 
 from holdfast_common.coalescer import Coalescer
-from holdfast_common.db import AsyncConn, AsyncPool, in_transaction, read
+from holdfast_common.db.idempotency import RequestRecord
+from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction, read
 from holdfast_common.errors import ErrorKind, HoldfastError, not_found
-from holdfast_common.idempotency import RequestRecord
-from holdfast_common.pagination import PageRequest
 from holdfast_common.settings import Settings
+from holdfast_common.values.pagination import PageRequest
 from inventory_svc.hold_batches import HoldRequest, create_holds, replay_hold
 from inventory_svc.models import Hold, HoldLine, HoldState, LockedPrices, NewHold
 from inventory_svc.queries import Q

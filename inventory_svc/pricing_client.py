@@ -11,14 +11,14 @@ from google.type import money_pb2
 from grpc_status import rpc_status
 from holdfast.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
-from holdfast_common.channels import bearer, open_aio_channel
 from holdfast_common.coalescer import Coalescer
 from holdfast_common.errors import ErrorKind, HoldfastError
-from holdfast_common.money import INT64_MAX, money_from_proto
+from holdfast_common.observability.tracing import acquire as acquire_tracing
+from holdfast_common.observability.tracing import attached
+from holdfast_common.rpc.channels import bearer, open_aio_channel
 from holdfast_common.settings import Settings
-from holdfast_common.tracing import acquire as acquire_tracing
-from holdfast_common.tracing import attached
-from holdfast_common.validation import Violations
+from holdfast_common.values.money import INT64_MAX, money_from_proto
+from holdfast_common.values.validation import Violations
 from inventory_svc.models import HoldLine, LockedPrices
 
 # Refusals that are about the cart itself pass through; any other failure means

@@ -1,7 +1,5 @@
-"""The inventory service's named SQL, loaded from inventory_svc/sql/*.sql."""
+"""The named SQL of inventory_svc, loaded from inventory_svc/sql/*.sql."""
 
-from pathlib import Path
+from holdfast_common.db.sqlfiles import Queries
 
-from holdfast_common.sqlfiles import Queries
-
-Q = Queries(Path(__file__).resolve().parent / "sql")
+Q = Queries.of_package("inventory_svc.sql")

@@ -9,9 +9,9 @@ from google.protobuf import duration_pb2
 from google.protobuf.message import Message
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
-from holdfast_common.idempotency import RequestRecord, request_record
+from holdfast_common.db.idempotency import RequestRecord, request_record
 from holdfast_common.settings import Settings
-from holdfast_common.validation import Violations
+from holdfast_common.values.validation import Violations
 from inventory_svc.models import AdjustmentReason, HoldLine, HoldState, NewHold, StockAdjustment
 
 MAX_NAME = 200

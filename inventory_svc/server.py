@@ -8,11 +8,11 @@ import grpc
 from holdfast.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from prometheus_client.registry import Collector
 
-from holdfast_common.db import AsyncPool
-from holdfast_common.grpc_server import RunningServer
-from holdfast_common.metrics_collectors import HoldsCollector
-from holdfast_common.service import Closers, run_service, start_service
+from holdfast_common.db.pool import AsyncPool
+from holdfast_common.rpc.server import RunningServer
+from holdfast_common.rpc.service import Closers, run_service, start_service
 from holdfast_common.settings import Settings
+from inventory_svc.metrics import HoldsCollector
 from inventory_svc.pricing_client import PricingClient
 from inventory_svc.servicer import InventoryServicer
 

@@ -9,14 +9,14 @@ import grpc
 from holdfast.inventory.v1 import inventory_pb2 as pb
 from holdfast.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
-from holdfast_common.db import AsyncPool
+from holdfast_common.db.idempotency import request_record
+from holdfast_common.db.pool import AsyncPool
 from holdfast_common.errors import HoldfastError
-from holdfast_common.grpc_errors import translate_errors
-from holdfast_common.idempotency import request_record
-from holdfast_common.money import money_from_proto
-from holdfast_common.pagination import PageTokens
+from holdfast_common.rpc.status import translate_errors
 from holdfast_common.settings import Settings
-from holdfast_common.validation import Violations, resource_id
+from holdfast_common.values.money import money_from_proto
+from holdfast_common.values.pagination import PageTokens
+from holdfast_common.values.validation import Violations, resource_id
 from inventory_svc import convert, requests
 from inventory_svc.catalog import Catalog
 from inventory_svc.holds import Holds

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from holdfast_common.db import AsyncConn, AsyncPool, in_transaction, read
+from holdfast_common.db.idempotency import RequestRecord
+from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction, read
 from holdfast_common.errors import ErrorKind, HoldfastError, PreconditionViolation, unknown_skus
-from holdfast_common.idempotency import RequestRecord
 from inventory_svc.models import StockAdjustment, StockLevel
 from inventory_svc.queries import Q
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import psycopg
 import structlog
 
-from holdfast_common.db import AsyncConn, connection_kwargs
+from holdfast_common.db.pool import AsyncConn, connection_kwargs
 from holdfast_common.errors import ErrorKind, HoldfastError
 from holdfast_common.settings import Settings
 from inventory_svc.models import StockLevel

@@ -5,8 +5,8 @@ from __future__ import annotations
 from google.type import money_pb2
 from holdfast.pricing.v1 import pricing_pb2 as pb
 
-from holdfast_common.money import Money
-from holdfast_common.timestamps import timestamp
+from holdfast_common.values.money import Money
+from holdfast_common.values.timestamps import timestamp
 from pricing_svc.engine import CartQuote, PriceQuote, ScopeKind, Stage
 from pricing_svc.rules import StoredRule
 

@@ -1,7 +1,5 @@
-"""The pricing service's named SQL, loaded from pricing_svc/sql/*.sql."""
+"""The named SQL of pricing_svc, loaded from pricing_svc/sql/*.sql."""
 
-from pathlib import Path
+from holdfast_common.db.sqlfiles import Queries
 
-from holdfast_common.sqlfiles import Queries
-
-Q = Queries(Path(__file__).resolve().parent / "sql")
+Q = Queries.of_package("pricing_svc.sql")

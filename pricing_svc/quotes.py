@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from holdfast_common.coalescer import Coalescer
-from holdfast_common.db import AsyncConn, AsyncPool, read
+from holdfast_common.db.pool import AsyncConn, AsyncPool, read
 from holdfast_common.errors import ErrorKind, HoldfastError, unknown_skus
 from holdfast_common.settings import Settings
 from pricing_svc.engine import CartQuote, SkuPricing, quote_cart

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from holdfast.pricing.v1 import pricing_pb2 as pb
 
-from holdfast_common.money import money_from_proto
 from holdfast_common.settings import Settings
-from holdfast_common.validation import Violations
+from holdfast_common.values.money import money_from_proto
+from holdfast_common.values.validation import Violations
 from pricing_svc.engine import PriceRule, Scope, Stage
 from pricing_svc.engine.models import MAX_BASIS_POINTS
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from psycopg import errors as pg_errors
 
-from holdfast_common.db import AsyncConn, AsyncPool, in_transaction, read
+from holdfast_common.db.idempotency import RequestRecord
+from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction, read
 from holdfast_common.errors import FieldViolation, invalid_argument, not_found
-from holdfast_common.idempotency import RequestRecord
-from holdfast_common.pagination import PageRequest
+from holdfast_common.values.pagination import PageRequest
 from pricing_svc.engine import PriceRule, Scope, ScopeKind
 from pricing_svc.queries import Q
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import grpc
 from holdfast.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
-from holdfast_common.db import AsyncPool
-from holdfast_common.grpc_server import RunningServer
-from holdfast_common.service import Closers, run_service, start_service
+from holdfast_common.db.pool import AsyncPool
+from holdfast_common.rpc.server import RunningServer
+from holdfast_common.rpc.service import Closers, run_service, start_service
 from holdfast_common.settings import Settings
 from pricing_svc.servicer import PricingServicer
 

@@ -10,14 +10,14 @@ import uuid6
 from holdfast.pricing.v1 import pricing_pb2 as pb
 from holdfast.pricing.v1 import pricing_pb2_grpc as pb_grpc
 
-from holdfast_common.db import AsyncPool
+from holdfast_common.db.idempotency import request_record
+from holdfast_common.db.pool import AsyncPool
 from holdfast_common.errors import HoldfastError
-from holdfast_common.grpc_errors import status_proto, translate_errors
-from holdfast_common.idempotency import request_record
-from holdfast_common.pagination import PageTokens
+from holdfast_common.rpc.status import status_proto, translate_errors
 from holdfast_common.settings import Settings
-from holdfast_common.timestamps import timestamp
-from holdfast_common.validation import Violations, resource_id
+from holdfast_common.values.pagination import PageTokens
+from holdfast_common.values.timestamps import timestamp
+from holdfast_common.values.validation import Violations, resource_id
 from pricing_svc import convert, requests
 from pricing_svc.engine import CartQuote, PriceRule
 from pricing_svc.quotes import CartRequest, Quotes

@@ -3,7 +3,7 @@
 The dramatiq CLI imports `sweeper.app:broker` in each worker process after forking it.
 """
 
-from holdfast_common.logs import configure_logging
+from holdfast_common.observability.logs import configure_logging
 from holdfast_common.settings import get_settings
 from sweeper.actors import declare
 from sweeper.broker import make_broker

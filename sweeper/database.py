@@ -7,7 +7,7 @@ import threading
 
 import psycopg_pool
 
-from holdfast_common.db import SyncPool, connection_kwargs
+from holdfast_common.db.pool import SyncPool, connection_kwargs
 from holdfast_common.settings import Settings
 
 APPLICATION_NAME = "holdfast-sweeper"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
-from holdfast_common.db import SyncConn, SyncPool
+from holdfast_common.db.pool import SyncConn, SyncPool
 from sweeper import metrics
 from sweeper.queries import Q
 

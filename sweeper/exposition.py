@@ -11,8 +11,8 @@ import threading
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from holdfast_common.logs import configure_logging
-from holdfast_common.metrics_http import serve_metrics
+from holdfast_common.observability.logs import configure_logging
+from holdfast_common.observability.metrics_http import serve_metrics
 from holdfast_common.settings import get_settings
 
 

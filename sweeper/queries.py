@@ -1,7 +1,5 @@
-"""The sweeper's named SQL, loaded from sweeper/sql/*.sql."""
+"""The named SQL of sweeper, loaded from sweeper/sql/*.sql."""
 
-from pathlib import Path
+from holdfast_common.db.sqlfiles import Queries
 
-from holdfast_common.sqlfiles import Queries
-
-Q = Queries(Path(__file__).resolve().parent / "sql")
+Q = Queries.of_package("sweeper.sql")

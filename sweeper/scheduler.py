@@ -12,8 +12,8 @@ import structlog
 from apscheduler.schedulers.blocking import BlockingScheduler
 from redis.exceptions import RedisError
 
-from holdfast_common.logs import configure_logging
-from holdfast_common.metrics_http import serve_metrics
+from holdfast_common.observability.logs import configure_logging
+from holdfast_common.observability.metrics_http import serve_metrics
 from holdfast_common.settings import Settings, get_settings
 from sweeper.actors import declare
 from sweeper.broker import make_broker

@@ -13,16 +13,16 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from holdfast_common.devinfra import (
+from holdfast_common.settings import Settings
+from holdfast_dev.infra import (
     DATA_DIR,
     ensure_database,
     start_embedded_postgres,
     stop_embedded,
     with_database,
 )
-from holdfast_common.migrate import apply_migrations
-from holdfast_common.settings import Settings
-from inventory_svc.audit import find_breaches
+from holdfast_ops.audit import find_breaches
+from holdfast_ops.migrate import apply_migrations
 from inventory_svc.server import create_server
 from pricing_svc.server import create_server as create_pricing_server
 from tests.support.grpc_helpers import Inventory, Pricing

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from holdfast_common.money import format_minor
+from holdfast_common.values.money import format_minor
 from pricing_svc.engine.models import CartQuote, PriceQuote, PriceRule, QuoteStep, SkuPricing, Stage
 from pricing_svc.engine.stages import STAGES, LineContext, StageStrategy
 

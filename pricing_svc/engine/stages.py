@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from holdfast_common.money import format_minor
+from holdfast_common.values.money import format_minor
 from pricing_svc.engine.models import MAX_BASIS_POINTS, PriceRule, SkuPricing, Stage
 from pricing_svc.engine.rounding import div_round_half_even
 

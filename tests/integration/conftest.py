@@ -16,7 +16,7 @@ import psycopg
 import pytest
 import redis
 
-from holdfast_common.devinfra import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 from tests.support.polling import wait_until
 from tests.support.redis_server import RedisServer
 

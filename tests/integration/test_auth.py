@@ -12,8 +12,14 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from holdfast.inventory.v1 import inventory_pb2 as ipb
 from holdfast.pricing.v1 import pricing_pb2 as ppb
 
-from holdfast_common.auth import SECURITY_DOMAIN
-from holdfast_common.scopes import INVENTORY_READ, INVENTORY_WRITE, METHOD_SCOPES, PRICING_READ, SCOPES
+from holdfast_common.security.auth import SECURITY_DOMAIN
+from holdfast_common.security.scopes import (
+    INVENTORY_READ,
+    INVENTORY_WRITE,
+    METHOD_SCOPES,
+    PRICING_READ,
+    SCOPES,
+)
 from tests.conftest import RunningService, make_settings, start_inventory, start_pricing
 from tests.support.grpc_helpers import Pricing, failure, unique_sku, usd_cents
 from tests.support.polling import wait_until

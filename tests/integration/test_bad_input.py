@@ -15,7 +15,7 @@ from google.type import money_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
 from holdfast.pricing.v1 import pricing_pb2 as ppb
 
-from holdfast_common.money import MAX_AMOUNT_MINOR, Money
+from holdfast_common.values.money import MAX_AMOUNT_MINOR, Money
 from tests.support.grpc_helpers import cents, new_request_id, refusal, unique_sku
 
 INT64_MAX = 2**63 - 1

@@ -18,9 +18,9 @@ from bench.pgbench_baseline import MATCHES, find_pgbench
 from bench.security import BENCH_CALLER, PLAIN, PRICING_CALLER, SECURE, StackSecurity
 from bench.stack import Services
 from bench.workloads import SCENARIOS
-from holdfast_common.channels import bearer, open_channel
-from holdfast_common.devinfra import REPO_ROOT
+from holdfast_common.rpc.channels import bearer, open_channel
 from holdfast_common.settings import Settings
+from tests.support.paths import REPO_ROOT
 
 TINY = [
     "--concurrency=2",

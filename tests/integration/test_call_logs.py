@@ -14,8 +14,8 @@ import pytest
 import structlog
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
-from holdfast_common.devinfra import REPO_ROOT
 from tests.support.grpc_helpers import Inventory, new_request_id
+from tests.support.paths import REPO_ROOT
 from tests.support.polling import wait_until
 from tests.support.ports import free_port
 

@@ -7,7 +7,7 @@ import time
 from grpc_health.v1 import health_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
-from holdfast_common.healthcheck import check as health_check
+from holdfast_common.rpc.healthcheck import check as health_check
 
 
 def test_watchers_hanging_up_at_any_moment_never_crash_the_server(inventory) -> None:

@@ -12,7 +12,7 @@ import pytest
 from holdfast.inventory.v1 import inventory_pb2 as pb
 from holdfast.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
-from inventory_svc.audit import find_breaches
+from holdfast_ops.audit import find_breaches
 from tests.conftest import make_settings, start_inventory
 from tests.support.grpc_helpers import RpcFailure, failure, new_request_id
 

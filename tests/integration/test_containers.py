@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from holdfast_common import devcerts
-from holdfast_common.auth import parse_grants, token_digest
-from holdfast_common.devinfra import REPO_ROOT
-from holdfast_common.scopes import SCOPES
+from holdfast_common.security.auth import parse_grants, token_digest
+from holdfast_common.security.scopes import SCOPES
 from holdfast_common.settings import Settings
+from holdfast_dev import certs as devcerts
+from tests.support.paths import REPO_ROOT
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"

@@ -1,4 +1,4 @@
-"""Least-privilege database roles (holdfast_common/db_roles.py): what each service's role may
+"""Least-privilege database roles (holdfast_ops/roles.py): what each service's role may
 and may not do, its timeouts, re-running and racing the bootstrap, and the whole product
 working with each service connected as its own role, so a missing grant fails here.
 
@@ -25,12 +25,11 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from holdfast_common import db_roles
-from holdfast_common.db import SyncPool
-from holdfast_common.db_roles import RoleConfigError, RoleTimeouts, ServiceRole, bootstrap
-from holdfast_common.devinfra import REPO_ROOT
+from holdfast_common.db.pool import SyncPool
 from holdfast_common.settings import DatabaseClient, Settings
-from inventory_svc.audit import find_breaches
+from holdfast_ops import roles as db_roles
+from holdfast_ops.audit import find_breaches
+from holdfast_ops.roles import RoleConfigError, RoleTimeouts, ServiceRole, bootstrap
 from inventory_svc.stock_events import APPLICATION_NAME as LISTENER_NAME
 from sweeper.database import APPLICATION_NAME as SWEEPER_NAME
 from sweeper.database import LazyPool
@@ -45,6 +44,7 @@ from tests.conftest import (
 )
 from tests.support.grpc_helpers import Pricing, cents, new_request_id, usd_cents
 from tests.support.metrics import scrape
+from tests.support.paths import REPO_ROOT
 from tests.support.ports import free_port
 
 # Values no default has, so each SHOW proves the role's own setting was applied.
@@ -317,9 +317,9 @@ def grants_snapshot(db: psycopg.Connection, role_names: list[str]) -> list[tuple
     ("command", "says"),
     [
         # As the compose migrate job runs it: migrations, then the roles of the services' URLs.
-        (["holdfast_common.migrate"], "granted and limited"),
+        (["holdfast_ops.migrate"], "granted and limited"),
         # As `make migrate` and `make run` do.
-        (["holdfast_common.devstack", "migrate"], "connects as"),
+        (["holdfast_dev.stack", "migrate"], "connects as"),
     ],
 )
 def test_running_the_bootstrap_again_takes_back_extra_grants_and_changes_nothing_else(

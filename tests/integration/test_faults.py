@@ -23,7 +23,7 @@ import psycopg
 import pytest
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
-from inventory_svc.audit import find_breaches
+from holdfast_ops.audit import find_breaches
 from tests.conftest import RunningInventory, make_settings, start_inventory
 from tests.support.grpc_helpers import failure, new_request_id
 from tests.support.polling import wait_until

@@ -10,9 +10,9 @@ import sys
 import pytest
 from grpc_health.v1 import health_pb2
 
-from holdfast_common.devinfra import REPO_ROOT
-from holdfast_common.healthcheck import local_address
+from holdfast_common.rpc.healthcheck import local_address
 from tests.conftest import make_settings, start_inventory
+from tests.support.paths import REPO_ROOT
 from tests.support.ports import free_port
 
 

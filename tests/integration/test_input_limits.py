@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
 from holdfast.pricing.v1 import pricing_pb2 as ppb
 
-from holdfast_common.healthcheck import check as health_check
+from holdfast_common.rpc.healthcheck import check as health_check
 from holdfast_common.settings import Settings
 from tests.conftest import RunningService, make_settings, start_inventory, start_pricing
 from tests.support.db_fingerprint import TableFingerprints

@@ -20,8 +20,8 @@ import psycopg
 import pytest
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
-from holdfast_common.devinfra import ensure_database, with_database
-from holdfast_common.migrate import apply_migrations
+from holdfast_dev.infra import ensure_database, with_database
+from holdfast_ops.migrate import apply_migrations
 from tests.support.grpc_helpers import Inventory, failure, new_request_id
 from tests.support.polling import wait_until
 from tests.support.private_postgres import PrivatePostgres

@@ -14,8 +14,8 @@ from holdfast.inventory.v1 import inventory_pb2 as ipb
 from holdfast.pricing.v1 import pricing_pb2 as pb
 from psycopg.rows import dict_row
 
-from holdfast_common.db import AsyncConn
-from holdfast_common.timestamps import timestamp
+from holdfast_common.db.pool import AsyncConn
+from holdfast_common.values.timestamps import timestamp
 from pricing_svc.quotes import load_inputs
 from tests.support.grpc_helpers import cents, refusal, unique_sku, usd_cents
 

@@ -13,8 +13,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 from holdfast.inventory.v1 import inventory_pb2 as ipb
 
-from holdfast_common.auth import SECURITY_DOMAIN
-from holdfast_common.scopes import INVENTORY_READ, INVENTORY_WRITE
+from holdfast_common.security.auth import SECURITY_DOMAIN
+from holdfast_common.security.scopes import INVENTORY_READ, INVENTORY_WRITE
 from tests.conftest import RunningService, make_settings, start_inventory
 from tests.support.grpc_helpers import failure
 from tests.support.security import Token, auth_tokens

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from holdfast_common.devinfra import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
 SECTION = "## Walkthrough with grpcurl"
@@ -136,7 +136,7 @@ def script(commands: list[Command], out: Path, inventory: str, pricing: str) -> 
         "set -o pipefail",
         # `make seed` is the seed module against the test's services (INVENTORY_LISTEN and
         # PRICING_LISTEN, as the Makefile runs it); no other make target is documented.
-        f'make() {{ if [ "$*" = seed ]; then "{sys.executable}" -m holdfast_common.seed; '
+        f'make() {{ if [ "$*" = seed ]; then "{sys.executable}" -m holdfast_dev.seed; '
         'else echo "unexpected: make $*" >&2; return 2; fi; }',
     ]
     for number, command in enumerate(commands):

@@ -14,8 +14,8 @@ from holdfast.inventory.v1 import inventory_pb2 as pb
 from prometheus_client import REGISTRY
 
 from bench.sweeper_clear import seed_holds
-from holdfast_common.db import SyncPool
-from inventory_svc.audit import find_breaches
+from holdfast_common.db.pool import SyncPool
+from holdfast_ops.audit import find_breaches
 from sweeper import expiry
 from sweeper.database import LazyPool
 from sweeper.expiry import (

@@ -17,8 +17,8 @@ from holdfast.inventory.v1 import inventory_pb2 as pb
 from psycopg import sql
 
 from bench.sweeper_clear import seed_holds
-from holdfast_common.devinfra import ensure_database, with_database
-from inventory_svc.audit import find_breaches
+from holdfast_dev.infra import ensure_database, with_database
+from holdfast_ops.audit import find_breaches
 from sweeper.actors import declare
 from sweeper.broker import make_broker
 from sweeper.leader import leader_key

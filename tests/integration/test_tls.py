@@ -13,11 +13,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from holdfast.inventory.v1 import inventory_pb2 as ipb
 from holdfast.inventory.v1 import inventory_pb2_grpc
 
-from holdfast_common.devcerts import FILES, CertPaths, generate
-from holdfast_common.devinfra import REPO_ROOT
-from holdfast_common.scopes import INVENTORY_READ, INVENTORY_WRITE, PRICING_READ, SCOPES
+from holdfast_common.security.scopes import INVENTORY_READ, INVENTORY_WRITE, PRICING_READ, SCOPES
+from holdfast_dev.certs import FILES, CertPaths, generate
 from tests.conftest import RunningService, make_settings, start_inventory, start_pricing
 from tests.support.grpc_helpers import Pricing, failure, new_request_id, usd_cents
+from tests.support.paths import REPO_ROOT
 from tests.support.security import Token, auth_tokens, client_tls, server_tls, tls_channel
 
 INVENTORY_CALLER = Token("inventory_svc", (PRICING_READ,))
@@ -65,13 +65,13 @@ def tls_inventory(database_url, certs, tls_pricing):
 
 def test_devcerts_writes_a_set_once_and_keeps_it(tmp_path):
     directory = tmp_path / "certs"
-    first = _run("holdfast_common.devcerts", str(directory))
+    first = _run("holdfast_dev.certs", str(directory))
     assert first.returncode == 0, first.stderr
     written = {path.name: path.read_bytes() for path in directory.iterdir()}
     assert set(written) == set(FILES)
     # Keys are for the service user only.
     assert {oct(path.stat().st_mode & 0o777) for path in directory.glob("*-key.pem")} == {"0o600"}
-    again = _run("holdfast_common.devcerts", str(directory))
+    again = _run("holdfast_dev.certs", str(directory))
     assert again.returncode == 0, again.stderr
     assert {path.name: path.read_bytes() for path in directory.iterdir()} == written
 
@@ -208,10 +208,10 @@ def test_make_seed_loads_the_demo_over_mutual_tls_with_client_token(tls_inventor
         "PRICING_LISTEN": f"localhost:{tls_pricing.port}",
         **_env(client_tls(certs)),
     }
-    refused = _run("holdfast_common.seed", **env)
+    refused = _run("holdfast_dev.seed", **env)
     assert refused.returncode == 1
     assert "UNAUTHENTICATED" in refused.stderr
-    seeded = _run("holdfast_common.seed", **env, CLIENT_TOKEN=ADMIN.secret)
+    seeded = _run("holdfast_dev.seed", **env, CLIENT_TOKEN=ADMIN.secret)
     assert seeded.returncode == 0, seeded.stderr
     assert "seed: done" in seeded.stdout
 

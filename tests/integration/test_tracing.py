@@ -21,8 +21,8 @@ import pytest
 from holdfast.inventory.v1 import inventory_pb2 as ipb
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from holdfast_common.devinfra import REPO_ROOT
 from tests.support.grpc_helpers import Inventory, Pricing, new_request_id
+from tests.support.paths import REPO_ROOT
 from tests.support.polling import wait_until
 from tests.support.ports import free_port
 

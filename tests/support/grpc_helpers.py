@@ -16,7 +16,7 @@ from holdfast.inventory.v1 import inventory_pb2 as pb
 from holdfast.inventory.v1 import inventory_pb2_grpc as pb_grpc
 from holdfast.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
-from holdfast_common.money import Money
+from holdfast_common.values.money import Money
 
 
 @dataclass

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import grpc
 
-from holdfast_common.auth import auth_tokens_json
-from holdfast_common.channels import bearer
-from holdfast_common.devcerts import CertPaths
+from holdfast_common.rpc.channels import bearer
+from holdfast_common.security.auth import auth_tokens_json
+from holdfast_dev.certs import CertPaths
 
 
 @dataclass(frozen=True)

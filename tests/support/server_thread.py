@@ -7,7 +7,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from holdfast_common.grpc_server import RunningServer
+from holdfast_common.rpc.server import RunningServer
 
 
 class ServerThread:

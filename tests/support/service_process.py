@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from holdfast_common.devinfra import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 from tests.support.polling import wait_until
 from tests.support.ports import free_port
 

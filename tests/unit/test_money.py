@@ -1,11 +1,11 @@
-"""holdfast_common.money: exact minor units <-> google.type.Money, never a float."""
+"""holdfast_common.values.money: exact minor units <-> google.type.Money, never a float."""
 
 from __future__ import annotations
 
 import pytest
 from google.type import money_pb2
 
-from holdfast_common.money import (
+from holdfast_common.values.money import (
     INT64_MAX,
     MAX_AMOUNT_MINOR,
     Money,
@@ -13,7 +13,7 @@ from holdfast_common.money import (
     minor_exponent,
     money_from_proto,
 )
-from holdfast_common.validation import Violations
+from holdfast_common.values.validation import Violations
 
 
 def parse(

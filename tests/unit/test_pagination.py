@@ -1,4 +1,4 @@
-"""holdfast_common.pagination: AIP-158 page sizes and opaque, signed, query-bound page tokens."""
+"""holdfast_common.values.pagination: AIP-158 page sizes and opaque, signed, query-bound page tokens."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from holdfast_common.pagination import PageRequest, PageTokens
-from holdfast_common.validation import Violations
+from holdfast_common.values.pagination import PageRequest, PageTokens
+from holdfast_common.values.validation import Violations
 
 QUERY = {"list": "products", "category_id": None}
 

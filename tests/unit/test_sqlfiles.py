@@ -1,4 +1,4 @@
-"""holdfast_common.sqlfiles: named queries from .sql files (reads only a temporary folder)."""
+"""holdfast_common.db.sqlfiles: named queries from .sql files (reads only a temporary folder)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from holdfast_common.sqlfiles import Queries
+from holdfast_common.db.sqlfiles import Queries
 from inventory_svc.queries import Q
 from pricing_svc.queries import Q as PRICING_Q
 

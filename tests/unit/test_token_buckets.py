@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from holdfast_common.rate_limit import TokenBuckets
+from holdfast_common.security.rate_limit import TokenBuckets
 
 
 class Clock:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from google.type import money_pb2
 
-from holdfast_common.validation import Violations
+from holdfast_common.values.validation import Violations
 
 # ISO 4217 minor-unit exponents that differ from the usual 2.
 _EXPONENT_OVERRIDES = {

@@ -1,8 +1,8 @@
 """`make run` / `make migrate` / `make audit`: infrastructure up, schema applied, processes supervised.
 
-python -m holdfast_common.devstack run [--only NAME]...
-python -m holdfast_common.devstack migrate
-python -m holdfast_common.devstack exec -- COMMAND...
+python -m holdfast_dev.stack run [--only NAME]...
+python -m holdfast_dev.stack migrate
+python -m holdfast_dev.stack exec -- COMMAND...
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import subprocess
 import sys
 import time
 
-from holdfast_common.db_roles import RoleConfigError, update_roles
-from holdfast_common.devinfra import Infra, infrastructure
-from holdfast_common.migrate import apply_migrations
 from holdfast_common.settings import get_settings
+from holdfast_dev.infra import Infra, infrastructure
+from holdfast_ops.migrate import apply_migrations
+from holdfast_ops.roles import RoleConfigError, update_roles
 
 PROCESSES = {
     "inventory": [sys.executable, "-m", "inventory_svc"],

@@ -1,4 +1,4 @@
-"""`python -m holdfast_common.devcerts DIR`: a development CA, a server and a client certificate.
+"""`python -m holdfast_dev.certs DIR`: a development CA, a server and a client certificate.
 
 Writes ca.pem, server.pem + server-key.pem (for localhost, 127.0.0.1, ::1, inventory and
 pricing) and client.pem + client-key.pem into DIR, and does nothing when they are all there
@@ -142,7 +142,7 @@ def generate(directory: Path, ca_name: str = "holdfast development CA") -> CertP
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m holdfast_common.devcerts DIR", file=sys.stderr)
+        print("usage: python -m holdfast_dev.certs DIR", file=sys.stderr)
         return 2
     directory = Path(argv[0])
     if all((directory / name).exists() for name in FILES):

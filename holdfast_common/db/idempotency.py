@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 from pydantic import TypeAdapter
 
-from holdfast_common.db import AsyncConn
+from holdfast_common.db.pool import AsyncConn
 from holdfast_common.errors import ErrorKind, HoldfastError
 
 T = TypeVar("T")

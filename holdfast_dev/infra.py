@@ -11,8 +11,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("HOLDFAST_DATA_DIR", REPO_ROOT / ".data"))
+# Relative to where `make` runs (the checkout's root): the data belongs to the working copy,
+# not to wherever the package is installed.
+DATA_DIR = Path(os.environ.get("HOLDFAST_DATA_DIR", ".data")).resolve()
 APP_DATABASE = "holdfast"
 
 

@@ -1,4 +1,5 @@
-"""`python -m inventory_svc audit`: checks every DESIGN.md invariant on the live database."""
+"""`python -m holdfast_ops audit` (also `python -m inventory_svc audit`): checks every invariant of
+docs/architecture.md on the live database."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from holdfast_common.settings import get_settings
-from inventory_svc.queries import Q
+from holdfast_ops.queries import Q
 
 CHECKS = {
     "0 <= reserved <= on_hand": Q.audit_reserved_within_on_hand,

@@ -1,10 +1,10 @@
 """Least-privilege PostgreSQL roles for inventory_svc, pricing_svc and the sweeper.
 
-`python -m holdfast_common.db_roles` (`make roles`) runs as the schema owner (DATABASE_URL)
+`python -m holdfast_ops.roles` (`make roles`) runs as the schema owner (DATABASE_URL)
 after the migrations. For each service whose own URL is set (INVENTORY_DATABASE_URL,
 PRICING_DATABASE_URL, SWEEPER_DATABASE_URL) it creates the LOGIN role that URL names if it
 is missing, sets the URL's password on it (hashed on this side, so the server never logs it),
-grants exactly what db_roles.sql lists for the service after taking away whatever else the
+grants exactly what sql/roles.sql lists for the service after taking away whatever else the
 role had, and sets the role's statement, lock and idle-in-transaction timeouts. Everything
 happens in one transaction, so a running service never sees a role half-granted, and running
 it again (after each migration) brings the grants up to date.
@@ -21,7 +21,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -30,9 +29,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 
 from holdfast_common.settings import DatabaseClient, Settings, get_settings
-from holdfast_common.sqlfiles import Queries
-
-Q = Queries(Path(__file__).resolve().parent)
+from holdfast_ops.queries import Q
 
 # The grants of each service, by the process names settings use.
 GRANTS: dict[DatabaseClient, str] = {
@@ -44,7 +41,7 @@ GRANTS: dict[DatabaseClient, str] = {
 OWNER_ONLY_TABLES = frozenset({"_yoyo_log", "_yoyo_migration", "_yoyo_version", "yoyo_lock"})
 
 # Serializes bootstraps of one database: concurrent GRANTs on one table would fail.
-_BOOTSTRAP_LOCK = "SELECT pg_advisory_xact_lock(hashtext('holdfast_common.db_roles'))"
+_BOOTSTRAP_LOCK = "SELECT pg_advisory_xact_lock(hashtext('holdfast_ops.roles'))"
 _ROLE = "SELECT rolsuper FROM pg_roles WHERE rolname = %s"
 _WHERE = "SELECT current_user, current_schema(), current_database()"
 # Roles are shared by every database of the server: a bootstrap of another database with
@@ -172,7 +169,7 @@ def update_roles(owner_url: str, settings: Settings) -> list[ServiceRole]:
 
 
 def main() -> int:
-    """`python -m holdfast_common.db_roles`: the roles of the service URLs, on DATABASE_URL."""
+    """`python -m holdfast_ops.roles`: the roles of the service URLs, on DATABASE_URL."""
     settings = get_settings()
     if not settings.database_url:
         print("db_roles: DATABASE_URL (the schema owner's) is not set", file=sys.stderr)

@@ -1,12 +1,13 @@
-"""Applies the plain-SQL migrations in migrations/ with yoyo."""
+"""Applies the plain-SQL migrations in holdfast_ops/migrations/ with yoyo."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib.resources import files
 
 from yoyo import get_backend, read_migrations
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# A folder of the installed package (yoyo reads a directory path), not one beside a checkout.
+MIGRATIONS_DIR = files("holdfast_ops") / "migrations"
 
 
 def yoyo_url(database_url: str) -> str:
@@ -31,10 +32,10 @@ def apply_migrations(database_url: str) -> int:
 
 
 def main() -> int:
-    """`python -m holdfast_common.migrate`: applies pending migrations to DATABASE_URL, then,
-    when services have URLs of their own, brings their roles up to date (holdfast_common.db_roles)."""
-    from holdfast_common import db_roles
+    """`python -m holdfast_ops.migrate`: applies pending migrations to DATABASE_URL, then,
+    when services have URLs of their own, brings their roles up to date (holdfast_ops.roles)."""
     from holdfast_common.settings import get_settings
+    from holdfast_ops import roles as db_roles
 
     settings = get_settings()
     url = settings.database_url

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import grpc
 
+from holdfast_common.security.tls import channel_credentials
 from holdfast_common.settings import Settings
-from holdfast_common.tls import channel_credentials
 
 
 def open_channel(target: str, settings: Settings) -> grpc.Channel:

@@ -9,14 +9,14 @@ import grpc
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.registry import Collector
 
-from holdfast_common.db import AsyncPool, open_pool
-from holdfast_common.grpc_server import RunningServer, serve_until_signalled, start_server
-from holdfast_common.logs import configure_logging
-from holdfast_common.metrics_collectors import PoolCollector
-from holdfast_common.metrics_http import serve_metrics
+from holdfast_common.db.pool import AsyncPool, open_pool
+from holdfast_common.observability.logs import configure_logging
+from holdfast_common.observability.metrics_http import serve_metrics
+from holdfast_common.observability.pool_metrics import PoolCollector
+from holdfast_common.observability.tracing import acquire as acquire_tracing
+from holdfast_common.rpc.server import RunningServer, serve_until_signalled, start_server
+from holdfast_common.security.tls import SecurityConfigError
 from holdfast_common.settings import DatabaseClient, Settings, get_settings
-from holdfast_common.tls import SecurityConfigError
-from holdfast_common.tracing import acquire as acquire_tracing
 
 # Adds the servicers, which share the pool, and returns their full service names; what they
 # must stop before the pool closes (a batch still running needs its connection) goes in the list.

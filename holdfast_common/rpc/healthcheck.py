@@ -8,9 +8,9 @@ from collections.abc import Callable
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from holdfast_common.channels import bearer, open_channel
+from holdfast_common.rpc.channels import bearer, open_channel
+from holdfast_common.security.tls import SecurityConfigError
 from holdfast_common.settings import Settings, get_settings
-from holdfast_common.tls import SecurityConfigError
 
 # Long enough for a busy service to answer, short enough to fail well inside the
 # orchestrator's own healthcheck timeout.

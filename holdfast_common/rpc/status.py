@@ -14,7 +14,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from holdfast_common.db import translate_db_error
+from holdfast_common.db.pool import translate_db_error
 from holdfast_common.errors import ErrorKind, HoldfastError
 
 log = structlog.get_logger(__name__)

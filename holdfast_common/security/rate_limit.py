@@ -17,11 +17,11 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from holdfast_common.auth import HEALTH_PREFIX, SECURITY_DOMAIN
-from holdfast_common.caller import current_caller, peer_host
 from holdfast_common.errors import ErrorKind, HoldfastError
-from holdfast_common.gated_handlers import Handler, HandlerInterceptor, WrappedHandlers, gate_handler
-from holdfast_common.grpc_errors import status_proto
+from holdfast_common.rpc.gated_handlers import Handler, HandlerInterceptor, WrappedHandlers, gate_handler
+from holdfast_common.rpc.status import status_proto
+from holdfast_common.security.auth import HEALTH_PREFIX, SECURITY_DOMAIN
+from holdfast_common.security.caller import current_caller, peer_host
 
 # Buckets kept at most; past it the least recently used goes (its caller starts full again).
 MAX_BUCKETS = 10_000

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from holdfast_common.validation import Violations
+from holdfast_common.values.validation import Violations
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
--- What each service's PostgreSQL role may do, applied by holdfast_common/db_roles.py
+-- What each service's PostgreSQL role may do, applied by holdfast_ops/roles.py
 -- (README "Database roles") as the schema owner after every migration, in one
 -- transaction: reset_role first takes away whatever a role had, then grant_<service>
 -- gives back exactly what that service's SQL needs. A migration that adds a table or a
@@ -29,8 +29,8 @@ REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC;
 REVOKE TEMPORARY ON DATABASE {database} FROM PUBLIC;
 
 -- name: grant_inventory
--- inventory_svc/sql/*.sql, holdfast_common/idempotency.py, the holds gauge
--- (holdfast_common/metrics_collectors.py). The audit runs as the owner.
+-- inventory_svc/sql/*.sql, holdfast_common/db/idempotency.py, the holds gauge
+-- (holdfast_common/observability/pool_metrics.py). The audit runs as the owner.
 GRANT SELECT, INSERT ON categories, products, variants, hold_lines TO {role};
 GRANT SELECT, INSERT, UPDATE (on_hand, reserved, update_time) ON stock TO {role};
 GRANT SELECT, INSERT, UPDATE (state, end_time, expire_time) ON holds TO {role};
@@ -38,7 +38,7 @@ GRANT INSERT ON stock_ledger TO {role};
 GRANT SELECT, INSERT, UPDATE (response) ON idempotency_keys TO {role};
 
 -- name: grant_pricing
--- pricing_svc/sql/*.sql, holdfast_common/idempotency.py: reads the catalog, owns the rules.
+-- pricing_svc/sql/*.sql, holdfast_common/db/idempotency.py: reads the catalog, owns the rules.
 GRANT SELECT ON categories, products, variants TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON price_rules TO {role};
 GRANT SELECT, INSERT, UPDATE (response) ON idempotency_keys TO {role};

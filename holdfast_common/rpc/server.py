@@ -13,11 +13,11 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from holdfast_common.auth import auth_interceptor
-from holdfast_common.call_interceptor import CallObserver
-from holdfast_common.rate_limit import RateLimitInterceptor
+from holdfast_common.rpc.call_observer import CallObserver
+from holdfast_common.security.auth import auth_interceptor
+from holdfast_common.security.rate_limit import RateLimitInterceptor
+from holdfast_common.security.tls import server_credentials
 from holdfast_common.settings import Settings
-from holdfast_common.tls import server_credentials
 
 log = structlog.get_logger(__name__)
 

@@ -13,9 +13,9 @@ import structlog
 from google.rpc import error_details_pb2, status_pb2
 from prometheus_client import Counter
 
-from holdfast_common.call_metrics import CALLS, REFUSALS, SECONDS
-from holdfast_common.caller import current_caller
-from holdfast_common.gated_handlers import Handler, HandlerInterceptor, WrappedHandlers
+from holdfast_common.observability.call_metrics import CALLS, REFUSALS, SECONDS
+from holdfast_common.rpc.gated_handlers import Handler, HandlerInterceptor, WrappedHandlers
+from holdfast_common.security.caller import current_caller
 
 log = structlog.get_logger("holdfast.calls")
 

@@ -17,11 +17,11 @@ from holdfast.inventory.v1 import inventory_pb2_grpc
 from holdfast.pricing.v1 import pricing_pb2 as ppb
 from holdfast.pricing.v1 import pricing_pb2_grpc
 
-from holdfast_common.channels import bearer, open_channel
-from holdfast_common.money import Money
+from holdfast_common.rpc.channels import bearer, open_channel
+from holdfast_common.security.tls import SecurityConfigError
 from holdfast_common.settings import Settings, get_settings
-from holdfast_common.timestamps import timestamp
-from holdfast_common.tls import SecurityConfigError
+from holdfast_common.values.money import Money
+from holdfast_common.values.timestamps import timestamp
 
 # Product title, category path, base price in cents, and (sku, adjustment in cents, on hand).
 CATALOG = [

@@ -18,19 +18,19 @@ from typing import Annotated, Any
 import grpc
 from pydantic import BaseModel, ConfigDict, StringConstraints, TypeAdapter, ValidationError
 
-from holdfast_common.caller import current_caller
 from holdfast_common.errors import ErrorKind, HoldfastError
-from holdfast_common.gated_handlers import (
+from holdfast_common.rpc.gated_handlers import (
     Handler,
     HandlerInterceptor,
     WrappedHandlers,
     gate_handler,
     refuse_always,
 )
-from holdfast_common.grpc_errors import to_grpc_status
-from holdfast_common.scopes import METHOD_SCOPES, SCOPES
+from holdfast_common.rpc.status import to_grpc_status
+from holdfast_common.security.caller import current_caller
+from holdfast_common.security.scopes import METHOD_SCOPES, SCOPES
+from holdfast_common.security.tls import SecurityConfigError
 from holdfast_common.settings import Settings
-from holdfast_common.tls import SecurityConfigError
 
 # The ErrorInfo domain of refusals made by the server stack rather than a service.
 SECURITY_DOMAIN = "holdfast.security"
