@@ -1,0 +1,1 @@
+"""Pieces shared by holdfast's services: settings, database, errors, money, server bootstrap."""

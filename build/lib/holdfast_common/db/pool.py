@@ -1,0 +1,153 @@
+"""The connection pool and the one way domain code runs a transaction."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeAlias, TypeVar
+
+import psycopg
+import psycopg_pool
+import structlog
+from psycopg import errors as pg_errors
+from psycopg import pq
+from psycopg.rows import DictRow, dict_row
+
+from holdfast_common.errors import ErrorKind, HoldfastError
+from holdfast_common.settings import Settings
+
+T = TypeVar("T")
+
+# Every connection made with connection_kwargs returns rows as dicts (row_factory=dict_row).
+AsyncConn: TypeAlias = psycopg.AsyncConnection[DictRow]
+AsyncPool: TypeAlias = psycopg_pool.AsyncConnectionPool[AsyncConn]
+SyncConn: TypeAlias = psycopg.Connection[DictRow]
+SyncPool: TypeAlias = psycopg_pool.ConnectionPool[SyncConn]
+log = structlog.get_logger(__name__)
+
+# Deadlocks and serialization failures roll the whole transaction back, so
+# re-running it is safe; the client never sees them unless they persist.
+_RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+_TRANSPARENT_RETRIES = 3
+
+
+def connection_kwargs(settings: Settings, application_name: str) -> dict[str, object]:
+    """Session settings every pooled connection gets (timeouts bound every lock wait).
+
+    Statements are prepared after a few runs, but planned afresh each time: a generic plan
+    made while the tables were small stays cached for the connection's life and slowed
+    reserves down run after run as hold_lines grew.
+    """
+    options = (
+        f"-c lock_timeout={settings.db_lock_timeout_ms} "
+        f"-c statement_timeout={settings.db_statement_timeout_ms} "
+        f"-c idle_in_transaction_session_timeout={settings.db_idle_in_transaction_timeout_ms} "
+        "-c plan_cache_mode=force_custom_plan"
+    )
+    return {
+        "autocommit": True,
+        "row_factory": dict_row,
+        "application_name": application_name,
+        "options": options,
+    }
+
+
+async def open_pool(settings: Settings, application_name: str) -> AsyncPool:
+    """Opens the async pool and waits until its minimum connections are up."""
+    pool: AsyncPool = psycopg_pool.AsyncConnectionPool(
+        settings.database_url,
+        min_size=settings.db_pool_min_size,
+        max_size=settings.db_pool_max_size,
+        timeout=settings.db_pool_timeout,
+        kwargs=connection_kwargs(settings, application_name),
+        open=False,
+        name=application_name,
+    )
+    await pool.open(wait=True, timeout=30)
+    return pool
+
+
+def translate_db_error(exc: Exception) -> HoldfastError | None:
+    """Maps a database failure to the refusal a client can act on, or None if it is a bug."""
+    if isinstance(exc, pg_errors.LockNotAvailable):
+        return HoldfastError(
+            ErrorKind.ABORTED, "LOCK_TIMEOUT", "a row stayed locked too long; retry with the same request_id"
+        )
+    if isinstance(exc, pg_errors.QueryCanceled):
+        return HoldfastError(
+            ErrorKind.ABORTED,
+            "STATEMENT_TIMEOUT",
+            "the database took too long; retry with the same request_id",
+        )
+    if isinstance(exc, _RETRYABLE):
+        return HoldfastError(
+            ErrorKind.ABORTED, "TRANSACTION_CONFLICT", "concurrent update; retry with the same request_id"
+        )
+    if isinstance(exc, psycopg_pool.PoolTimeout | psycopg.OperationalError):
+        return HoldfastError(ErrorKind.UNAVAILABLE, "DATABASE_UNAVAILABLE", "the database is unavailable")
+    return None
+
+
+def _closed_by_server(conn: AsyncConn) -> bool:
+    """Whether the server closed this idle connection (a restart, a failover, an idle timeout).
+
+    Nothing waits: an idle connection has nothing to read unless the server said goodbye,
+    so the first read takes its FATAL message and the second finds the socket closed. About
+    1 µs, where a check query (psycopg_pool's check_connection) is a round trip per checkout.
+    """
+    try:
+        conn.pgconn.consume_input()
+        conn.pgconn.consume_input()
+    except psycopg.OperationalError:
+        return True
+    return conn.pgconn.status != pq.ConnStatus.OK
+
+
+@contextlib.asynccontextmanager
+async def _connection(pool: AsyncPool) -> AsyncIterator[AsyncConn]:
+    """A pooled connection the server has not closed.
+
+    After a database restart every idle connection in the pool is dead; each one found goes
+    back to the pool, which drops it and opens a new one, and the next is tried at once
+    (psycopg_pool's own `check` would wait 1 s, 2 s, 4 s... between dead connections).
+    """
+    for _ in range(pool.max_size + 1):
+        async with pool.connection() as conn:
+            if not _closed_by_server(conn):
+                yield conn
+                return
+    raise psycopg.OperationalError("every pooled connection was closed by the server")
+
+
+async def in_transaction(
+    pool: AsyncPool,
+    work: Callable[[AsyncConn], Awaitable[T]],
+    *,
+    pipelined: bool = False,
+) -> T:
+    """Runs `work` in one READ COMMITTED transaction, re-running it after a deadlock.
+
+    Pipelined, statements go out without waiting for each other's results: BEGIN travels
+    with the first statement and COMMIT with the last, and a round trip happens only
+    when `work` fetches a result.
+    """
+    for attempt in range(1, _TRANSPARENT_RETRIES + 1):
+        try:
+            async with _connection(pool) as conn:
+                pipeline = conn.pipeline() if pipelined else contextlib.nullcontext()
+                async with pipeline, conn.transaction():
+                    return await work(conn)
+        except _RETRYABLE as exc:
+            if attempt == _TRANSPARENT_RETRIES:
+                raise
+            log.warning("transaction retried", error=type(exc).__name__, attempt=attempt)
+    raise AssertionError("unreachable")
+
+
+async def read(
+    pool: AsyncPool,
+    work: Callable[[AsyncConn], Awaitable[T]],
+) -> T:
+    """Runs read-only `work` on an autocommit connection: no BEGIN/COMMIT round trips."""
+    async with _connection(pool) as conn:
+        return await work(conn)

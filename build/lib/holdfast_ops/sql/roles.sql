@@ -1,0 +1,60 @@
+-- What each service's PostgreSQL role may do, applied by holdfast_ops/roles.py
+-- (README "Database roles") as the schema owner after every migration, in one
+-- transaction: reset_role first takes away whatever a role had, then grant_<service>
+-- gives back exactly what that service's SQL needs. A migration that adds a table or a
+-- column a service uses adds its grant here (tests/integration/test_db_roles.py fails
+-- for a table nobody was granted).
+-- {role}, {schema} and {database} are identifiers quoted by psycopg.sql.
+--
+-- Column lists on UPDATE keep each role to the columns its statements set (the sweeper
+-- lowers stock.reserved but never touches on_hand). SELECT ... FOR UPDATE needs UPDATE
+-- on at least one column of the locked table, which is all some of these UPDATEs are for.
+-- Foreign keys and triggers are checked as the tables' owner: a role needs no rights on
+-- the tables its rows point at. stock_ledger's id is an identity column, which needs no
+-- sequence privilege. LISTEN, pg_notify (the stock_levels trigger) and advisory locks
+-- need none either.
+
+-- name: reset_role
+REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {role};
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {role};
+REVOKE ALL ON SCHEMA {schema} FROM {role};
+REVOKE ALL ON DATABASE {database} FROM {role};
+GRANT CONNECT ON DATABASE {database} TO {role};
+GRANT USAGE ON SCHEMA {schema} TO {role};
+
+-- name: harden_schema
+-- Only the owner creates objects. PostgreSQL 15+ already gives PUBLIC no CREATE on the
+-- public schema; older servers do. Temporary tables are no service's business either.
+REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC;
+REVOKE TEMPORARY ON DATABASE {database} FROM PUBLIC;
+
+-- name: grant_inventory
+-- inventory_svc/sql/*.sql, holdfast_common/db/idempotency.py, the holds gauge
+-- (holdfast_common/observability/pool_metrics.py). The audit runs as the owner.
+GRANT SELECT, INSERT ON categories, products, variants, hold_lines TO {role};
+GRANT SELECT, INSERT, UPDATE (on_hand, reserved, update_time) ON stock TO {role};
+GRANT SELECT, INSERT, UPDATE (state, end_time, expire_time) ON holds TO {role};
+GRANT INSERT ON stock_ledger TO {role};
+GRANT SELECT, INSERT, UPDATE (response) ON idempotency_keys TO {role};
+
+-- name: grant_pricing
+-- pricing_svc/sql/*.sql, holdfast_common/db/idempotency.py: reads the catalog, owns the rules.
+GRANT SELECT ON categories, products, variants TO {role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON price_rules TO {role};
+GRANT SELECT, INSERT, UPDATE (response) ON idempotency_keys TO {role};
+
+-- name: grant_sweeper
+-- sweeper/sql/*.sql: expires overdue holds (stock.reserved down, an EXPIRE ledger row)
+-- and deletes old idempotency records, which it locks first (hence the UPDATE).
+GRANT SELECT ON hold_lines TO {role};
+GRANT SELECT, UPDATE (state, end_time) ON holds TO {role};
+GRANT SELECT, UPDATE (reserved, update_time) ON stock TO {role};
+GRANT INSERT ON stock_ledger TO {role};
+GRANT SELECT, UPDATE (create_time), DELETE ON idempotency_keys TO {role};
+
+-- name: role_timeouts
+-- The session defaults of every login as the role; each service also sets them on its own
+-- connections, so these are the backstop for any other session (psql, a script) as it.
+ALTER ROLE {role} SET statement_timeout = {statement_timeout};
+ALTER ROLE {role} SET lock_timeout = {lock_timeout};
+ALTER ROLE {role} SET idle_in_transaction_session_timeout = {idle_in_transaction_session_timeout};

@@ -1,0 +1,1 @@
+"""inventory_svc: catalog, stock per SKU and holds over gRPC."""

@@ -1,0 +1,70 @@
+"""Domain records to protobuf messages."""
+
+from __future__ import annotations
+
+from holdfast.inventory.v1 import inventory_pb2 as pb
+
+from holdfast_common.values.money import Money
+from holdfast_common.values.timestamps import timestamp
+from inventory_svc.models import Category, Hold, HoldLine, HoldState, Product, StockLevel, Variant
+
+HOLD_STATES = {
+    HoldState.ACTIVE: pb.HOLD_STATE_ACTIVE,
+    HoldState.COMMITTED: pb.HOLD_STATE_COMMITTED,
+    HoldState.RELEASED: pb.HOLD_STATE_RELEASED,
+    HoldState.EXPIRED: pb.HOLD_STATE_EXPIRED,
+}
+
+
+def category(c: Category) -> pb.Category:
+    return pb.Category(
+        id=c.id, name=c.name, parent_id=c.parent_id or "", create_time=timestamp(c.create_time)
+    )
+
+
+def product(p: Product) -> pb.Product:
+    return pb.Product(
+        id=p.id,
+        title=p.title,
+        description=p.description,
+        category_id=p.category_id or "",
+        base_price=Money(p.base_price_minor, p.currency).to_proto(),
+        create_time=timestamp(p.create_time),
+    )
+
+
+def variant(v: Variant) -> pb.Variant:
+    return pb.Variant(
+        id=v.id,
+        product_id=v.product_id,
+        sku=v.sku,
+        price_adjustment=Money(v.price_adjustment_minor, v.currency).to_proto(),
+        create_time=timestamp(v.create_time),
+    )
+
+
+def stock_level(s: StockLevel) -> pb.StockLevel:
+    return pb.StockLevel(sku=s.sku, on_hand=s.on_hand, reserved=s.reserved, available=s.available)
+
+
+def hold(h: Hold) -> pb.Hold:
+    return pb.Hold(
+        id=h.id,
+        owner_id=h.owner_id,
+        state=HOLD_STATES[h.state],
+        lines=[hold_line(line, h.currency) for line in h.lines],
+        create_time=timestamp(h.create_time),
+        expire_time=timestamp(h.expire_time),
+        end_time=timestamp(h.end_time),
+        pricing=pb.HoldPricing(customer_tier=h.customer_tier or "") if h.currency else None,
+        total=Money(h.total_minor, h.currency).to_proto()
+        if h.currency and h.total_minor is not None
+        else None,
+    )
+
+
+def hold_line(line: HoldLine, currency: str | None) -> pb.HoldLine:
+    unit_price = None
+    if currency is not None and line.unit_price_minor is not None:
+        unit_price = Money(line.unit_price_minor, currency).to_proto()
+    return pb.HoldLine(sku=line.sku, quantity=line.quantity, unit_price=unit_price)

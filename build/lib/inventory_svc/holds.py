@@ -1,0 +1,175 @@
+"""Holds: all-or-nothing soft reservations with a TTL, then commit, release or expiry."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from holdfast_common.coalescer import Coalescer
+from holdfast_common.db.idempotency import RequestRecord
+from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction, read
+from holdfast_common.errors import ErrorKind, HoldfastError, not_found
+from holdfast_common.settings import Settings
+from holdfast_common.values.pagination import PageRequest
+from inventory_svc.hold_batches import HoldRequest, create_holds, replay_hold
+from inventory_svc.models import Hold, HoldLine, HoldState, LockedPrices, NewHold
+from inventory_svc.queries import Q
+
+
+def _hold_from_row(row: dict[str, Any]) -> Hold:
+    return Hold(
+        id=row["id"],
+        owner_id=row["owner_id"],
+        state=HoldState(row["state"]),
+        lines=tuple(
+            HoldLine(s, q, p)
+            for s, q, p in zip(row["skus"], row["quantities"], row["unit_prices"], strict=True)
+        ),
+        create_time=row["create_time"],
+        expire_time=row["expire_time"],
+        end_time=row["end_time"],
+        currency=row["currency"],
+        customer_tier=row["customer_tier"],
+    )
+
+
+class Holds:
+    """Hold operations on one pool, with the configured TTL limits.
+
+    CreateHolds go through a coalescer: those that arrive while a batch is running share
+    the next one's transaction.
+    """
+
+    def __init__(self, pool: AsyncPool, settings: Settings) -> None:
+        self._pool = pool
+        self._max_lifetime = timedelta(seconds=settings.hold_max_lifetime_seconds)
+        self._batches = Coalescer[HoldRequest, Hold](
+            partial(create_holds, pool),
+            max_batch=settings.hold_batch_max_size,
+            concurrency=settings.hold_batch_concurrency,
+            max_wait=settings.hold_batch_max_wait_seconds,
+        )
+
+    async def close(self) -> None:
+        await self._batches.close()
+
+    async def replay(self, record: RequestRecord) -> Hold | None:
+        """The hold an earlier call with this request_id created, if any."""
+        return await replay_hold(self._pool, record)
+
+    async def create(self, new: NewHold, record: RequestRecord, prices: LockedPrices | None = None) -> Hold:
+        """Reserves every line or nothing; INSUFFICIENT_STOCK names every short SKU.
+
+        With prices, each line keeps its quoted unit price for the life of the hold.
+        """
+        return await self._batches.submit(HoldRequest(new, record, prices), key=record.request_id)
+
+    async def get(self, hold_id: str) -> Hold:
+        async def work(conn: AsyncConn) -> dict[str, Any] | None:
+            cur = await conn.execute(Q.get_hold, {"id": hold_id})
+            return await cur.fetchone()
+
+        row = await read(self._pool, work)
+        if row is None:
+            raise not_found("hold", "hold_id", hold_id)
+        return _hold_from_row(row)
+
+    async def list(
+        self, owner_id: str, state: HoldState | None, page: PageRequest
+    ) -> tuple[list[Hold], str | None]:
+        """One page of an owner's holds, oldest first, and the id to continue after."""
+
+        async def work(conn: AsyncConn) -> list[dict[str, Any]]:
+            cur = await conn.execute(
+                Q.list_holds,
+                {
+                    "owner_id": owner_id,
+                    "state": state.value if state else None,
+                    "after": page.after[0] if page.after else None,
+                    "limit": page.size + 1,
+                },
+            )
+            return await cur.fetchall()
+
+        rows = await read(self._pool, work)
+        holds = [_hold_from_row(r) for r in rows[: page.size]]
+        return holds, (holds[-1].id if len(rows) > page.size else None)
+
+    async def extend(self, hold_id: str, ttl: timedelta, record: RequestRecord) -> Hold:
+        """expire_time = now + ttl, never past create_time + the maximum lifetime."""
+
+        async def work(conn: AsyncConn) -> Hold:
+            replay = await record.claim(conn, Hold)
+            if replay is not None:
+                return replay
+            cur = await conn.execute(Q.lock_hold, {"id": hold_id})
+            row = await cur.fetchone()
+            if row is None:
+                raise not_found("hold", "hold_id", hold_id)
+            _require_live(hold_id, row["state"], row["expire_time"], row["now"])
+            expire_time = min(row["now"] + ttl, row["create_time"] + self._max_lifetime)
+            await conn.execute(Q.extend_hold, {"id": hold_id, "expire_time": expire_time})
+            hold = await _read_hold(conn, hold_id)
+            await record.store(conn, hold)
+            return hold
+
+        return await in_transaction(self._pool, work)
+
+    async def release(self, hold_id: str, record: RequestRecord) -> Hold:
+        """Returns the held units to available stock."""
+        return await self._finish(hold_id, HoldState.RELEASED, "RELEASE", record)
+
+    async def commit(self, hold_id: str, record: RequestRecord) -> Hold:
+        """Checkout: on_hand and reserved both drop by the held quantities."""
+        return await self._finish(hold_id, HoldState.COMMITTED, "COMMIT", record)
+
+    async def _finish(self, hold_id: str, state: HoldState, reason: str, record: RequestRecord) -> Hold:
+        async def work(conn: AsyncConn) -> Hold:
+            replay = await record.claim(conn, Hold)
+            if replay is not None:
+                return replay
+            # Lines never change, so reading them unlocked is safe; the stock rows
+            # are then locked before the hold row, the order every path uses.
+            current = await _read_hold(conn, hold_id)
+            cur = await conn.execute(Q.lock_stock, {"skus": [line.sku for line in current.lines]})
+            await cur.fetchall()
+            cur = await conn.execute(Q.lock_hold, {"id": hold_id})
+            row = await cur.fetchone()
+            assert row is not None
+            _require_live(hold_id, row["state"], row["expire_time"], row["now"])
+            await conn.execute(
+                Q.finish_hold,
+                {"id": hold_id, "state": state.value, "reason": reason, "request_id": record.request_id},
+            )
+            hold = await _read_hold(conn, hold_id)
+            await record.store(conn, hold)
+            return hold
+
+        return await in_transaction(self._pool, work)
+
+
+async def _read_hold(conn: AsyncConn, hold_id: str) -> Hold:
+    cur = await conn.execute(Q.get_hold, {"id": hold_id})
+    row = await cur.fetchone()
+    if row is None:
+        raise not_found("hold", "hold_id", hold_id)
+    return _hold_from_row(row)
+
+
+def _require_live(hold_id: str, state: str, expire_time: datetime, now: datetime) -> None:
+    """A hold past its expire_time is expired for every purpose, reclaimed or not."""
+    if state == HoldState.EXPIRED or (state == HoldState.ACTIVE and expire_time <= now):
+        raise HoldfastError(
+            ErrorKind.FAILED_PRECONDITION,
+            "HOLD_EXPIRED",
+            f"hold {hold_id} expired at {expire_time.isoformat()}",
+            metadata={"hold_id": hold_id, "expire_time": expire_time.isoformat()},
+        )
+    if state != HoldState.ACTIVE:
+        raise HoldfastError(
+            ErrorKind.FAILED_PRECONDITION,
+            "HOLD_NOT_ACTIVE",
+            f"hold {hold_id} is {state}",
+            metadata={"hold_id": hold_id, "state": state},
+        )

@@ -1,0 +1,113 @@
+"""Stock levels, adjustments, and the locking step every stock change starts with."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from holdfast_common.db.idempotency import RequestRecord
+from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction, read
+from holdfast_common.errors import ErrorKind, HoldfastError, PreconditionViolation, unknown_skus
+from inventory_svc.models import StockAdjustment, StockLevel
+from inventory_svc.queries import Q
+
+
+def insufficient_stock(short: list[tuple[str, int, int]]) -> HoldfastError:
+    """FAILED_PRECONDITION naming every short SKU with what was asked and what is available."""
+    sku, requested, available = short[0]
+    return HoldfastError(
+        ErrorKind.FAILED_PRECONDITION,
+        "INSUFFICIENT_STOCK",
+        "not enough stock for: " + ", ".join(f"{s} (requested {r}, available {a})" for s, r, a in short),
+        metadata={
+            "sku": sku,
+            "requested": str(requested),
+            "available": str(available),
+            "skus": ",".join(s for s, _, _ in short),
+        },
+        precondition_violations=[
+            PreconditionViolation("STOCK", s, f"requested {r}, available {a}") for s, r, a in short
+        ],
+    )
+
+
+async def lock_levels(conn: AsyncConn, skus: list[str]) -> tuple[dict[str, StockLevel], datetime | None]:
+    """Locks the stock rows of `skus` (sorted) in order and reclaims their overdue holds.
+
+    Returns the levels of the SKUs that exist, after reclaiming, and the transaction's
+    `now()` (None when none exists).
+    """
+    cur = await conn.execute(Q.lock_stock, {"skus": skus})
+    rows = await cur.fetchall()
+    if not rows:
+        return {}, None
+    levels = {r["sku"]: StockLevel(r["sku"], r["on_hand"], r["reserved"]) for r in rows}
+    if rows[0]["has_overdue"]:
+        cur = await conn.execute(Q.reclaim_overdue_holds, {"skus": skus, "locked": list(levels)})
+        for r in await cur.fetchall():
+            levels[r["sku"]] = StockLevel(r["sku"], r["on_hand"], r["reserved"])
+    return levels, rows[0]["now"]
+
+
+async def lock_and_reclaim(conn: AsyncConn, skus: list[str]) -> tuple[dict[str, StockLevel], datetime]:
+    """lock_levels, with NOT_FOUND if any SKU is unknown."""
+    levels, now = await lock_levels(conn, skus)
+    missing = [s for s in skus if s not in levels]
+    if missing:
+        raise unknown_skus(missing)
+    assert now is not None
+    return levels, now
+
+
+async def get_levels(pool: AsyncPool, skus: list[str]) -> list[StockLevel]:
+    """Levels in the order asked, overdue holds not counted; NOT_FOUND names unknown SKUs."""
+
+    async def work(conn: AsyncConn) -> list[StockLevel]:
+        cur = await conn.execute(Q.stock_levels, {"skus": skus})
+        return [StockLevel(r["sku"], r["on_hand"], r["reserved"]) for r in await cur.fetchall()]
+
+    found = {level.sku: level for level in await read(pool, work)}
+    missing = [s for s in skus if s not in found]
+    if missing:
+        raise unknown_skus(missing)
+    return [found[s] for s in skus]
+
+
+async def adjust(pool: AsyncPool, adjustment: StockAdjustment, record: RequestRecord) -> StockLevel:
+    """Changes on_hand by delta, never below reserved; one ledger row."""
+
+    async def work(conn: AsyncConn) -> StockLevel:
+        replay = await record.claim(conn, StockLevel)
+        if replay is not None:
+            return replay
+        levels, _ = await lock_and_reclaim(conn, [adjustment.sku])
+        level = levels[adjustment.sku]
+        if level.on_hand + adjustment.delta < level.reserved:
+            raise HoldfastError(
+                ErrorKind.FAILED_PRECONDITION,
+                "ON_HAND_BELOW_RESERVED",
+                f"on_hand {level.on_hand} + delta {adjustment.delta} would fall below "
+                f"reserved {level.reserved}",
+                metadata={
+                    "sku": adjustment.sku,
+                    "on_hand": str(level.on_hand),
+                    "reserved": str(level.reserved),
+                    "delta": str(adjustment.delta),
+                },
+            )
+        cur = await conn.execute(
+            Q.apply_adjustment,
+            {
+                "sku": adjustment.sku,
+                "delta": adjustment.delta,
+                "reason": adjustment.reason.value,
+                "request_id": adjustment.request_id,
+                "note": adjustment.note,
+            },
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        result = StockLevel(row["sku"], row["on_hand"], row["reserved"])
+        await record.store(conn, result)
+        return result
+
+    return await in_transaction(pool, work)
