@@ -5,6 +5,7 @@ import system, not beside a checkout."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,26 +15,17 @@ import pytest
 
 from tests.support.paths import REPO_ROOT
 
+_NOT_SOURCES = (".git", ".venv", ".data", ".*cache", "build", "*.egg-info", "__pycache__", "bench", "tests")
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--quiet",
-            "--wheel-dir",
-            str(out),
-            str(REPO_ROOT),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    # Built from a copy: setuptools leaves build/ and *.egg-info beside the sources it builds.
+    source = tmp_path_factory.mktemp("source") / "holdfast"
+    shutil.copytree(REPO_ROOT, source, ignore=shutil.ignore_patterns(*_NOT_SOURCES))
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out)]
+    subprocess.run([*pip_wheel, str(source)], check=True, capture_output=True, timeout=300)
     (built,) = out.glob("holdfast-*.whl")
     return built
 

@@ -1,1 +1,0 @@
-"""Pieces shared by holdfast's services: settings, database, errors, money, server bootstrap."""

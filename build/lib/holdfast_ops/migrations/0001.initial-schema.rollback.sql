@@ -1,9 +1,0 @@
-DROP TABLE IF EXISTS idempotency_keys;
-DROP TABLE IF EXISTS stock_ledger;
-DROP FUNCTION IF EXISTS stock_ledger_refuse_change();
-DROP TABLE IF EXISTS hold_lines;
-DROP TABLE IF EXISTS holds;
-DROP TABLE IF EXISTS stock;
-DROP TABLE IF EXISTS variants;
-DROP TABLE IF EXISTS products;
-DROP TABLE IF EXISTS categories;

@@ -1,2 +1,0 @@
-DROP TRIGGER IF EXISTS stock_levels_notify ON stock;
-DROP FUNCTION IF EXISTS stock_levels_notify();

@@ -1,1 +1,0 @@
-"""inventory_svc: catalog, stock per SKU and holds over gRPC."""

@@ -1,6 +1,0 @@
-"""`python -m inventory_svc.healthcheck`: exits 0 only when inventory_svc answers SERVING."""
-
-from holdfast_common.rpc.healthcheck import main
-
-if __name__ == "__main__":
-    raise SystemExit(main(lambda settings: settings.inventory_listen))

@@ -1,1 +1,0 @@
-"""pricing_svc: stacked, explained, exact prices (the rule engine arrives with its own issue)."""
