@@ -1,6 +1,6 @@
 """Stock levels, adjustments, and the locking step every stock change starts with.
 
-Where each stock verb lives (the next issue gathers them into one module):
+Where each stock verb lives:
 
 - read levels: `get_levels` here (overdue holds never count as reserved);
 - adjust (RECEIVE, ADJUST on_hand): `adjust` here, statement `apply_adjustment` (sql/stock.sql);
