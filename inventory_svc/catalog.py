@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
 import uuid6
 from psycopg import errors as pg_errors
 
-from holdfast_common.db.idempotency import RequestRecord
-from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all, fetch_one, in_transaction
+from holdfast_common.db.idempotency import RequestRecord, in_recorded_transaction
+from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all, fetch_one
 from holdfast_common.errors import ErrorKind, HoldfastError, not_found
 from holdfast_common.values.pagination import PageRequest
 from inventory_svc.models import (
@@ -87,29 +87,11 @@ class Catalog:
     def __init__(self, pool: AsyncPool) -> None:
         self._pool = pool
 
-    async def _create(
-        self, record: RequestRecord | None, result_type: type[T], make: Callable[[AsyncConn], Awaitable[T]]
-    ) -> T:
-        """Runs `make` in a transaction; with a request_id, a retry gets the first response back."""
-
-        async def work(conn: AsyncConn) -> T:
-            if record is not None:
-                replay = await record.claim(conn, result_type)
-                if replay is not None:
-                    return replay
-            result = await make(conn)
-            if record is not None:
-                await record.store(conn, result)
-            return result
-
-        return await in_transaction(self._pool, work)
-
     async def create_category(self, new: NewCategory, record: RequestRecord | None) -> Category:
         params = {"id": str(uuid6.uuid7()), "name": new.name, "parent_id": new.parent_id}
         try:
-            return await self._create(
-                record, Category, partial(_insert_as, Category, Q.insert_category, params)
-            )
+            make = partial(_insert_as, Category, Q.insert_category, params)
+            return await in_recorded_transaction(self._pool, record, Category, make)
         except pg_errors.ForeignKeyViolation:
             raise not_found("category", "parent_id", new.parent_id or "") from None
         except pg_errors.UniqueViolation:
@@ -131,7 +113,8 @@ class Catalog:
             "currency": new.currency,
         }
         try:
-            return await self._create(record, Product, partial(_insert_as, Product, Q.insert_product, params))
+            make = partial(_insert_as, Product, Q.insert_product, params)
+            return await in_recorded_transaction(self._pool, record, Product, make)
         except pg_errors.ForeignKeyViolation:
             raise not_found("category", "category_id", new.category_id or "") from None
 
@@ -160,7 +143,7 @@ class Catalog:
         """The variant with its stock row; initial stock is a RECEIVE in the ledger."""
         make = partial(_insert_variant, new, record.request_id if record else None)
         try:
-            return await self._create(record, tuple[Variant, StockLevel], make)
+            return await in_recorded_transaction(self._pool, record, tuple[Variant, StockLevel], make)
         except pg_errors.UniqueViolation:
             raise _already_exists("variant", "sku", new.sku) from None
 

@@ -10,8 +10,8 @@ from functools import partial
 from typing import Any, Protocol
 
 from holdfast_common.coalescer import Coalescer
-from holdfast_common.db.idempotency import RequestRecord
-from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all, fetch_one, in_transaction
+from holdfast_common.db.idempotency import RequestRecord, in_recorded_transaction
+from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all, fetch_one
 from holdfast_common.errors import ErrorKind, HoldfastError, not_found
 from holdfast_common.settings import Settings
 from holdfast_common.values.pagination import PageRequest
@@ -114,9 +114,6 @@ class Holds:
         """expire_time = now + ttl, never past create_time + the maximum lifetime."""
 
         async def work(conn: AsyncConn) -> Hold:
-            replay = await record.claim(conn, Hold)
-            if replay is not None:
-                return replay
             cur = await conn.execute(Q.lock_hold, {"id": hold_id})
             row = await cur.fetchone()
             if row is None:
@@ -124,11 +121,9 @@ class Holds:
             _require_live(hold_id, row["state"], row["expire_time"], row["now"])
             expire_time = min(row["now"] + ttl, row["create_time"] + self._max_lifetime)
             await conn.execute(Q.extend_hold, {"id": hold_id, "expire_time": expire_time})
-            hold = await _read_hold(conn, hold_id)
-            await record.store(conn, hold)
-            return hold
+            return await _read_hold(conn, hold_id)
 
-        return await in_transaction(self._pool, work)
+        return await in_recorded_transaction(self._pool, record, Hold, work)
 
     async def release(self, hold_id: str, record: RequestRecord) -> Hold:
         """Returns the held units to available stock."""
@@ -140,9 +135,6 @@ class Holds:
 
     async def _finish(self, hold_id: str, state: HoldState, reason: str, record: RequestRecord) -> Hold:
         async def work(conn: AsyncConn) -> Hold:
-            replay = await record.claim(conn, Hold)
-            if replay is not None:
-                return replay
             # Lines never change, so reading them unlocked is safe; the stock rows
             # are then locked before the hold row, the order every path uses.
             current = await _read_hold(conn, hold_id)
@@ -156,11 +148,9 @@ class Holds:
                 Q.finish_hold,
                 {"id": hold_id, "state": state.value, "reason": reason, "request_id": record.request_id},
             )
-            hold = await _read_hold(conn, hold_id)
-            await record.store(conn, hold)
-            return hold
+            return await _read_hold(conn, hold_id)
 
-        return await in_transaction(self._pool, work)
+        return await in_recorded_transaction(self._pool, record, Hold, work)
 
 
 async def _read_hold(conn: AsyncConn, hold_id: str) -> Hold:

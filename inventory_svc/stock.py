@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from holdfast_common.db.idempotency import RequestRecord
-from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all, in_transaction
+from holdfast_common.db.idempotency import RequestRecord, in_recorded_transaction
+from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all
 from holdfast_common.errors import ErrorKind, HoldfastError, PreconditionViolation, unknown_skus
 from inventory_svc.models import StockAdjustment, StockLevel
 from inventory_svc.queries import Q
@@ -89,9 +89,6 @@ async def adjust(pool: AsyncPool, adjustment: StockAdjustment, record: RequestRe
     """Changes on_hand by delta, never below reserved; one ledger row."""
 
     async def work(conn: AsyncConn) -> StockLevel:
-        replay = await record.claim(conn, StockLevel)
-        if replay is not None:
-            return replay
         levels, _ = await lock_and_reclaim(conn, [adjustment.sku])
         level = levels[adjustment.sku]
         if level.on_hand + adjustment.delta < level.reserved:
@@ -119,8 +116,6 @@ async def adjust(pool: AsyncPool, adjustment: StockAdjustment, record: RequestRe
         )
         row = await cur.fetchone()
         assert row is not None
-        result = StockLevel(row["sku"], row["on_hand"], row["reserved"])
-        await record.store(conn, result)
-        return result
+        return StockLevel(row["sku"], row["on_hand"], row["reserved"])
 
-    return await in_transaction(pool, work)
+    return await in_recorded_transaction(pool, record, StockLevel, work)

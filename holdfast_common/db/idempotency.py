@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import Any, TypeVar
 
@@ -11,7 +12,7 @@ from google.protobuf.message import Message
 from psycopg.rows import DictRow
 from pydantic import TypeAdapter
 
-from holdfast_common.db.pool import AsyncConn
+from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction
 from holdfast_common.db.sqlfiles import Queries
 from holdfast_common.errors import ErrorKind, HoldfastError
 
@@ -40,6 +41,29 @@ async def send_record_lookup(conn: AsyncConn, request_ids: list[str]) -> psycopg
     RequestRecord.answer) arrive when the cursor is fetched, so a pipelined caller
     can send more statements before it waits for them."""
     return await conn.execute(Q.get_request_records, {"request_ids": request_ids})
+
+
+async def in_recorded_transaction(
+    pool: AsyncPool,
+    record: RequestRecord | None,
+    result_type: type[T],
+    work: Callable[[AsyncConn], Awaitable[T]],
+) -> T:
+    """Runs `work` in one transaction that first claims the record's request_id and stores
+    `work`'s result with its effect; a retry gets the first result back and `work` does not
+    run. Without a record (an optional request_id left unset), `work` just runs."""
+
+    async def claimed(conn: AsyncConn) -> T:
+        if record is not None:
+            replay = await record.claim(conn, result_type)
+            if replay is not None:
+                return replay
+        result = await work(conn)
+        if record is not None:
+            await record.store(conn, result)
+        return result
+
+    return await in_transaction(pool, claimed)
 
 
 def request_record(method: str, request: Message) -> RequestRecord:
