@@ -87,11 +87,7 @@ def create_category(request: pb.CreateCategoryRequest) -> tuple[NewCategory, Req
 
 
 def list_categories(request: pb.ListCategoriesRequest, pages: PageTokens) -> PageQuery:
-    v = Violations()
-    query = {"list": "categories"}
-    page = pages.parse(v, request.page_size, request.page_token, query)
-    v.raise_if_any()
-    return PageQuery(page, query)
+    return pages.page_query(request.page_size, request.page_token, {"list": "categories"})
 
 
 def create_product(

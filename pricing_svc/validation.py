@@ -129,11 +129,7 @@ def get_price_rule(request: pb.GetPriceRuleRequest) -> str:
 
 
 def list_price_rules(request: pb.ListPriceRulesRequest, pages: PageTokens) -> PageQuery:
-    v = Violations()
-    query = {"list": "price_rules"}
-    page = pages.parse(v, request.page_size, request.page_token, query)
-    v.raise_if_any()
-    return PageQuery(page, query)
+    return pages.page_query(request.page_size, request.page_token, {"list": "price_rules"})
 
 
 def update_price_rule(request: pb.UpdatePriceRuleRequest, store_currency: str) -> tuple[str, RuleChange]:

@@ -47,6 +47,13 @@ class PageTokens:
         """The token of the page after `after` (the last key of this one), "" at the end."""
         return self.encode([after], query) if after else ""
 
+    def page_query(self, page_size: int, page_token: str, query: dict[str, Any]) -> PageQuery:
+        """The page of a list call with no field to check but its page, or INVALID_ARGUMENT."""
+        v = Violations()
+        page = self.parse(v, page_size, page_token, query)
+        v.raise_if_any()
+        return PageQuery(page, query)
+
     def parse(
         self, violations: Violations, page_size: int, page_token: str, query: dict[str, Any]
     ) -> PageRequest:
