@@ -40,10 +40,6 @@ GRANTS: dict[DatabaseClient, str] = {
 # yoyo's bookkeeping: migrations run as the owner, so no service is granted these.
 OWNER_ONLY_TABLES = frozenset({"_yoyo_log", "_yoyo_migration", "_yoyo_version", "yoyo_lock"})
 
-# Serializes bootstraps of one database: concurrent GRANTs on one table would fail.
-_BOOTSTRAP_LOCK = "SELECT pg_advisory_xact_lock(hashtext('holdfast_ops.roles'))"
-_ROLE = "SELECT rolsuper FROM pg_roles WHERE rolname = %s"
-_WHERE = "SELECT current_user, current_schema(), current_database()"
 # Roles are shared by every database of the server: a bootstrap of another database with
 # the same role names may create one between our look and our write (a unique violation), or
 # alter one we alter too ("tuple concurrently updated", an internal error). The whole
@@ -125,8 +121,8 @@ def _apply(
     verifiers: dict[str, str],
     timeouts: RoleTimeouts,
 ) -> None:
-    conn.execute(_BOOTSTRAP_LOCK)
-    row = conn.execute(_WHERE).fetchone()
+    conn.execute(Q.lock_bootstrap)
+    row = conn.execute(Q.where_we_are).fetchone()
     assert row is not None
     owner, schema, database = (str(value) for value in row)
     where = {"schema": sql.Identifier(schema), "database": sql.Identifier(database)}
@@ -150,14 +146,14 @@ def _apply(
 
 def _ensure_login(conn: psycopg.Connection[TupleRow], role: ServiceRole, verifier: str | None) -> None:
     """Creates the role if it is missing; makes sure it can log in, with `verifier` if given."""
-    row = conn.execute(_ROLE, (role.name,)).fetchone()
+    row = conn.execute(Q.role_is_superuser, {"name": role.name}).fetchone()
     if row is not None and row[0]:
         raise RoleConfigError(f"role {role.name} of {role.service} is a superuser: no grant would bind it")
-    statement = "CREATE ROLE {role} LOGIN" if row is None else "ALTER ROLE {role} LOGIN"
-    query = sql.SQL(statement).format(role=sql.Identifier(role.name))
+    statement = Q.create_login_role if row is None else Q.make_role_login
+    password: sql.Composable = sql.SQL("")
     if verifier is not None:
-        query = sql.SQL("{} PASSWORD {}").format(query, sql.Literal(verifier))
-    conn.execute(query)
+        password = sql.SQL(Q.password_clause).format(verifier=sql.Literal(verifier))
+    conn.execute(sql.SQL(statement).format(role=sql.Identifier(role.name), password=password))
 
 
 def update_roles(owner_url: str, settings: Settings) -> list[ServiceRole]:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import uuid6
 from psycopg import errors as pg_errors
 
-from holdfast_common.db.idempotency import RequestRecord
-from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction, read
+from holdfast_common.db.idempotency import RequestRecord, in_recorded_transaction
+from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all, fetch_one
 from holdfast_common.errors import ErrorKind, HoldfastError, not_found
 from holdfast_common.values.pagination import PageRequest
-from inventory_svc.models import Category, Product, StockLevel, Variant
+from inventory_svc.models import (
+    Category,
+    NewCategory,
+    NewProduct,
+    NewVariant,
+    Product,
+    StockLevel,
+    Variant,
+)
 from inventory_svc.queries import Q
 
 T = TypeVar("T")
@@ -45,145 +54,114 @@ async def _insert_one(conn: AsyncConn, query: str, params: dict[str, Any]) -> di
     return row
 
 
+async def _insert_as(model: Callable[..., T], query: str, params: dict[str, Any], conn: AsyncConn) -> T:
+    """The row an INSERT ... RETURNING of one row gives back, as `model`."""
+    return model(**await _insert_one(conn, query, params))
+
+
+async def _insert_variant(
+    new: NewVariant, request_id: str | None, conn: AsyncConn
+) -> tuple[Variant, StockLevel]:
+    """The variant and its stock row; NOT_FOUND when the product does not exist."""
+    cur = await conn.execute(Q.product_currency, {"id": new.product_id})
+    product = await cur.fetchone()
+    if product is None:
+        raise not_found("product", "product_id", new.product_id)
+    row = await _insert_one(
+        conn,
+        Q.insert_variant,
+        {
+            "id": str(uuid6.uuid7()),
+            "product_id": new.product_id,
+            "sku": new.sku,
+            "price_adjustment_minor": new.price_adjustment_minor,
+            "on_hand": new.initial_on_hand,
+            "request_id": request_id,
+        },
+    )
+    level = StockLevel(row["sku"], row.pop("on_hand"), row.pop("reserved"))
+    return Variant(**row, currency=product["currency"]), level
+
+
 class Catalog:
     def __init__(self, pool: AsyncPool) -> None:
         self._pool = pool
 
-    async def _fetch(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        async def work(conn: AsyncConn) -> list[dict[str, Any]]:
-            cur = await conn.execute(query, params)
-            return await cur.fetchall()
-
-        return await read(self._pool, work)
-
-    async def _create(
-        self, record: RequestRecord | None, result_type: type[T], make: Callable[[AsyncConn], Awaitable[T]]
-    ) -> T:
-        """Runs `make` in a transaction; with a request_id, a retry gets the first response back."""
-
-        async def work(conn: AsyncConn) -> T:
-            if record is not None:
-                replay = await record.claim(conn, result_type)
-                if replay is not None:
-                    return replay
-            result = await make(conn)
-            if record is not None:
-                await record.store(conn, result)
-            return result
-
-        return await in_transaction(self._pool, work)
-
-    async def create_category(
-        self, name: str, parent_id: str | None, record: RequestRecord | None
-    ) -> Category:
-        params = {"id": str(uuid6.uuid7()), "name": name, "parent_id": parent_id}
-
-        async def make(conn: AsyncConn) -> Category:
-            return Category(**await _insert_one(conn, Q.insert_category, params))
-
+    async def create_category(self, new: NewCategory, record: RequestRecord | None) -> Category:
+        params = {"id": str(uuid6.uuid7()), "name": new.name, "parent_id": new.parent_id}
         try:
-            return await self._create(record, Category, make)
+            make = partial(_insert_as, Category, Q.insert_category, params)
+            return await in_recorded_transaction(self._pool, record, Category, make)
         except pg_errors.ForeignKeyViolation:
-            raise not_found("category", "parent_id", parent_id or "") from None
+            raise not_found("category", "parent_id", new.parent_id or "") from None
         except pg_errors.UniqueViolation:
-            raise _already_exists("category", "name", name) from None
+            raise _already_exists("category", "name", new.name) from None
 
     async def list_categories(self, page: PageRequest) -> tuple[list[Category], str | None]:
-        rows = await self._fetch(Q.list_categories, {"after": _page_after(page), "limit": page.size + 1})
+        rows = await fetch_all(
+            self._pool, Q.list_categories, {"after": _page_after(page), "limit": page.size + 1}
+        )
         return _split_page([Category(**r) for r in rows], page)
 
-    async def create_product(
-        self,
-        title: str,
-        description: str,
-        category_id: str | None,
-        base_price_minor: int,
-        currency: str,
-        record: RequestRecord | None,
-    ) -> Product:
+    async def create_product(self, new: NewProduct, record: RequestRecord | None) -> Product:
         params = {
             "id": str(uuid6.uuid7()),
-            "title": title,
-            "description": description,
-            "category_id": category_id,
-            "base_price_minor": base_price_minor,
-            "currency": currency,
+            "title": new.title,
+            "description": new.description,
+            "category_id": new.category_id,
+            "base_price_minor": new.base_price_minor,
+            "currency": new.currency,
         }
-
-        async def make(conn: AsyncConn) -> Product:
-            return Product(**await _insert_one(conn, Q.insert_product, params))
-
         try:
-            return await self._create(record, Product, make)
+            make = partial(_insert_as, Product, Q.insert_product, params)
+            return await in_recorded_transaction(self._pool, record, Product, make)
         except pg_errors.ForeignKeyViolation:
-            raise not_found("category", "category_id", category_id or "") from None
+            raise not_found("category", "category_id", new.category_id or "") from None
 
     async def get_product(self, product_id: str) -> Product:
-        rows = await self._fetch(Q.get_product, {"id": product_id})
-        if not rows:
+        row = await fetch_one(self._pool, Q.get_product, {"id": product_id})
+        if row is None:
             raise not_found("product", "product_id", product_id)
-        return Product(**rows[0])
+        return Product(**row)
 
     async def list_products(
         self, category_id: str | None, page: PageRequest
     ) -> tuple[list[Product], str | None]:
         """Products of a category and its descendants (all when no category), by id."""
-        if category_id and not await self._fetch(Q.category_exists, {"id": category_id}):
+        if category_id and await fetch_one(self._pool, Q.category_exists, {"id": category_id}) is None:
             raise not_found("category", "category_id", category_id)
-        rows = await self._fetch(
+        rows = await fetch_all(
+            self._pool,
             Q.list_products,
             {"category_id": category_id, "after": _page_after(page), "limit": page.size + 1},
         )
         return _split_page([Product(**r) for r in rows], page)
 
     async def create_variant(
-        self,
-        product_id: str,
-        sku: str,
-        price_adjustment_minor: int,
-        initial_on_hand: int,
-        record: RequestRecord | None,
+        self, new: NewVariant, record: RequestRecord | None
     ) -> tuple[Variant, StockLevel]:
         """The variant with its stock row; initial stock is a RECEIVE in the ledger."""
-
-        async def make(conn: AsyncConn) -> tuple[Variant, StockLevel]:
-            cur = await conn.execute(Q.product_currency, {"id": product_id})
-            product = await cur.fetchone()
-            if product is None:
-                raise not_found("product", "product_id", product_id)
-            row = await _insert_one(
-                conn,
-                Q.insert_variant,
-                {
-                    "id": str(uuid6.uuid7()),
-                    "product_id": product_id,
-                    "sku": sku,
-                    "price_adjustment_minor": price_adjustment_minor,
-                    "on_hand": initial_on_hand,
-                    "request_id": record.request_id if record else None,
-                },
-            )
-            level = StockLevel(row["sku"], row.pop("on_hand"), row.pop("reserved"))
-            return Variant(**row, currency=product["currency"]), level
-
+        make = partial(_insert_variant, new, record.request_id if record else None)
         try:
-            return await self._create(record, tuple[Variant, StockLevel], make)
+            return await in_recorded_transaction(self._pool, record, tuple[Variant, StockLevel], make)
         except pg_errors.UniqueViolation:
-            raise _already_exists("variant", "sku", sku) from None
+            raise _already_exists("variant", "sku", new.sku) from None
 
     async def get_variant(self, *, variant_id: str | None = None, sku: str | None = None) -> Variant:
         if variant_id:
-            rows = await self._fetch(Q.get_variant_by_id, {"id": variant_id})
+            row = await fetch_one(self._pool, Q.get_variant_by_id, {"id": variant_id})
         else:
-            rows = await self._fetch(Q.get_variant_by_sku, {"sku": sku})
-        if not rows:
+            row = await fetch_one(self._pool, Q.get_variant_by_sku, {"sku": sku})
+        if row is None:
             key, value = ("id", variant_id) if variant_id else ("sku", sku)
             raise not_found("variant", key, value or "")
-        return Variant(**rows[0])
+        return Variant(**row)
 
     async def list_variants(self, product_id: str, page: PageRequest) -> tuple[list[Variant], str | None]:
         await self.get_product(product_id)
-        rows = await self._fetch(
-            Q.list_variants, {"product_id": product_id, "after": _page_after(page), "limit": page.size + 1}
+        rows = await fetch_all(
+            self._pool,
+            Q.list_variants,
+            {"product_id": product_id, "after": _page_after(page), "limit": page.size + 1},
         )
         return _split_page([Variant(**r) for r in rows], page)

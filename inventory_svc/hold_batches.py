@@ -7,12 +7,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import psycopg
 import uuid6
 
-from holdfast_common.db.idempotency import GET_REQUEST_RECORDS, RequestRecord, encode, request_in_flight
+from holdfast_common.db.idempotency import RequestRecord, encode, request_in_flight, send_record_lookup
 from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction, read
 from holdfast_common.errors import HoldfastError, unknown_skus
 from inventory_svc.models import Hold, HoldLine, HoldState, LockedPrices, NewHold
@@ -20,7 +21,6 @@ from inventory_svc.queries import Q
 from inventory_svc.stock import insufficient_stock, lock_levels
 
 Outcome = Hold | HoldfastError
-Cursor = psycopg.AsyncCursor[Any]
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,7 @@ async def create_holds(pool: AsyncPool, requests: Sequence[HoldRequest]) -> list
         conn: AsyncConn,
     ) -> tuple[list[Outcome | None], psycopg.AsyncCursor[Any] | None]:
         made.clear()
-        records = await conn.execute(
-            GET_REQUEST_RECORDS, {"request_ids": [r.record.request_id for r in requests]}
-        )
+        records = await send_record_lookup(conn, [r.record.request_id for r in requests])
         levels, now = await lock_levels(conn, sorted({x.sku for r in requests for x in r.new.lines}))
         stored = {row["request_id"]: row for row in await records.fetchall()}
         available = {sku: level.available for sku, level in levels.items()}
@@ -137,11 +135,7 @@ def _insert_params(
 
 async def replay_hold(pool: AsyncPool, record: RequestRecord) -> Hold | None:
     """The hold an earlier call with this request_id created, if any."""
-
-    async def work(conn: AsyncConn) -> Hold | None:
-        return await record.replay(conn, Hold)
-
-    return await read(pool, work)
+    return await read(pool, partial(record.replay, result_type=Hold))
 
 
 async def _replay(pool: AsyncPool, record: RequestRecord) -> Outcome:

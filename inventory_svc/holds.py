@@ -1,20 +1,31 @@
-"""Holds: all-or-nothing soft reservations with a TTL, then commit, release or expiry."""
+"""Holds: all-or-nothing soft reservations with a TTL, then commit, release or expiry.
+
+Which module changes stock for each verb, and the lock order: inventory_svc/stock.py.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from holdfast_common.coalescer import Coalescer
-from holdfast_common.db.idempotency import RequestRecord
-from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction, read
+from holdfast_common.db.idempotency import RequestRecord, in_recorded_transaction
+from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all, fetch_one
 from holdfast_common.errors import ErrorKind, HoldfastError, not_found
 from holdfast_common.settings import Settings
 from holdfast_common.values.pagination import PageRequest
 from inventory_svc.hold_batches import HoldRequest, create_holds, replay_hold
 from inventory_svc.models import Hold, HoldLine, HoldState, LockedPrices, NewHold
 from inventory_svc.queries import Q
+
+
+class PriceLocker(Protocol):
+    """What a priced hold needs of pricing (inventory_svc/pricing_client.py's PricingClient)."""
+
+    async def lock_prices(self, lines: tuple[HoldLine, ...], customer_tier: str) -> LockedPrices:
+        """The cart's unit prices for the tier, or the refusal (a HoldfastError) to pass on."""
+        ...
 
 
 def _hold_from_row(row: dict[str, Any]) -> Hold:
@@ -35,14 +46,16 @@ def _hold_from_row(row: dict[str, Any]) -> Hold:
 
 
 class Holds:
-    """Hold operations on one pool, with the configured TTL limits.
+    """Hold operations on one pool, with the configured TTL limits; a priced hold's prices
+    come from `pricing`.
 
     CreateHolds go through a coalescer: those that arrive while a batch is running share
     the next one's transaction.
     """
 
-    def __init__(self, pool: AsyncPool, settings: Settings) -> None:
+    def __init__(self, pool: AsyncPool, settings: Settings, pricing: PriceLocker) -> None:
         self._pool = pool
+        self._pricing = pricing
         self._max_lifetime = timedelta(seconds=settings.hold_max_lifetime_seconds)
         self._batches = Coalescer[HoldRequest, Hold](
             partial(create_holds, pool),
@@ -54,23 +67,28 @@ class Holds:
     async def close(self) -> None:
         await self._batches.close()
 
-    async def replay(self, record: RequestRecord) -> Hold | None:
-        """The hold an earlier call with this request_id created, if any."""
-        return await replay_hold(self._pool, record)
-
-    async def create(self, new: NewHold, record: RequestRecord, prices: LockedPrices | None = None) -> Hold:
+    async def create(self, new: NewHold, record: RequestRecord) -> Hold:
         """Reserves every line or nothing; INSUFFICIENT_STOCK names every short SKU.
 
-        With prices, each line keeps its quoted unit price for the life of the hold.
+        With a customer tier, each line keeps the unit price pricing quotes now for the
+        life of the hold.
         """
+        prices = None
+        if new.customer_tier is not None:
+            # Quote before the transaction: no lock is ever held while pricing answers.
+            try:
+                prices = await self._pricing.lock_prices(new.lines, new.customer_tier)
+            except HoldfastError:
+                # A retry of a hold already made still gets its first answer while
+                # pricing is down or now refuses the cart.
+                replay = await replay_hold(self._pool, record)
+                if replay is None:
+                    raise
+                return replay
         return await self._batches.submit(HoldRequest(new, record, prices), key=record.request_id)
 
     async def get(self, hold_id: str) -> Hold:
-        async def work(conn: AsyncConn) -> dict[str, Any] | None:
-            cur = await conn.execute(Q.get_hold, {"id": hold_id})
-            return await cur.fetchone()
-
-        row = await read(self._pool, work)
+        row = await fetch_one(self._pool, Q.get_hold, {"id": hold_id})
         if row is None:
             raise not_found("hold", "hold_id", hold_id)
         return _hold_from_row(row)
@@ -79,20 +97,16 @@ class Holds:
         self, owner_id: str, state: HoldState | None, page: PageRequest
     ) -> tuple[list[Hold], str | None]:
         """One page of an owner's holds, oldest first, and the id to continue after."""
-
-        async def work(conn: AsyncConn) -> list[dict[str, Any]]:
-            cur = await conn.execute(
-                Q.list_holds,
-                {
-                    "owner_id": owner_id,
-                    "state": state.value if state else None,
-                    "after": page.after[0] if page.after else None,
-                    "limit": page.size + 1,
-                },
-            )
-            return await cur.fetchall()
-
-        rows = await read(self._pool, work)
+        rows = await fetch_all(
+            self._pool,
+            Q.list_holds,
+            {
+                "owner_id": owner_id,
+                "state": state.value if state else None,
+                "after": page.after[0] if page.after else None,
+                "limit": page.size + 1,
+            },
+        )
         holds = [_hold_from_row(r) for r in rows[: page.size]]
         return holds, (holds[-1].id if len(rows) > page.size else None)
 
@@ -100,9 +114,6 @@ class Holds:
         """expire_time = now + ttl, never past create_time + the maximum lifetime."""
 
         async def work(conn: AsyncConn) -> Hold:
-            replay = await record.claim(conn, Hold)
-            if replay is not None:
-                return replay
             cur = await conn.execute(Q.lock_hold, {"id": hold_id})
             row = await cur.fetchone()
             if row is None:
@@ -110,11 +121,9 @@ class Holds:
             _require_live(hold_id, row["state"], row["expire_time"], row["now"])
             expire_time = min(row["now"] + ttl, row["create_time"] + self._max_lifetime)
             await conn.execute(Q.extend_hold, {"id": hold_id, "expire_time": expire_time})
-            hold = await _read_hold(conn, hold_id)
-            await record.store(conn, hold)
-            return hold
+            return await _read_hold(conn, hold_id)
 
-        return await in_transaction(self._pool, work)
+        return await in_recorded_transaction(self._pool, record, Hold, work)
 
     async def release(self, hold_id: str, record: RequestRecord) -> Hold:
         """Returns the held units to available stock."""
@@ -126,9 +135,6 @@ class Holds:
 
     async def _finish(self, hold_id: str, state: HoldState, reason: str, record: RequestRecord) -> Hold:
         async def work(conn: AsyncConn) -> Hold:
-            replay = await record.claim(conn, Hold)
-            if replay is not None:
-                return replay
             # Lines never change, so reading them unlocked is safe; the stock rows
             # are then locked before the hold row, the order every path uses.
             current = await _read_hold(conn, hold_id)
@@ -142,11 +148,9 @@ class Holds:
                 Q.finish_hold,
                 {"id": hold_id, "state": state.value, "reason": reason, "request_id": record.request_id},
             )
-            hold = await _read_hold(conn, hold_id)
-            await record.store(conn, hold)
-            return hold
+            return await _read_hold(conn, hold_id)
 
-        return await in_transaction(self._pool, work)
+        return await in_recorded_transaction(self._pool, record, Hold, work)
 
 
 async def _read_hold(conn: AsyncConn, hold_id: str) -> Hold:

@@ -49,6 +49,29 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class NewCategory:
+    name: str
+    parent_id: str | None
+
+
+@dataclass(frozen=True)
+class NewProduct:
+    title: str
+    description: str
+    category_id: str | None
+    base_price_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class NewVariant:
+    product_id: str
+    sku: str
+    price_adjustment_minor: int
+    initial_on_hand: int
+
+
+@dataclass(frozen=True)
 class StockLevel:
     sku: str
     on_hand: int

@@ -11,13 +11,10 @@ from holdfast.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
 from holdfast_common.db.idempotency import request_record
 from holdfast_common.db.pool import AsyncPool
-from holdfast_common.errors import HoldfastError
 from holdfast_common.rpc.status import translate_errors
 from holdfast_common.settings import Settings
-from holdfast_common.values.money import money_from_proto
 from holdfast_common.values.pagination import PageTokens
-from holdfast_common.values.validation import Violations, resource_id
-from inventory_svc import convert, requests
+from inventory_svc import convert, validation
 from inventory_svc.catalog import Catalog
 from inventory_svc.holds import Holds
 from inventory_svc.pricing_client import PricingClient
@@ -32,9 +29,8 @@ Ctx = grpc.aio.ServicerContext
 class InventoryServicer(pb_grpc.InventoryServiceServicer):
     def __init__(self, pool: AsyncPool, settings: Settings, pricing: PricingClient) -> None:
         self._settings = settings
-        self._pricing = pricing
         self._catalog = Catalog(pool)
-        self._holds = Holds(pool, settings)
+        self._holds = Holds(pool, settings, pricing)
         self._pool = pool
         # One LISTEN connection for every WatchStockLevels stream of the process.
         self.stock_events = StockEvents(listener_connect(settings), lambda skus: get_levels(pool, skus))
@@ -51,137 +47,71 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     # ------------------------------------------------------------ catalog
 
     async def CreateCategory(self, request: pb.CreateCategoryRequest, context: Ctx) -> Any:
-        v = Violations()
-        v.text("name", request.name, max_len=requests.MAX_NAME)
-        parent_id = v.uuid("parent_id", request.parent_id, required=False)
-        record = requests.optional_record(v, "CreateCategory", request)
-        v.raise_if_any()
-        created = await self._catalog.create_category(request.name, parent_id, record)
+        new, record = validation.create_category(request)
+        created = await self._catalog.create_category(new, record)
         return pb.CreateCategoryResponse(category=convert.category(created))
 
     async def ListCategories(self, request: pb.ListCategoriesRequest, context: Ctx) -> Any:
-        v = Violations()
-        page = self._pages.parse(v, request.page_size, request.page_token, {"list": "categories"})
-        v.raise_if_any()
-        items, after = await self._catalog.list_categories(page)
+        listing = validation.list_categories(request, self._pages)
+        items, after = await self._catalog.list_categories(listing.page)
         return pb.ListCategoriesResponse(
             categories=[convert.category(c) for c in items],
-            next_page_token=self._pages.encode([after], {"list": "categories"}) if after else "",
+            next_page_token=self._pages.next_token(after, listing.query),
         )
 
     async def CreateProduct(self, request: pb.CreateProductRequest, context: Ctx) -> Any:
-        v = Violations()
-        v.text("title", request.title, max_len=requests.MAX_NAME)
-        v.text("description", request.description, max_len=requests.MAX_DESCRIPTION, required=False)
-        category_id = v.uuid("category_id", request.category_id, required=False)
-        record = requests.optional_record(v, "CreateProduct", request)
-        price = None
-        if not request.HasField("base_price"):
-            v.add("base_price", "is required")
-        else:
-            price = money_from_proto(
-                v,
-                "base_price",
-                request.base_price,
-                store_currency=self._settings.store_currency,
-                allow_negative=False,
-            )
-        v.raise_if_any()
-        assert price is not None
-        created = await self._catalog.create_product(
-            request.title, request.description, category_id, price.minor, price.currency, record
-        )
+        new, record = validation.create_product(request, self._settings)
+        created = await self._catalog.create_product(new, record)
         return pb.CreateProductResponse(product=convert.product(created))
 
     async def GetProduct(self, request: pb.GetProductRequest, context: Ctx) -> Any:
-        v = Violations()
-        product_id = v.uuid("id", request.id)
-        v.raise_if_any()
-        assert product_id is not None
-        return pb.GetProductResponse(product=convert.product(await self._catalog.get_product(product_id)))
+        product = await self._catalog.get_product(validation.get_product(request))
+        return pb.GetProductResponse(product=convert.product(product))
 
     async def ListProducts(self, request: pb.ListProductsRequest, context: Ctx) -> Any:
-        v = Violations()
-        category_id = v.uuid("category_id", request.category_id, required=False)
-        query = {"list": "products", "category_id": category_id}
-        page = self._pages.parse(v, request.page_size, request.page_token, query)
-        v.raise_if_any()
-        items, after = await self._catalog.list_products(category_id, page)
+        category_id, listing = validation.list_products(request, self._pages)
+        items, after = await self._catalog.list_products(category_id, listing.page)
         return pb.ListProductsResponse(
             products=[convert.product(p) for p in items],
-            next_page_token=self._pages.encode([after], query) if after else "",
+            next_page_token=self._pages.next_token(after, listing.query),
         )
 
     async def CreateVariant(self, request: pb.CreateVariantRequest, context: Ctx) -> Any:
-        v = Violations()
-        product_id = v.uuid("product_id", request.product_id)
-        v.sku("sku", request.sku)
-        adjustment = 0
-        if request.HasField("price_adjustment"):
-            money = money_from_proto(
-                v,
-                "price_adjustment",
-                request.price_adjustment,
-                store_currency=self._settings.store_currency,
-                allow_negative=True,
-            )
-            adjustment = money.minor if money else 0
-        if not 0 <= request.initial_on_hand <= 10**12:
-            v.add("initial_on_hand", "must be 0-1e12")
-        record = requests.optional_record(v, "CreateVariant", request)
-        v.raise_if_any()
-        assert product_id is not None
-        variant, level = await self._catalog.create_variant(
-            product_id, request.sku, adjustment, request.initial_on_hand, record
-        )
+        new, record = validation.create_variant(request, self._settings)
+        variant, level = await self._catalog.create_variant(new, record)
         return pb.CreateVariantResponse(
             variant=convert.variant(variant), stock_level=convert.stock_level(level)
         )
 
     async def GetVariant(self, request: pb.GetVariantRequest, context: Ctx) -> Any:
-        v = Violations()
-        key = request.WhichOneof("key")
-        variant_id = None
-        if key == "id":
-            variant_id = v.uuid("id", request.id)
-        elif key == "sku":
-            v.sku("sku", request.sku)
-        else:
-            v.add("key", "set id or sku")
-        v.raise_if_any()
-        variant = await self._catalog.get_variant(variant_id=variant_id, sku=request.sku or None)
+        variant_id, sku = validation.get_variant(request)
+        variant = await self._catalog.get_variant(variant_id=variant_id, sku=sku)
         (level,) = await get_levels(self._pool, [variant.sku])
         return pb.GetVariantResponse(variant=convert.variant(variant), stock_level=convert.stock_level(level))
 
     async def ListVariants(self, request: pb.ListVariantsRequest, context: Ctx) -> Any:
-        v = Violations()
-        product_id = v.uuid("product_id", request.product_id)
-        query = {"list": "variants", "product_id": product_id}
-        page = self._pages.parse(v, request.page_size, request.page_token, query)
-        v.raise_if_any()
-        assert product_id is not None
-        items, after = await self._catalog.list_variants(product_id, page)
+        product_id, listing = validation.list_variants(request, self._pages)
+        items, after = await self._catalog.list_variants(product_id, listing.page)
         return pb.ListVariantsResponse(
             variants=[convert.variant(x) for x in items],
-            next_page_token=self._pages.encode([after], query) if after else "",
+            next_page_token=self._pages.next_token(after, listing.query),
         )
 
     # ------------------------------------------------------------ stock
 
     async def AdjustStock(self, request: pb.AdjustStockRequest, context: Ctx) -> Any:
-        adjustment = requests.adjust_stock(request)
+        adjustment = validation.adjust_stock(request)
         level = await adjust(self._pool, adjustment, request_record("AdjustStock", request))
         return pb.AdjustStockResponse(stock_level=convert.stock_level(level))
 
     async def BatchGetStockLevels(self, request: pb.BatchGetStockLevelsRequest, context: Ctx) -> Any:
-        levels = await get_levels(self._pool, requests.batch_skus(request))
+        levels = await get_levels(self._pool, validation.batch_get_stock_levels(request))
         return pb.BatchGetStockLevelsResponse(levels=[convert.stock_level(x) for x in levels])
 
     async def WatchStockLevels(
         self, request: pb.WatchStockLevelsRequest, context: Ctx
     ) -> AsyncIterator[pb.WatchStockLevelsResponse]:
-        # Validated exactly as BatchGetStockLevels: same field names, same limits.
-        skus = requests.batch_skus(pb.BatchGetStockLevelsRequest(skus=request.skus))
+        skus = validation.watch_stock_levels(request)
         async with self.stock_events.watch(skus) as subscription:
             while True:
                 for level in await subscription.next():
@@ -190,49 +120,33 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     # ------------------------------------------------------------ holds
 
     async def CreateHold(self, request: pb.CreateHoldRequest, context: Ctx) -> Any:
-        new = requests.create_hold(request, self._settings)
-        record = request_record("CreateHold", request)
-        prices = None
-        if new.customer_tier is not None:
-            # Quote before the transaction: no lock is ever held while pricing answers.
-            try:
-                prices = await self._pricing.lock_prices(new.lines, new.customer_tier)
-            except HoldfastError:
-                # A retry of a hold already made still gets its first answer while
-                # pricing is down or now refuses the cart.
-                replay = await self._holds.replay(record)
-                if replay is None:
-                    raise
-                return pb.CreateHoldResponse(hold=convert.hold(replay))
-        hold = await self._holds.create(new, record, prices)
+        new = validation.create_hold(request, self._settings)
+        hold = await self._holds.create(new, request_record("CreateHold", request))
         return pb.CreateHoldResponse(hold=convert.hold(hold))
 
     async def GetHold(self, request: pb.GetHoldRequest, context: Ctx) -> Any:
-        hold_id = resource_id(request.id)
-        return pb.GetHoldResponse(hold=convert.hold(await self._holds.get(hold_id)))
+        hold = await self._holds.get(validation.get_hold(request))
+        return pb.GetHoldResponse(hold=convert.hold(hold))
 
     async def ListHolds(self, request: pb.ListHoldsRequest, context: Ctx) -> Any:
-        v, state = requests.list_holds_filter(request)
-        query = {"list": "holds", "owner_id": request.owner_id, "state": int(request.state)}
-        page = self._pages.parse(v, request.page_size, request.page_token, query)
-        v.raise_if_any()
-        items, after = await self._holds.list(request.owner_id, state, page)
+        owner_id, state, listing = validation.list_holds(request, self._pages)
+        items, after = await self._holds.list(owner_id, state, listing.page)
         return pb.ListHoldsResponse(
             holds=[convert.hold(h) for h in items],
-            next_page_token=self._pages.encode([after], query) if after else "",
+            next_page_token=self._pages.next_token(after, listing.query),
         )
 
     async def ExtendHold(self, request: pb.ExtendHoldRequest, context: Ctx) -> Any:
-        hold_id, ttl = requests.extend_hold(request, self._settings)
+        hold_id, ttl = validation.extend_hold(request, self._settings)
         hold = await self._holds.extend(hold_id, ttl, request_record("ExtendHold", request))
         return pb.ExtendHoldResponse(hold=convert.hold(hold))
 
     async def ReleaseHold(self, request: pb.ReleaseHoldRequest, context: Ctx) -> Any:
-        hold_id = resource_id(request.hold_id, field="hold_id", request_id=request.request_id)
+        hold_id = validation.release_hold(request)
         hold = await self._holds.release(hold_id, request_record("ReleaseHold", request))
         return pb.ReleaseHoldResponse(hold=convert.hold(hold))
 
     async def CommitHold(self, request: pb.CommitHoldRequest, context: Ctx) -> Any:
-        hold_id = resource_id(request.hold_id, field="hold_id", request_id=request.request_id)
+        hold_id = validation.commit_hold(request)
         hold = await self._holds.commit(hold_id, request_record("CommitHold", request))
         return pb.CommitHoldResponse(hold=convert.hold(hold))

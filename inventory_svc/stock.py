@@ -1,11 +1,28 @@
-"""Stock levels, adjustments, and the locking step every stock change starts with."""
+"""Stock levels, adjustments, and the locking step every stock change starts with.
+
+Where each stock verb lives:
+
+- read levels: `get_levels` here (overdue holds never count as reserved);
+- adjust (RECEIVE, ADJUST on_hand): `adjust` here, statement `apply_adjustment` (sql/stock.sql);
+- reserve (CreateHold): `inventory_svc/hold_batches.py` `create_holds`, one transaction per
+  coalesced batch of carts, statement `insert_holds` (sql/holds.sql);
+- release and commit: `inventory_svc/holds.py` `Holds.release` / `Holds.commit`, statement
+  `finish_hold` (sql/holds.sql);
+- reclaim an overdue hold on the rows a transaction locks: `lock_levels` here, statement
+  `reclaim_overdue_holds` (sql/stock.sql);
+- expire the other overdue holds: the sweeper, `sweeper/expiry.py`, statement
+  `expire_overdue_batch` (sweeper/sql/expiry.sql), which skips locked rows instead of waiting.
+
+Lock order, the same on every path so carts with overlapping SKUs never deadlock: the stock
+rows first, in ascending SKU order (`lock_levels`, statement `lock_stock`), then the hold row.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from holdfast_common.db.idempotency import RequestRecord
-from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction, read
+from holdfast_common.db.idempotency import RequestRecord, in_recorded_transaction
+from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all
 from holdfast_common.errors import ErrorKind, HoldfastError, PreconditionViolation, unknown_skus
 from inventory_svc.models import StockAdjustment, StockLevel
 from inventory_svc.queries import Q
@@ -60,12 +77,8 @@ async def lock_and_reclaim(conn: AsyncConn, skus: list[str]) -> tuple[dict[str, 
 
 async def get_levels(pool: AsyncPool, skus: list[str]) -> list[StockLevel]:
     """Levels in the order asked, overdue holds not counted; NOT_FOUND names unknown SKUs."""
-
-    async def work(conn: AsyncConn) -> list[StockLevel]:
-        cur = await conn.execute(Q.stock_levels, {"skus": skus})
-        return [StockLevel(r["sku"], r["on_hand"], r["reserved"]) for r in await cur.fetchall()]
-
-    found = {level.sku: level for level in await read(pool, work)}
+    rows = await fetch_all(pool, Q.stock_levels, {"skus": skus})
+    found = {r["sku"]: StockLevel(r["sku"], r["on_hand"], r["reserved"]) for r in rows}
     missing = [s for s in skus if s not in found]
     if missing:
         raise unknown_skus(missing)
@@ -76,9 +89,6 @@ async def adjust(pool: AsyncPool, adjustment: StockAdjustment, record: RequestRe
     """Changes on_hand by delta, never below reserved; one ledger row."""
 
     async def work(conn: AsyncConn) -> StockLevel:
-        replay = await record.claim(conn, StockLevel)
-        if replay is not None:
-            return replay
         levels, _ = await lock_and_reclaim(conn, [adjustment.sku])
         level = levels[adjustment.sku]
         if level.on_hand + adjustment.delta < level.reserved:
@@ -106,8 +116,6 @@ async def adjust(pool: AsyncPool, adjustment: StockAdjustment, record: RequestRe
         )
         row = await cur.fetchone()
         assert row is not None
-        result = StockLevel(row["sku"], row["on_hand"], row["reserved"])
-        await record.store(conn, result)
-        return result
+        return StockLevel(row["sku"], row["on_hand"], row["reserved"])
 
-    return await in_transaction(pool, work)
+    return await in_recorded_transaction(pool, record, StockLevel, work)

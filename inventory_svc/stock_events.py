@@ -1,6 +1,7 @@
 """Stock level changes for WatchStockLevels: one LISTEN connection per process, fanned out.
 
-The database announces each changed SKU on the channel `stock_levels` (migration 0004).
+The database announces each changed SKU on the channel `stock_levels` (migration 0004;
+the LISTEN is the query `listen_stock_levels` in sql/stock.sql).
 One task listens and collects the SKUs; another re-reads their levels, one query per
 batch for every stream, and offers them to the subscriptions that watch them. All reads
 (a new stream's first levels too) happen one at a time, so each stream sees every SKU's
@@ -20,10 +21,10 @@ from holdfast_common.db.pool import AsyncConn, connection_kwargs
 from holdfast_common.errors import ErrorKind, HoldfastError
 from holdfast_common.settings import Settings
 from inventory_svc.models import StockLevel
+from inventory_svc.queries import Q
 
 log = structlog.get_logger(__name__)
 
-CHANNEL = "stock_levels"
 # How the listener's connection shows in pg_stat_activity.
 APPLICATION_NAME = "inventory_svc.stock_events"
 _BACKOFF_FIRST = 0.1
@@ -151,7 +152,7 @@ class StockEvents:
         while True:
             try:
                 async with await self._connect() as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(Q.listen_stock_levels)
                     # Changes made while we were not listening were never announced:
                     # re-read everything watched (streams get only what changed).
                     self._mark(self._watched())

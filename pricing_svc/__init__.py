@@ -1,1 +1,1 @@
-"""pricing_svc: stacked, explained, exact prices (the rule engine arrives with its own issue)."""
+"""pricing_svc: stacked, explained, exact prices (the rule engine is pricing_svc/engine)."""

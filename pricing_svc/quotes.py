@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from holdfast_common.coalescer import Coalescer
@@ -114,12 +115,16 @@ class Quotes:
     async def close(self) -> None:
         await self._batches.close()
 
-    async def quote_cart(
-        self, lines: list[tuple[str, int]], customer_tier: str, at: datetime | None
-    ) -> tuple[CartQuote, datetime]:
-        """Prices (sku, quantity) lines for a tier at `at` (None: the database's now)."""
+    async def quote_cart(self, cart: CartRequest) -> tuple[CartQuote, datetime]:
+        """Prices the cart's (sku, quantity) lines for its tier at its instant."""
         # Quotes never conflict, so every call's key is its own.
-        return await self._batches.submit(CartRequest(lines, customer_tier, at), key=object())
+        return await self._batches.submit(cart, key=object())
+
+    async def quote_each(self, carts: Sequence[CartRequest | HoldfastError]) -> list[QuoteOutcome]:
+        """The outcome of each cart of a batch, in order: a cart refused already keeps its
+        refusal, the others are priced together."""
+        quoted = iter(await self.quote_carts([c for c in carts if isinstance(c, CartRequest)]))
+        return [cart if isinstance(cart, HoldfastError) else next(quoted) for cart in carts]
 
     async def quote_carts(self, carts: Sequence[CartRequest]) -> list[QuoteOutcome]:
         """Each cart's quote or its own refusal, from one pair of reads per pricing instant."""
@@ -131,11 +136,7 @@ class Quotes:
         for at, indexes in by_instant.items():
             skus = sorted({sku for i in indexes for sku, _ in carts[i].lines})
             tiers = sorted({carts[i].customer_tier for i in indexes})
-
-            async def work(conn: AsyncConn) -> QuoteInputs:
-                return await load_inputs(conn, skus, tiers, at)  # noqa: B023 (awaited at once)
-
-            inputs = await read(self._pool, work)
+            inputs = await read(self._pool, partial(load_inputs, skus=skus, customer_tiers=tiers, at=at))
             for i in indexes:
                 try:
                     outcomes[i] = quote_one(carts[i], inputs)

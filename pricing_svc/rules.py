@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from psycopg import errors as pg_errors
 
-from holdfast_common.db.idempotency import RequestRecord
-from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction, read
+from holdfast_common.db.idempotency import RequestRecord, in_recorded_transaction
+from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all, fetch_one
 from holdfast_common.errors import FieldViolation, invalid_argument, not_found
 from holdfast_common.values.pagination import PageRequest
 from pricing_svc.engine import PriceRule, Scope, ScopeKind
@@ -38,6 +39,11 @@ class StoredRule:
     currency: str
     create_time: datetime
     update_time: datetime
+
+
+# A rule's new form derived from its stored one (raising INVALID_ARGUMENT if the result is
+# not a valid rule); run while the rule is locked.
+RuleChange = Callable[[StoredRule], PriceRule]
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,13 @@ async def _write(conn: AsyncConn, query: str, rule: PriceRule, currency: str) ->
     return rule_from_row(row)
 
 
+async def _delete(conn: AsyncConn, rule_id: str) -> DeletedRule:
+    cur = await conn.execute(Q.delete_rule, {"id": rule_id})
+    if await cur.fetchone() is None:
+        raise not_found("price rule", "id", rule_id)
+    return DeletedRule(rule_id)
+
+
 class Rules:
     """Rule storage on one pool; amounts are in the store currency."""
 
@@ -111,64 +124,33 @@ class Rules:
         self._currency = store_currency
 
     async def create(self, rule: PriceRule, record: RequestRecord) -> StoredRule:
-        async def work(conn: AsyncConn) -> StoredRule:
-            replay = await record.claim(conn, StoredRule)
-            if replay is not None:
-                return replay
-            stored = await _write(conn, Q.insert_rule, rule, self._currency)
-            await record.store(conn, stored)
-            return stored
-
-        return await in_transaction(self._pool, work)
+        insert = partial(_write, query=Q.insert_rule, rule=rule, currency=self._currency)
+        return await in_recorded_transaction(self._pool, record, StoredRule, insert)
 
     async def get(self, rule_id: str) -> StoredRule:
-        async def work(conn: AsyncConn) -> dict[str, Any] | None:
-            cur = await conn.execute(Q.get_rule, {"id": rule_id})
-            return await cur.fetchone()
-
-        row = await read(self._pool, work)
+        row = await fetch_one(self._pool, Q.get_rule, {"id": rule_id})
         if row is None:
             raise not_found("price rule", "id", rule_id)
         return rule_from_row(row)
 
     async def list(self, page: PageRequest) -> tuple[list[StoredRule], str | None]:
         """One page of rules, oldest first, and the id to continue after."""
-
-        async def work(conn: AsyncConn) -> list[dict[str, Any]]:
-            after = page.after[0] if page.after else None
-            cur = await conn.execute(Q.list_rules, {"after": after, "limit": page.size + 1})
-            return await cur.fetchall()
-
-        rows = await read(self._pool, work)
+        after = page.after[0] if page.after else None
+        rows = await fetch_all(self._pool, Q.list_rules, {"after": after, "limit": page.size + 1})
         rules = [rule_from_row(r) for r in rows[: page.size]]
         return rules, (rules[-1].rule.id if len(rows) > page.size else None)
 
-    async def update(
-        self, rule_id: str, change: Callable[[StoredRule], PriceRule], record: RequestRecord
-    ) -> StoredRule:
+    async def update(self, rule_id: str, change: RuleChange, record: RequestRecord) -> StoredRule:
         """Locks the rule, lets `change` derive (and validate) its new form, and stores it."""
 
         async def work(conn: AsyncConn) -> StoredRule:
-            replay = await record.claim(conn, StoredRule)
-            if replay is not None:
-                return replay
             cur = await conn.execute(Q.lock_rule, {"id": rule_id})
             row = await cur.fetchone()
             if row is None:
                 raise not_found("price rule", "id", rule_id)
-            stored = await _write(conn, Q.update_rule, change(rule_from_row(row)), self._currency)
-            await record.store(conn, stored)
-            return stored
+            return await _write(conn, Q.update_rule, change(rule_from_row(row)), self._currency)
 
-        return await in_transaction(self._pool, work)
+        return await in_recorded_transaction(self._pool, record, StoredRule, work)
 
     async def delete(self, rule_id: str, record: RequestRecord) -> None:
-        async def work(conn: AsyncConn) -> None:
-            if await record.claim(conn, DeletedRule) is not None:
-                return
-            cur = await conn.execute(Q.delete_rule, {"id": rule_id})
-            if await cur.fetchone() is None:
-                raise not_found("price rule", "id", rule_id)
-            await record.store(conn, DeletedRule(rule_id))
-
-        await in_transaction(self._pool, work)
+        await in_recorded_transaction(self._pool, record, DeletedRule, partial(_delete, rule_id=rule_id))

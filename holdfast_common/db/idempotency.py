@@ -3,34 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import Any, TypeVar
 
+import psycopg
 from google.protobuf.message import Message
+from psycopg.rows import DictRow
 from pydantic import TypeAdapter
 
-from holdfast_common.db.pool import AsyncConn
+from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction
+from holdfast_common.db.sqlfiles import Queries
 from holdfast_common.errors import ErrorKind, HoldfastError
 
 T = TypeVar("T")
 
-# Waits for a concurrent transaction holding the same key; returns a row only
-# if this transaction now owns the key.
-CLAIM_REQUEST_ID = """
-INSERT INTO idempotency_keys (request_id, method, fingerprint)
-VALUES (%(request_id)s, %(method)s, %(fingerprint)s)
-ON CONFLICT (request_id) DO NOTHING
-RETURNING request_id
-"""
-GET_REQUEST_RECORD = (
-    "SELECT method, fingerprint, response FROM idempotency_keys WHERE request_id = %(request_id)s"
-)
-STORE_RESPONSE = "UPDATE idempotency_keys SET response = %(response)s WHERE request_id = %(request_id)s"
-GET_REQUEST_RECORDS = """
-SELECT request_id, method, fingerprint, response
-FROM idempotency_keys
-WHERE request_id = ANY(%(request_ids)s::text[])
-"""
+Q = Queries.of_package("holdfast_common.db.sql")
 
 
 @cache
@@ -46,6 +34,36 @@ def request_in_flight() -> HoldfastError:
 def fingerprint(method: str, payload: bytes) -> bytes:
     """Identifies a request's content; `payload` must exclude the request_id itself."""
     return hashlib.sha256(method.encode() + b"\x00" + payload).digest()
+
+
+async def send_record_lookup(conn: AsyncConn, request_ids: list[str]) -> psycopg.AsyncCursor[DictRow]:
+    """Sends the lookup of the records stored for `request_ids`; the rows (for
+    RequestRecord.answer) arrive when the cursor is fetched, so a pipelined caller
+    can send more statements before it waits for them."""
+    return await conn.execute(Q.get_request_records, {"request_ids": request_ids})
+
+
+async def in_recorded_transaction(
+    pool: AsyncPool,
+    record: RequestRecord | None,
+    result_type: type[T],
+    work: Callable[[AsyncConn], Awaitable[T]],
+) -> T:
+    """Runs `work` in one transaction that first claims the record's request_id and stores
+    `work`'s result with its effect; a retry gets the first result back and `work` does not
+    run. Without a record (an optional request_id left unset), `work` just runs."""
+
+    async def claimed(conn: AsyncConn) -> T:
+        if record is not None:
+            replay = await record.claim(conn, result_type)
+            if replay is not None:
+                return replay
+        result = await work(conn)
+        if record is not None:
+            await record.store(conn, result)
+        return result
+
+    return await in_transaction(pool, claimed)
 
 
 def request_record(method: str, request: Message) -> RequestRecord:
@@ -70,7 +88,7 @@ class RequestRecord:
     async def claim(self, conn: AsyncConn, result_type: type[T]) -> T | None:
         """None when this transaction owns the key; the first response when it is a retry."""
         params = {"request_id": self.request_id, "method": self.method, "fingerprint": self.fingerprint}
-        cur = await conn.execute(CLAIM_REQUEST_ID, params)
+        cur = await conn.execute(Q.claim_request_id, params)
         if await cur.fetchone():
             return None
         replay = await self.replay(conn, result_type)
@@ -84,7 +102,7 @@ class RequestRecord:
 
         Lets a caller skip work that must not run twice (or cannot run now) before it claims the key.
         """
-        cur = await conn.execute(GET_REQUEST_RECORD, {"request_id": self.request_id})
+        cur = await conn.execute(Q.get_request_record, {"request_id": self.request_id})
         return self.answer(await cur.fetchone(), result_type)
 
     def answer(self, record: dict[str, Any] | None, result_type: type[T]) -> T | None:
@@ -104,7 +122,7 @@ class RequestRecord:
 
     async def store(self, conn: AsyncConn, result: object) -> None:
         """Saves the response the client gets now, for every retry to come."""
-        await conn.execute(STORE_RESPONSE, {"request_id": self.request_id, "response": encode(result)})
+        await conn.execute(Q.store_response, {"request_id": self.request_id, "response": encode(result)})
 
 
 def encode(result: object) -> bytes:

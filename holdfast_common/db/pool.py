@@ -1,10 +1,11 @@
-"""The connection pool and the one way domain code runs a transaction."""
+"""The connection pool and how domain code uses it: `fetch_one` / `fetch_all` for a query
+that stands alone, `in_transaction` for statements that must commit together."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import psycopg
 import psycopg_pool
@@ -23,6 +24,8 @@ AsyncConn: TypeAlias = psycopg.AsyncConnection[DictRow]
 AsyncPool: TypeAlias = psycopg_pool.AsyncConnectionPool[AsyncConn]
 SyncConn: TypeAlias = psycopg.Connection[DictRow]
 SyncPool: TypeAlias = psycopg_pool.ConnectionPool[SyncConn]
+# The parameters of a named query: by name (%(x)s) or by position (%s).
+Params: TypeAlias = dict[str, Any] | tuple[Any, ...] | None
 log = structlog.get_logger(__name__)
 
 # Deadlocks and serialization failures roll the whole transaction back, so
@@ -148,6 +151,23 @@ async def read(
     pool: AsyncPool,
     work: Callable[[AsyncConn], Awaitable[T]],
 ) -> T:
-    """Runs read-only `work` on an autocommit connection: no BEGIN/COMMIT round trips."""
+    """Runs read-only `work` on an autocommit connection: no BEGIN/COMMIT round trips.
+
+    For reads of more than one query on one connection; one query is `fetch_one`/`fetch_all`.
+    """
     async with _connection(pool) as conn:
         return await work(conn)
+
+
+async def fetch_one(pool: AsyncPool, query: str, params: Params = None) -> DictRow | None:
+    """The first row of one read-only query, on an autocommit connection (None: no row)."""
+    async with _connection(pool) as conn:
+        cur = await conn.execute(query, params)
+        return await cur.fetchone()
+
+
+async def fetch_all(pool: AsyncPool, query: str, params: Params = None) -> list[DictRow]:
+    """Every row of one read-only query, on an autocommit connection."""
+    async with _connection(pool) as conn:
+        cur = await conn.execute(query, params)
+        return await cur.fetchall()

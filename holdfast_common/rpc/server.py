@@ -30,7 +30,6 @@ class RunningServer:
     server: grpc.aio.Server
     port: int
     health: health.aio.HealthServicer
-    service_names: list[str]
     # Run once new calls are refused, while in-flight ones drain: for calls that would never
     # end by themselves (streams), which otherwise hold shutdown up for the whole grace.
     on_drain: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -86,7 +85,7 @@ async def start_server(listen: str, register: Registrar, settings: Settings) -> 
     await server.start()
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, health_servicer, names)
+    return RunningServer(server, port, health_servicer)
 
 
 async def serve_until_signalled(running: RunningServer, grace: float) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from google.type import money_pb2
 
+from holdfast_common.values.limits import MAX_AMOUNT_MINOR
 from holdfast_common.values.validation import Violations
 
 # ISO 4217 minor-unit exponents that differ from the usual 2.
@@ -36,12 +37,6 @@ _EXPONENT_OVERRIDES = {
 }
 _NANOS_PER_UNIT = 1_000_000_000
 INT64_MAX = 2**63 - 1
-# The largest amount a request may carry (a price, an adjustment, an amount off), in minor
-# units: 10 billion dollars. What is computed from such amounts must still fit int64,
-# as BIGINT and as google.type.Money units: a unit price (base + adjustment, 2e12) times
-# MAX_QUANTITY_PER_LINE (1e4) times MAX_LINES_PER_HOLD (1e2) is 2e18 < 9.2e18. Past
-# it a quote of a dear SKU overflowed into an internal error.
-MAX_AMOUNT_MINOR = 10**12
 
 
 def minor_exponent(currency: str) -> int:

@@ -19,6 +19,14 @@ class PageRequest:
     after: list[Any] | None
 
 
+@dataclass(frozen=True)
+class PageQuery:
+    """A validated list call: its page, and the filter its page tokens are bound to."""
+
+    page: PageRequest
+    query: dict[str, Any]
+
+
 class PageTokens:
     """Signs and checks page tokens, each bound to the query filter it was made for."""
 
@@ -34,6 +42,17 @@ class PageTokens:
         payload = json.dumps({"a": after, "q": query}, sort_keys=True, separators=(",", ":"))
         raw = payload.encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=") + "." + self._sign(raw)
+
+    def next_token(self, after: Any | None, query: dict[str, Any]) -> str:
+        """The token of the page after `after` (the last key of this one), "" at the end."""
+        return self.encode([after], query) if after else ""
+
+    def page_query(self, page_size: int, page_token: str, query: dict[str, Any]) -> PageQuery:
+        """The page of a list call with no field to check but its page, or INVALID_ARGUMENT."""
+        v = Violations()
+        page = self.parse(v, page_size, page_token, query)
+        v.raise_if_any()
+        return PageQuery(page, query)
 
     def parse(
         self, violations: Violations, page_size: int, page_token: str, query: dict[str, Any]

@@ -4,7 +4,9 @@
 -- gives back exactly what that service's SQL needs. A migration that adds a table or a
 -- column a service uses adds its grant here (tests/integration/test_db_roles.py fails
 -- for a table nobody was granted).
--- {role}, {schema} and {database} are identifiers quoted by psycopg.sql.
+-- {role}, {schema} and {database} are identifiers quoted by psycopg.sql; {password},
+-- {verifier} and the timeouts are filled the same way (sql.SQL(...).format), never by
+-- string formatting.
 --
 -- Column lists on UPDATE keep each role to the columns its statements set (the sweeper
 -- lowers stock.reserved but never touches on_hand). SELECT ... FOR UPDATE needs UPDATE
@@ -13,6 +15,27 @@
 -- the tables its rows point at. stock_ledger's id is an identity column, which needs no
 -- sequence privilege. LISTEN, pg_notify (the stock_levels trigger) and advisory locks
 -- need none either.
+
+-- name: lock_bootstrap
+-- Serializes bootstraps of one database: concurrent GRANTs on one table would fail.
+SELECT pg_advisory_xact_lock(hashtext('holdfast_ops.roles'));
+
+-- name: where_we_are
+-- The owner the roles must not be, and the schema and database they are granted on.
+SELECT current_user, current_schema(), current_database();
+
+-- name: role_is_superuser
+-- No row: the role does not exist yet.
+SELECT rolsuper FROM pg_roles WHERE rolname = %(name)s;
+
+-- name: create_login_role
+CREATE ROLE {role} LOGIN {password};
+
+-- name: make_role_login
+ALTER ROLE {role} LOGIN {password};
+
+-- name: password_clause
+PASSWORD {verifier}
 
 -- name: reset_role
 REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {role};
@@ -29,8 +52,8 @@ REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC;
 REVOKE TEMPORARY ON DATABASE {database} FROM PUBLIC;
 
 -- name: grant_inventory
--- inventory_svc/sql/*.sql, holdfast_common/db/idempotency.py, the holds gauge
--- (holdfast_common/observability/pool_metrics.py). The audit runs as the owner.
+-- inventory_svc/sql/*.sql (the holds gauge too), holdfast_common/db/sql/idempotency.sql.
+-- The audit runs as the owner.
 GRANT SELECT, INSERT ON categories, products, variants, hold_lines TO {role};
 GRANT SELECT, INSERT, UPDATE (on_hand, reserved, update_time) ON stock TO {role};
 GRANT SELECT, INSERT, UPDATE (state, end_time, expire_time) ON holds TO {role};
@@ -38,7 +61,7 @@ GRANT INSERT ON stock_ledger TO {role};
 GRANT SELECT, INSERT, UPDATE (response) ON idempotency_keys TO {role};
 
 -- name: grant_pricing
--- pricing_svc/sql/*.sql, holdfast_common/db/idempotency.py: reads the catalog, owns the rules.
+-- pricing_svc/sql/*.sql, holdfast_common/db/sql/idempotency.sql: reads the catalog, owns the rules.
 GRANT SELECT ON categories, products, variants TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON price_rules TO {role};
 GRANT SELECT, INSERT, UPDATE (response) ON idempotency_keys TO {role};

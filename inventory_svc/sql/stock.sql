@@ -73,3 +73,7 @@ WITH updated AS (
     SELECT sku, %(delta)s, 0, %(reason)s, %(request_id)s, %(note)s FROM updated
 )
 SELECT sku, on_hand, reserved FROM updated;
+
+-- name: listen_stock_levels
+-- The channel the stock_levels_notify trigger (migration 0004) announces each changed SKU on.
+LISTEN stock_levels;

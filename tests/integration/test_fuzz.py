@@ -34,8 +34,8 @@ from holdfast.pricing.v1 import pricing_pb2 as pb
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from inventory_svc import requests as inventory_requests
-from pricing_svc import requests as pricing_requests
+from inventory_svc import validation as inventory_validation
+from pricing_svc import validation as pricing_validation
 from tests.support.db_fingerprint import TableFingerprints
 from tests.support.grpc_helpers import failure, new_request_id, unique_sku, usd_cents
 from tests.support.proto_strategies import Strategy, durations, messages
@@ -264,7 +264,7 @@ def samples(world: World, method: str) -> dict[str, Strategy]:
         "price_time": _recent_timestamps(),
         "start_time": _recent_timestamps(),
         "end_time": _recent_timestamps(),
-        "paths": st.sampled_from(sorted(pricing_requests.WRITABLE_FIELDS | {"*", "id", "create_time"})),
+        "paths": st.sampled_from(sorted(pricing_validation.WRITABLE_FIELDS | {"*", "id", "create_time"})),
         # Masks that keep a valid rule valid, whatever it was before.
         "update_mask": st.builds(
             field_mask_pb2.FieldMask,
@@ -275,8 +275,8 @@ def samples(world: World, method: str) -> dict[str, Strategy]:
 
 # Lengths just past each cap the services enforce on a list.
 LONG_REPEATS = (
-    inventory_requests.MAX_BATCH_SKUS + 1,
-    pricing_requests.MAX_BATCH_CARTS + 1,
+    inventory_validation.MAX_BATCH_SKUS + 1,
+    pricing_validation.MAX_BATCH_CARTS + 1,
 )
 
 

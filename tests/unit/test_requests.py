@@ -1,4 +1,4 @@
-"""inventory_svc.requests: protobuf requests validated into domain inputs, every bad field named."""
+"""inventory_svc.validation: protobuf requests validated into domain inputs, every bad field named."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from holdfast_common.errors import ErrorKind, HoldfastError
 from holdfast_common.settings import Settings
-from inventory_svc import requests
+from inventory_svc import validation
 from inventory_svc.models import AdjustmentReason, HoldLine, StockAdjustment
 
 SETTINGS = Settings(
@@ -50,7 +50,7 @@ def refused(call, *args) -> list[str]:
 
 
 def test_duplicate_skus_are_summed_and_lines_sorted() -> None:
-    new = requests.create_hold(
+    new = validation.create_hold(
         hold_request([("SKU-C", 2), ("SKU-A", 1), ("SKU-C", 3), ("SKU-B", 4)]), SETTINGS
     )
     assert new.lines == (HoldLine("SKU-A", 1), HoldLine("SKU-B", 4), HoldLine("SKU-C", 5))
@@ -58,18 +58,18 @@ def test_duplicate_skus_are_summed_and_lines_sorted() -> None:
 
 
 def test_lines_sort_by_byte_order() -> None:
-    new = requests.create_hold(hold_request([("b-1", 1), ("B-1", 1), ("a", 1), ("9", 1)]), SETTINGS)
+    new = validation.create_hold(hold_request([("b-1", 1), ("B-1", 1), ("a", 1), ("9", 1)]), SETTINGS)
     assert [line.sku for line in new.lines] == ["9", "B-1", "a", "b-1"]
 
 
 def test_ttl_defaults_to_the_configured_ttl() -> None:
-    assert requests.create_hold(hold_request(), SETTINGS).ttl == timedelta(seconds=900)
+    assert validation.create_hold(hold_request(), SETTINGS).ttl == timedelta(seconds=900)
 
 
 def test_ttl_given_is_used_with_sub_second_precision() -> None:
-    new = requests.create_hold(with_ttl(hold_request(), 30, 500_000_000), SETTINGS)
+    new = validation.create_hold(with_ttl(hold_request(), 30, 500_000_000), SETTINGS)
     assert new.ttl == timedelta(seconds=30.5)
-    assert requests.create_hold(with_ttl(hold_request(), 3600), SETTINGS).ttl == timedelta(hours=1)
+    assert validation.create_hold(with_ttl(hold_request(), 3600), SETTINGS).ttl == timedelta(hours=1)
 
 
 @pytest.mark.parametrize(
@@ -88,55 +88,59 @@ def test_ttl_given_is_used_with_sub_second_precision() -> None:
     ],
 )
 def test_ttl_must_be_positive_and_at_most_the_maximum(seconds: int, nanos: int) -> None:
-    assert refused(requests.create_hold, with_ttl(hold_request(), seconds, nanos), SETTINGS) == ["ttl"]
+    assert refused(validation.create_hold, with_ttl(hold_request(), seconds, nanos), SETTINGS) == ["ttl"]
 
 
 def test_ttl_of_one_microsecond_is_the_shortest() -> None:
-    assert requests.create_hold(with_ttl(hold_request(), 0, 1000), SETTINGS).ttl == timedelta(microseconds=1)
+    assert validation.create_hold(with_ttl(hold_request(), 0, 1000), SETTINGS).ttl == timedelta(
+        microseconds=1
+    )
 
 
 def test_lines_are_required() -> None:
-    assert refused(requests.create_hold, hold_request([]), SETTINGS) == ["lines"]
+    assert refused(validation.create_hold, hold_request([]), SETTINGS) == ["lines"]
 
 
 def test_too_many_lines() -> None:
     lines = [(f"SKU-{i}", 1) for i in range(6)]
-    assert refused(requests.create_hold, hold_request(lines), SETTINGS) == ["lines"]
-    assert len(requests.create_hold(hold_request(lines[:5]), SETTINGS).lines) == 5
+    assert refused(validation.create_hold, hold_request(lines), SETTINGS) == ["lines"]
+    assert len(validation.create_hold(hold_request(lines[:5]), SETTINGS).lines) == 5
 
 
 @pytest.mark.parametrize("quantity", [0, -1, 101, 2**62])
 def test_line_quantity_within_limits(quantity: int) -> None:
-    fields = refused(requests.create_hold, hold_request([("SKU-A", 1), ("SKU-B", quantity)]), SETTINGS)
+    fields = refused(validation.create_hold, hold_request([("SKU-A", 1), ("SKU-B", quantity)]), SETTINGS)
     assert fields == ["lines[1].quantity"]
 
 
 def test_quantity_at_the_cap_is_accepted() -> None:
-    assert requests.create_hold(hold_request([("SKU-A", 100)]), SETTINGS).lines == (HoldLine("SKU-A", 100),)
+    assert validation.create_hold(hold_request([("SKU-A", 100)]), SETTINGS).lines == (HoldLine("SKU-A", 100),)
 
 
 def test_summed_duplicates_over_the_cap_are_refused() -> None:
-    assert refused(requests.create_hold, hold_request([("SKU-A", 60), ("SKU-A", 41)]), SETTINGS) == ["lines"]
+    assert refused(validation.create_hold, hold_request([("SKU-A", 60), ("SKU-A", 41)]), SETTINGS) == [
+        "lines"
+    ]
 
 
 @pytest.mark.parametrize("sku", ["", "-leading-dash", "has space", "x" * 65, "ünïcode", "a/b"])
 def test_bad_sku(sku: str) -> None:
-    assert refused(requests.create_hold, hold_request([(sku, 1)]), SETTINGS) == ["lines[0].sku"]
+    assert refused(validation.create_hold, hold_request([(sku, 1)]), SETTINGS) == ["lines[0].sku"]
 
 
 @pytest.mark.parametrize("request_id", ["", "has space", "x" * 65, "semi;colon"])
 def test_bad_request_id(request_id: str) -> None:
-    assert refused(requests.create_hold, hold_request(request_id=request_id), SETTINGS) == ["request_id"]
+    assert refused(validation.create_hold, hold_request(request_id=request_id), SETTINGS) == ["request_id"]
 
 
 @pytest.mark.parametrize("owner_id", ["", "   ", "o" * 129, "nul\x00"])
 def test_bad_owner_id(owner_id: str) -> None:
-    assert refused(requests.create_hold, hold_request(owner_id=owner_id), SETTINGS) == ["owner_id"]
+    assert refused(validation.create_hold, hold_request(owner_id=owner_id), SETTINGS) == ["owner_id"]
 
 
 def test_every_bad_field_is_named_at_once() -> None:
     request = with_ttl(hold_request([("bad sku", 0)], request_id="", owner_id=""), 0)
-    assert sorted(refused(requests.create_hold, request, SETTINGS)) == [
+    assert sorted(refused(validation.create_hold, request, SETTINGS)) == [
         "lines[0].quantity",
         "lines[0].sku",
         "owner_id",
@@ -161,46 +165,52 @@ def adjust_request(**fields: object) -> pb.AdjustStockRequest:
 
 
 def test_adjust_stock_valid() -> None:
-    assert requests.adjust_stock(adjust_request()) == StockAdjustment(
+    assert validation.adjust_stock(adjust_request()) == StockAdjustment(
         "adj-1", "SKU-A", 5, AdjustmentReason.RECEIVE, "pallet 7"
     )
-    negative = requests.adjust_stock(adjust_request(delta=-3, reason=pb.ADJUSTMENT_REASON_ADJUST, note=""))
+    negative = validation.adjust_stock(adjust_request(delta=-3, reason=pb.ADJUSTMENT_REASON_ADJUST, note=""))
     assert negative == StockAdjustment("adj-1", "SKU-A", -3, AdjustmentReason.ADJUST, "")
 
 
 def test_adjust_stock_delta_must_not_be_zero() -> None:
-    assert refused(requests.adjust_stock, adjust_request(delta=0)) == ["delta"]
-    assert refused(requests.adjust_stock, adjust_request(delta=0, reason=pb.ADJUSTMENT_REASON_ADJUST)) == [
+    assert refused(validation.adjust_stock, adjust_request(delta=0)) == ["delta"]
+    assert refused(validation.adjust_stock, adjust_request(delta=0, reason=pb.ADJUSTMENT_REASON_ADJUST)) == [
         "delta"
     ]
 
 
 def test_receive_must_be_positive() -> None:
-    assert refused(requests.adjust_stock, adjust_request(delta=-1)) == ["delta"]
+    assert refused(validation.adjust_stock, adjust_request(delta=-1)) == ["delta"]
 
 
 @pytest.mark.parametrize("delta", [10**12 + 1, -(10**12) - 1])
 def test_delta_is_bounded(delta: int) -> None:
-    fields = refused(requests.adjust_stock, adjust_request(delta=delta, reason=pb.ADJUSTMENT_REASON_ADJUST))
+    fields = refused(validation.adjust_stock, adjust_request(delta=delta, reason=pb.ADJUSTMENT_REASON_ADJUST))
     assert fields == ["delta"]
 
 
 def test_receive_delta_is_bounded() -> None:
-    assert refused(requests.adjust_stock, adjust_request(delta=10**12 + 1)) == ["delta"]
+    assert refused(validation.adjust_stock, adjust_request(delta=10**12 + 1)) == ["delta"]
 
 
 def test_reason_is_required_and_known() -> None:
-    assert refused(requests.adjust_stock, adjust_request(reason=pb.ADJUSTMENT_REASON_UNSPECIFIED)) == [
+    assert refused(validation.adjust_stock, adjust_request(reason=pb.ADJUSTMENT_REASON_UNSPECIFIED)) == [
         "reason"
     ]
-    assert refused(requests.adjust_stock, adjust_request(reason=99)) == ["reason"]
+    assert refused(validation.adjust_stock, adjust_request(reason=99)) == ["reason"]
 
 
 def test_note_is_optional_but_bounded() -> None:
-    assert requests.adjust_stock(adjust_request(note="")).note == ""
-    assert refused(requests.adjust_stock, adjust_request(note="n" * 501)) == ["note"]
+    assert validation.adjust_stock(adjust_request(note="")).note == ""
+    assert refused(validation.adjust_stock, adjust_request(note="n" * 501)) == ["note"]
 
 
 def test_adjust_stock_names_every_bad_field() -> None:
     request = adjust_request(request_id="", sku="", delta=0, reason=0, note="n" * 501)
-    assert sorted(refused(requests.adjust_stock, request)) == ["delta", "note", "reason", "request_id", "sku"]
+    assert sorted(refused(validation.adjust_stock, request)) == [
+        "delta",
+        "note",
+        "reason",
+        "request_id",
+        "sku",
+    ]

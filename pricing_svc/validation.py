@@ -1,23 +1,28 @@
-"""Validates pricing requests into engine inputs before anything touches the database."""
+"""Every PricingService request validated into its engine or storage input before anything
+touches the database: one function per RPC, named after it. A bad request is INVALID_ARGUMENT
+naming every bad field, in the order the fields are checked here."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+import uuid6
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from holdfast.pricing.v1 import pricing_pb2 as pb
 
+from holdfast_common.errors import HoldfastError
 from holdfast_common.settings import Settings
+from holdfast_common.values.limits import MAX_BATCH_CARTS, MAX_MIN_QUANTITY, MAX_NAME
 from holdfast_common.values.money import money_from_proto
-from holdfast_common.values.validation import Violations
+from holdfast_common.values.pagination import PageQuery, PageTokens
+from holdfast_common.values.validation import Violations, resource_id
+from pricing_svc import convert
 from pricing_svc.engine import PriceRule, Scope, Stage
 from pricing_svc.engine.models import MAX_BASIS_POINTS
+from pricing_svc.quotes import CartRequest
+from pricing_svc.rules import RuleChange, StoredRule
 
-MAX_NAME = 200
-MAX_MIN_QUANTITY = 10**9
-# Carts one BatchQuoteCarts may price.
-MAX_BATCH_CARTS = 1000
 RULE_STAGES = {
     pb.PRICE_STAGE_SEASONAL: Stage.SEASONAL,
     pb.PRICE_STAGE_BULK: Stage.BULK,
@@ -62,21 +67,21 @@ def _quantity(v: Violations, field: str, quantity: int, settings: Settings) -> N
         v.add(field, f"must be 1-{settings.max_quantity_per_line}")
 
 
-def quote_price(
-    request: pb.QuotePriceRequest, settings: Settings
-) -> tuple[list[tuple[str, int]], str, datetime | None]:
+# ------------------------------------------------------------ quotes
+
+
+def quote_price(request: pb.QuotePriceRequest, settings: Settings) -> CartRequest:
+    """A cart of the one line."""
     v = Violations()
     v.sku("sku", request.sku)
     _quantity(v, "quantity", request.quantity, settings)
     v.customer_tier("customer_tier", request.customer_tier)
     at = price_time(v, request)
     v.raise_if_any()
-    return [(request.sku, request.quantity)], request.customer_tier, at
+    return CartRequest([(request.sku, request.quantity)], request.customer_tier, at)
 
 
-def quote_cart(
-    request: pb.QuoteCartRequest, settings: Settings
-) -> tuple[list[tuple[str, int]], str, datetime | None]:
+def quote_cart(request: pb.QuoteCartRequest, settings: Settings) -> CartRequest:
     v = Violations()
     if not request.lines:
         v.add("lines", "must name at least one SKU")
@@ -88,7 +93,64 @@ def quote_cart(
     v.customer_tier("customer_tier", request.customer_tier)
     at = price_time(v, request)
     v.raise_if_any()
-    return [(line.sku, line.quantity) for line in request.lines], request.customer_tier, at
+    return CartRequest([(line.sku, line.quantity) for line in request.lines], request.customer_tier, at)
+
+
+def batch_quote_carts(
+    request: pb.BatchQuoteCartsRequest, settings: Settings
+) -> list[CartRequest | HoldfastError]:
+    """Each cart validated on its own: a bad one is its own refusal, not the batch's."""
+    v = Violations()
+    if not 1 <= len(request.requests) <= MAX_BATCH_CARTS:
+        v.add("requests", f"must hold 1 to {MAX_BATCH_CARTS} carts")
+    v.raise_if_any()
+    carts: list[CartRequest | HoldfastError] = []
+    for asked in request.requests:
+        try:
+            carts.append(quote_cart(asked, settings))
+        except HoldfastError as refusal:
+            carts.append(refusal)
+    return carts
+
+
+# ------------------------------------------------------------ rules
+
+
+def create_price_rule(request: pb.CreatePriceRuleRequest, store_currency: str) -> PriceRule:
+    """The new rule, under a new id."""
+    v = Violations()
+    v.request_id("request_id", request.request_id)
+    v.raise_if_any()
+    return price_rule(request.rule, str(uuid6.uuid7()), store_currency)
+
+
+def get_price_rule(request: pb.GetPriceRuleRequest) -> str:
+    return resource_id(request.id)
+
+
+def list_price_rules(request: pb.ListPriceRulesRequest, pages: PageTokens) -> PageQuery:
+    return pages.page_query(request.page_size, request.page_token, {"list": "price_rules"})
+
+
+def update_price_rule(request: pb.UpdatePriceRuleRequest, store_currency: str) -> tuple[str, RuleChange]:
+    """The rule's id, and the change to make to it once it is locked.
+
+    The change merges the masked fields of the request's rule into the stored one (AIP-134)
+    and validates the result as a whole, as CreatePriceRule would: the merge is defined on
+    the message's field presence, so it happens here rather than in the storage module.
+    """
+    rule_id = resource_id(request.rule.id, request_id=request.request_id, field="rule.id")
+    paths = update_paths(request.update_mask, request.rule)
+
+    def change(current: StoredRule) -> PriceRule:
+        merged = apply_update(convert.price_rule(current), request.rule, paths)
+        return price_rule(merged, rule_id, store_currency)
+
+    return rule_id, change
+
+
+def delete_price_rule(request: pb.DeletePriceRuleRequest) -> str:
+    return resource_id(request.id, request_id=request.request_id)
 
 
 def price_rule(rule: pb.PriceRule, rule_id: str, store_currency: str) -> PriceRule:

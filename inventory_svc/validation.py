@@ -1,0 +1,297 @@
+"""Every InventoryService request validated into its domain input before anything touches
+the database: one function per RPC, named after it. A bad request is INVALID_ARGUMENT naming
+every bad field, in the order the fields are checked here."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import timedelta
+
+from google.protobuf import duration_pb2
+from google.protobuf.message import Message
+from holdfast.inventory.v1 import inventory_pb2 as pb
+
+from holdfast_common.db.idempotency import RequestRecord, request_record
+from holdfast_common.settings import Settings
+from holdfast_common.values.limits import (
+    MAX_BATCH_SKUS,
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    MAX_NOTE,
+    MAX_OWNER_ID,
+    MAX_STOCK_UNITS,
+)
+from holdfast_common.values.money import money_from_proto
+from holdfast_common.values.pagination import PageQuery, PageTokens
+from holdfast_common.values.validation import Violations, resource_id
+from inventory_svc.models import (
+    AdjustmentReason,
+    HoldLine,
+    HoldState,
+    NewCategory,
+    NewHold,
+    NewProduct,
+    NewVariant,
+    StockAdjustment,
+)
+
+
+def optional_record(v: Violations, method: str, request: Message) -> RequestRecord | None:
+    """The idempotency record of a create whose request_id is optional (None when unset)."""
+    request_id: str = request.request_id  # type: ignore[attr-defined]
+    if not request_id:
+        return None
+    v.request_id("request_id", request_id)
+    return request_record(method, request)
+
+
+_STATES = {
+    pb.HOLD_STATE_ACTIVE: HoldState.ACTIVE,
+    pb.HOLD_STATE_COMMITTED: HoldState.COMMITTED,
+    pb.HOLD_STATE_RELEASED: HoldState.RELEASED,
+    pb.HOLD_STATE_EXPIRED: HoldState.EXPIRED,
+}
+_REASONS = {
+    pb.ADJUSTMENT_REASON_RECEIVE: AdjustmentReason.RECEIVE,
+    pb.ADJUSTMENT_REASON_ADJUST: AdjustmentReason.ADJUST,
+}
+
+
+def ttl(v: Violations, field: str, value: duration_pb2.Duration, max_seconds: int) -> timedelta:
+    """A duration of at least a microsecond (what a timestamp resolves) and at most max_seconds."""
+    total_nanos = value.seconds * 1_000_000_000 + value.nanos
+    mixed_signs = (value.seconds > 0 > value.nanos) or (value.seconds < 0 < value.nanos)
+    if not -1_000_000_000 < value.nanos < 1_000_000_000 or mixed_signs:
+        v.add(field, "is not a valid Duration: nanos within ±999999999 and of the sign of seconds")
+    elif total_nanos < 1000:
+        # Less than a microsecond rounded down to no TTL at all: a hold expired when made.
+        v.add(field, "must be at least 1 microsecond")
+    elif total_nanos > max_seconds * 1_000_000_000:
+        v.add(field, f"must be at most {max_seconds}s")
+    else:
+        return timedelta(microseconds=total_nanos // 1000)
+    return timedelta(0)
+
+
+# ------------------------------------------------------------ catalog
+
+
+def create_category(request: pb.CreateCategoryRequest) -> tuple[NewCategory, RequestRecord | None]:
+    v = Violations()
+    v.text("name", request.name, max_len=MAX_NAME)
+    parent_id = v.uuid("parent_id", request.parent_id, required=False)
+    record = optional_record(v, "CreateCategory", request)
+    v.raise_if_any()
+    return NewCategory(request.name, parent_id), record
+
+
+def list_categories(request: pb.ListCategoriesRequest, pages: PageTokens) -> PageQuery:
+    return pages.page_query(request.page_size, request.page_token, {"list": "categories"})
+
+
+def create_product(
+    request: pb.CreateProductRequest, settings: Settings
+) -> tuple[NewProduct, RequestRecord | None]:
+    v = Violations()
+    v.text("title", request.title, max_len=MAX_NAME)
+    v.text("description", request.description, max_len=MAX_DESCRIPTION, required=False)
+    category_id = v.uuid("category_id", request.category_id, required=False)
+    record = optional_record(v, "CreateProduct", request)
+    price = None
+    if not request.HasField("base_price"):
+        v.add("base_price", "is required")
+    else:
+        price = money_from_proto(
+            v,
+            "base_price",
+            request.base_price,
+            store_currency=settings.store_currency,
+            allow_negative=False,
+        )
+    v.raise_if_any()
+    assert price is not None
+    new = NewProduct(request.title, request.description, category_id, price.minor, price.currency)
+    return new, record
+
+
+def get_product(request: pb.GetProductRequest) -> str:
+    return resource_id(request.id)
+
+
+def list_products(request: pb.ListProductsRequest, pages: PageTokens) -> tuple[str | None, PageQuery]:
+    """The category to list (None: every product) and the page."""
+    v = Violations()
+    category_id = v.uuid("category_id", request.category_id, required=False)
+    query = {"list": "products", "category_id": category_id}
+    page = pages.parse(v, request.page_size, request.page_token, query)
+    v.raise_if_any()
+    return category_id, PageQuery(page, query)
+
+
+def create_variant(
+    request: pb.CreateVariantRequest, settings: Settings
+) -> tuple[NewVariant, RequestRecord | None]:
+    v = Violations()
+    product_id = v.uuid("product_id", request.product_id)
+    v.sku("sku", request.sku)
+    adjustment = 0
+    if request.HasField("price_adjustment"):
+        money = money_from_proto(
+            v,
+            "price_adjustment",
+            request.price_adjustment,
+            store_currency=settings.store_currency,
+            allow_negative=True,
+        )
+        adjustment = money.minor if money else 0
+    if not 0 <= request.initial_on_hand <= MAX_STOCK_UNITS:
+        v.add("initial_on_hand", "must be 0-1e12")
+    record = optional_record(v, "CreateVariant", request)
+    v.raise_if_any()
+    assert product_id is not None
+    return NewVariant(product_id, request.sku, adjustment, request.initial_on_hand), record
+
+
+def get_variant(request: pb.GetVariantRequest) -> tuple[str | None, str | None]:
+    """(variant_id, sku): the key the request names, the other None."""
+    v = Violations()
+    key = request.WhichOneof("key")
+    variant_id = None
+    if key == "id":
+        variant_id = v.uuid("id", request.id)
+    elif key == "sku":
+        v.sku("sku", request.sku)
+    else:
+        v.add("key", "set id or sku")
+    v.raise_if_any()
+    return variant_id, request.sku or None
+
+
+def list_variants(request: pb.ListVariantsRequest, pages: PageTokens) -> tuple[str, PageQuery]:
+    v = Violations()
+    product_id = v.uuid("product_id", request.product_id)
+    query = {"list": "variants", "product_id": product_id}
+    page = pages.parse(v, request.page_size, request.page_token, query)
+    v.raise_if_any()
+    assert product_id is not None
+    return product_id, PageQuery(page, query)
+
+
+# ------------------------------------------------------------ holds
+
+
+def create_hold(request: pb.CreateHoldRequest, settings: Settings) -> NewHold:
+    v = Violations()
+    v.request_id("request_id", request.request_id)
+    v.text("owner_id", request.owner_id, max_len=MAX_OWNER_ID)
+    if not request.lines:
+        v.add("lines", "must name at least one SKU")
+    elif len(request.lines) > settings.max_lines_per_hold:
+        v.add("lines", f"must have at most {settings.max_lines_per_hold} lines")
+    totals: Counter[str] = Counter()
+    for i, line in enumerate(request.lines[: settings.max_lines_per_hold]):
+        v.sku(f"lines[{i}].sku", line.sku)
+        if not 0 < line.quantity <= settings.max_quantity_per_line:
+            v.add(f"lines[{i}].quantity", f"must be 1-{settings.max_quantity_per_line}")
+        totals[line.sku] += line.quantity
+    if not v.items:
+        for name, total in totals.items():
+            if total > settings.max_quantity_per_line:
+                v.add("lines", f"quantities for {name} sum to over {settings.max_quantity_per_line}")
+    hold_ttl = timedelta(seconds=settings.hold_default_ttl_seconds)
+    if request.HasField("ttl"):
+        hold_ttl = ttl(v, "ttl", request.ttl, settings.hold_max_ttl_seconds)
+    customer_tier = None
+    if request.HasField("pricing"):
+        customer_tier = request.pricing.customer_tier
+        v.customer_tier("pricing.customer_tier", customer_tier)
+    v.raise_if_any()
+    lines = tuple(HoldLine(s, q) for s, q in sorted(totals.items()))
+    return NewHold(request.request_id, request.owner_id, lines, hold_ttl, customer_tier)
+
+
+def extend_hold(request: pb.ExtendHoldRequest, settings: Settings) -> tuple[str, timedelta]:
+    v = Violations()
+    v.request_id("request_id", request.request_id)
+    canonical = v.uuid("hold_id", request.hold_id)
+    if not request.HasField("ttl"):
+        v.add("ttl", "is required")
+        extension = timedelta(0)
+    else:
+        extension = ttl(v, "ttl", request.ttl, settings.hold_max_ttl_seconds)
+    v.raise_if_any()
+    assert canonical is not None
+    return canonical, extension
+
+
+def get_hold(request: pb.GetHoldRequest) -> str:
+    return resource_id(request.id)
+
+
+def list_holds(request: pb.ListHoldsRequest, pages: PageTokens) -> tuple[str, HoldState | None, PageQuery]:
+    """The owner, the state to list (None: every state) and the page."""
+    v = Violations()
+    v.text("owner_id", request.owner_id, max_len=MAX_OWNER_ID)
+    state = None
+    if request.state != pb.HOLD_STATE_UNSPECIFIED:
+        state = _STATES.get(request.state)
+        if state is None:
+            v.add("state", "is not a known hold state")
+    query = {"list": "holds", "owner_id": request.owner_id, "state": int(request.state)}
+    page = pages.parse(v, request.page_size, request.page_token, query)
+    v.raise_if_any()
+    return request.owner_id, state, PageQuery(page, query)
+
+
+def release_hold(request: pb.ReleaseHoldRequest) -> str:
+    return resource_id(request.hold_id, field="hold_id", request_id=request.request_id)
+
+
+def commit_hold(request: pb.CommitHoldRequest) -> str:
+    return resource_id(request.hold_id, field="hold_id", request_id=request.request_id)
+
+
+# ------------------------------------------------------------ stock
+
+
+def adjust_stock(request: pb.AdjustStockRequest) -> StockAdjustment:
+    v = Violations()
+    v.request_id("request_id", request.request_id)
+    v.sku("sku", request.sku)
+    reason = _REASONS.get(request.reason)
+    if reason is None:
+        v.add("reason", "must be ADJUSTMENT_REASON_RECEIVE or ADJUSTMENT_REASON_ADJUST")
+    if request.delta == 0:
+        v.add("delta", "must not be zero")
+    elif reason is AdjustmentReason.RECEIVE and request.delta < 0:
+        v.add("delta", "must be positive for RECEIVE")
+    elif abs(request.delta) > MAX_STOCK_UNITS:
+        v.add("delta", "must be within ±1e12")
+    v.text("note", request.note, max_len=MAX_NOTE, required=False)
+    v.raise_if_any()
+    assert reason is not None
+    return StockAdjustment(request.request_id, request.sku, request.delta, reason, request.note)
+
+
+def batch_get_stock_levels(request: pb.BatchGetStockLevelsRequest) -> list[str]:
+    """The SKUs asked for, first mention order, each once."""
+    return _skus(request.skus)
+
+
+def watch_stock_levels(request: pb.WatchStockLevelsRequest) -> list[str]:
+    """Validated exactly as BatchGetStockLevels: same field names, same limits."""
+    return _skus(request.skus)
+
+
+def _skus(skus: Sequence[str]) -> list[str]:
+    v = Violations()
+    if not skus:
+        v.add("skus", "must name at least one SKU")
+    elif len(skus) > MAX_BATCH_SKUS:
+        v.add("skus", f"must name at most {MAX_BATCH_SKUS} SKUs")
+    else:
+        for i, s in enumerate(skus):
+            v.sku(f"skus[{i}]", s)
+    v.raise_if_any()
+    return list(dict.fromkeys(skus))
