@@ -31,7 +31,7 @@ from bench.drivers import measure
 from bench.facts import machine_facts
 from bench.findings import Results
 from bench.pgbench_baseline import MATCHES, find_pgbench, run_script
-from bench.processes import ProcessFailed
+from tests.support.processes import ProcessFailed
 from bench.security import PLAIN, SECURE, StackSecurity
 from bench.skus import SkuSet
 from bench.stack import Services, scratch_database

@@ -78,4 +78,4 @@ class Services:
 
     def stop(self) -> None:
         for child in reversed(self.children):
-            child.stop()
+            child.stop_session()

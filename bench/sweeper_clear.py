@@ -24,7 +24,8 @@ import psycopg
 import redis
 from psycopg import sql
 
-from bench.processes import Child, ProcessFailed
+from bench.processes import Child
+from tests.support.processes import ProcessFailed
 from holdfast_dev.infra import ensure_database, infrastructure, with_database
 from holdfast_ops.audit import find_breaches
 from holdfast_ops.migrate import apply_migrations
@@ -162,7 +163,7 @@ def clear(database_url: str, redis_url: str, *, holds: int, skus: int, lines: in
             elapsed = time.perf_counter() - started
         finally:
             for child in reversed(sweeper):
-                child.stop()
+                child.stop_session()
             forget_namespace(redis_url, namespace)
             shutil.rmtree(logs, ignore_errors=True)
     breaches = find_breaches(database_url)

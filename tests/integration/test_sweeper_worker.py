@@ -23,12 +23,13 @@ from sweeper.actors import declare
 from sweeper.broker import make_broker
 from sweeper.leader import leader_key
 from tests.conftest import make_settings
-from tests.integration.conftest import SweeperProcess, expiry_record, overdue_count
+from tests.integration.conftest import expiry_record, overdue_count
 from tests.support.grpc_helpers import failure, new_request_id
 from tests.support.polling import wait_until
+from tests.support.processes import ModuleProcess
 
 
-def runs_that_expired(process: SweeperProcess) -> list[int]:
+def runs_that_expired(process: ModuleProcess) -> list[int]:
     """Holds expired by each of a worker's finished runs that expired any (its JSON log lines)."""
     counts = []
     for line in process.log().splitlines():
@@ -37,7 +38,7 @@ def runs_that_expired(process: SweeperProcess) -> list[int]:
     return [c for c in counts if c]
 
 
-def holds_expired_by(process: SweeperProcess) -> int:
+def holds_expired_by(process: ModuleProcess) -> int:
     """Holds a worker reports expired, summed over its finished runs."""
     return sum(runs_that_expired(process))
 
@@ -66,7 +67,7 @@ def test_a_real_worker_expires_10000_overdue_holds_keeping_every_invariant(sweep
     all_expired(db, owner, 10_000, 2)
     assert find_breaches(database_url) == {}
     # SIGTERM, as `make run` sends it on Ctrl-C: both stop cleanly.
-    assert (scheduler.stop(), worker.stop()) == (0, 0)
+    assert (scheduler.terminate(), worker.terminate()) == (0, 0)
 
 
 def test_the_first_tick_clears_a_backlog_of_many_batches_in_parallel_runs(sweeper, db):
@@ -183,7 +184,7 @@ def test_one_scheduler_leads_and_a_standby_takes_over_when_it_dies(sweeper, db, 
     all_expired(db, owner, 100, 1)
 
     # Stopped cleanly, a leader hands the lock over at once.
-    assert standby.stop() == 0
+    assert standby.terminate() == 0
     assert client.get(key) is None
     client.close()
 
