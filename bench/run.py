@@ -31,7 +31,6 @@ from bench.drivers import measure
 from bench.facts import machine_facts
 from bench.findings import Results
 from bench.pgbench_baseline import MATCHES, find_pgbench, run_script
-from tests.support.processes import ProcessFailed
 from bench.security import PLAIN, SECURE, StackSecurity
 from bench.skus import SkuSet
 from bench.stack import Services, scratch_database
@@ -41,6 +40,7 @@ from bench.workloads import SCENARIOS
 from holdfast_dev.infra import infrastructure
 from holdfast_ops.audit import find_breaches
 from tests.support.paths import REPO_ROOT
+from tests.support.processes import ProcessFailed
 
 SKU_PREFIX = "BENCH"
 # Defaults of a full run and of --quick; an option given on the command line wins.

@@ -25,10 +25,10 @@ import redis
 from psycopg import sql
 
 from bench.processes import Child
-from tests.support.processes import ProcessFailed
 from holdfast_dev.infra import ensure_database, infrastructure, with_database
 from holdfast_ops.audit import find_breaches
 from holdfast_ops.migrate import apply_migrations
+from tests.support.processes import ProcessFailed
 
 _SEED_PRODUCT = """
 INSERT INTO products (id, title, base_price_minor, currency)

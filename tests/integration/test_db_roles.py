@@ -8,8 +8,6 @@ dropped at the end of the module."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -44,8 +42,8 @@ from tests.conftest import (
 )
 from tests.support.grpc_helpers import Pricing, cents, new_request_id, usd_cents
 from tests.support.metrics import scrape
-from tests.support.paths import REPO_ROOT
 from tests.support.ports import free_port
+from tests.support.processes import run_module
 
 # Values no default has, so each SHOW proves the role's own setting was applied.
 TIMEOUTS = {
@@ -334,17 +332,13 @@ def test_running_the_bootstrap_again_takes_back_extra_grants_and_changes_nothing
     assert grants_snapshot(db, names) != before
 
     env = {
-        **os.environ,
         "DATABASE_URL": roles.owner_url,
         "INVENTORY_DATABASE_URL": roles.urls["inventory_svc"],
         "PRICING_DATABASE_URL": roles.urls["pricing_svc"],
         "SWEEPER_DATABASE_URL": roles.urls["sweeper"],
         **{key.upper(): str(value) for key, value in TIMEOUTS.items()},
     }
-    done = subprocess.run(
-        [sys.executable, "-m", *command],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    done = run_module(*command, env=env)
     assert done.returncode == 0, done.stderr
     assert "0 migration(s) applied" in done.stdout
     assert done.stdout.count(says) == 3, done.stdout
