@@ -22,12 +22,11 @@ from pathlib import Path
 
 import psycopg
 import redis
-from psycopg import sql
 
 from bench.processes import Child
-from holdfast_dev.infra import ensure_database, infrastructure, with_database
+from bench.stack import migrated_scratch_database
+from holdfast_dev.infra import infrastructure
 from holdfast_ops.audit import find_breaches
-from holdfast_ops.migrate import apply_migrations
 from tests.support.processes import ProcessFailed
 
 _SEED_PRODUCT = """
@@ -183,16 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     with infrastructure() as infra:
         server_url = infra.database_url
         name = f"holdfast_bench_sweeper_{os.getpid()}"
-        ensure_database(server_url, name)
-        try:
-            url = with_database(server_url, name)
-            apply_migrations(url)
+        with migrated_scratch_database(server_url, name) as url:
             return clear(
                 url, infra.redis_url, holds=args.holds, skus=args.skus, lines=args.lines, timeout=args.timeout
             )
-        finally:
-            with psycopg.connect(server_url, autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from tests.conftest import (
     start_inventory,
     start_pricing,
 )
+from tests.support.databases import drop_database
 from tests.support.grpc_helpers import Pricing, cents, new_request_id, usd_cents
 from tests.support.metrics import scrape
 from tests.support.ports import free_port
@@ -421,10 +422,7 @@ def test_bootstraps_racing_on_one_server_all_succeed(
             assert conn.execute("SHOW lock_timeout").fetchone() == ("1s",)
             conn.execute("UPDATE stock SET reserved = 0 WHERE false")
     finally:
-        with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(other_name))
-            )
+        drop_database(pg_server_url, other_name)
         drop_roles(database_url, list(names.values()))
 
 

@@ -20,8 +20,8 @@ import psycopg
 import pytest
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
-from holdfast_dev.infra import ensure_database, with_database
 from holdfast_ops.migrate import apply_migrations
+from tests.support.databases import create_database
 from tests.support.grpc_helpers import Inventory, failure, new_request_id
 from tests.support.polling import wait_until
 from tests.support.private_postgres import PrivatePostgres
@@ -62,8 +62,7 @@ def private_pg() -> Iterator[PrivatePostgres]:
 
 @pytest.fixture(scope="module")
 def app_url(private_pg: PrivatePostgres) -> str:
-    ensure_database(private_pg.url, "holdfast")
-    url = with_database(private_pg.url, "holdfast")
+    url = create_database(private_pg.url, "holdfast")
     apply_migrations(url)
     return url
 

@@ -14,16 +14,16 @@ import psycopg
 import redis
 from dramatiq.results import Results
 from holdfast.inventory.v1 import inventory_pb2 as pb
-from psycopg import sql
 
 from bench.sweeper_clear import seed_holds
-from holdfast_dev.infra import ensure_database, with_database
+from holdfast_dev.infra import with_database
 from holdfast_ops.audit import find_breaches
 from sweeper.actors import declare
 from sweeper.broker import make_broker
 from sweeper.leader import leader_key
 from tests.conftest import make_settings
 from tests.integration.conftest import expiry_record, overdue_count
+from tests.support.databases import create_database, drop_database
 from tests.support.grpc_helpers import failure, new_request_id
 from tests.support.polling import wait_until
 from tests.support.processes import ModuleProcess
@@ -218,7 +218,7 @@ def test_a_database_outage_makes_the_actor_retry_and_never_stops_the_worker(
     scheduler = sweeper("scheduler", database_url=late_url)
     wait_until(lambda: "Retrying message" in worker.log(), 60, "the actor to fail and be retried")
     try:
-        ensure_database(pg_server_url, name, template=template_database)
+        create_database(pg_server_url, name, template=template_database)
         with psycopg.connect(late_url, autocommit=True) as late:
             owner = seed_holds(late, holds=300, skus=20)
             wait_until(lambda: overdue_count(late) == 0, 60, "the worker to recover")
@@ -236,5 +236,4 @@ def test_a_database_outage_makes_the_actor_retry_and_never_stops_the_worker(
         assert worker.alive and scheduler.alive
         assert find_breaches(late_url) == {}
     finally:
-        with psycopg.connect(pg_server_url, autocommit=True) as server:
-            server.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        drop_database(pg_server_url, name)
