@@ -40,6 +40,7 @@ from tests.conftest import (
     start_inventory,
     start_pricing,
 )
+from tests.support.builders import hold_request
 from tests.support.databases import drop_database
 from tests.support.grpc_helpers import Pricing, cents, new_request_id, usd_cents
 from tests.support.metrics import scrape
@@ -511,12 +512,7 @@ def _whole_flow(
 
     # Holds: priced create (and its replay), extend, release, commit.
     def priced(lines: dict[str, int]) -> ipb.CreateHoldRequest:
-        return ipb.CreateHoldRequest(
-            request_id=new_request_id(),
-            owner_id="roles-cart",
-            lines=[ipb.HoldLine(sku=s, quantity=q) for s, q in lines.items()],
-            pricing=ipb.HoldPricing(customer_tier="gold"),
-        )
+        return hold_request(lines, owner_id="roles-cart", tier="gold")
 
     request = priced({sku: 2, other: 1})
     hold = stub.CreateHold(request).hold
