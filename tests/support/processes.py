@@ -101,26 +101,26 @@ class ModuleProcess:
         SIGKILL if it lingers, and to any of its children that outlive it."""
         assert self.own_session, f"{self.name} has no session of its own to stop"
         if self.alive:
-            signal_group(self.pid, signal.SIGTERM)
+            _signal_group(self.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                signal_group(self.pid, signal.SIGKILL)
+                _signal_group(self.pid, signal.SIGKILL)
                 self.process.wait()
         if session_members(self.pid):
-            signal_group(self.pid, signal.SIGKILL)
+            _signal_group(self.pid, signal.SIGKILL)
 
     def kill(self) -> None:
         """SIGKILL, to the whole process group when the child has one: a worker's children
         die with it, mid-batch."""
         if self.own_session:
-            signal_group(self.pid, signal.SIGKILL)
+            _signal_group(self.pid, signal.SIGKILL)
         elif self.alive:
             self.process.kill()
         self.process.wait(timeout=30)
 
 
-def signal_group(pgid: int, signum: int) -> None:
+def _signal_group(pgid: int, signum: int) -> None:
     """Sends `signum` to a process group that may already be gone."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signum)
