@@ -19,6 +19,7 @@ from holdfast_ops.migrate import apply_migrations
 from inventory_svc.server import create_server
 from pricing_svc.server import create_server as create_pricing_server
 from tests.support.databases import create_database, drop_database
+from tests.support.db_fingerprint import TableFingerprints
 from tests.support.grpc_helpers import Inventory, Pricing
 from tests.support.server_thread import ServerThread
 
@@ -140,3 +141,10 @@ def db(database_url: str) -> Iterator[psycopg.Connection]:
     """A direct autocommit connection to the module's database, for assertions."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="module")
+def fingerprints(database_url: str) -> Iterator[TableFingerprints]:
+    """Fingerprints of every table of the module's database, to show a call changed nothing."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield TableFingerprints(conn)
