@@ -11,7 +11,7 @@ PROTO_DEPS := .proto-deps
 PROTO_DEPS_STAMP := $(PROTO_DEPS)/.copied
 DEVSTACK := $(PY) -m holdfast_dev.stack
 
-.PHONY: setup protos migrate roles run run-inventory run-sweeper test seed audit lint clean bench bench-quick
+.PHONY: setup protos migrate roles run run-inventory run-sweeper test test-unit seed audit lint clean bench bench-quick
 
 setup: $(STAMP)
 
@@ -49,8 +49,13 @@ run-inventory: protos
 run-sweeper: protos
 	$(DEVSTACK) run --only sweeper-worker --only sweeper-scheduler
 
+# Every test, unit and integration, on a real PostgreSQL (DATABASE_URL, or an embedded one).
 test: protos
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The unit tests alone, in seconds: pure functions, no server or database started.
+test-unit: protos
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 # Loads the demo catalog and price rules into the running services (`make run` first).
 seed: protos

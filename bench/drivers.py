@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from bench.load import MEASURING
 from bench.measurement import Measurement
-from bench.processes import ProcessFailed
 from bench.security import StackSecurity
 from bench.skus import SkuSet
 from tests.support.paths import REPO_ROOT
+from tests.support.processes import ProcessFailed
 
 
 @dataclass(frozen=True)

@@ -31,16 +31,16 @@ from bench.drivers import measure
 from bench.facts import machine_facts
 from bench.findings import Results
 from bench.pgbench_baseline import MATCHES, find_pgbench, run_script
-from bench.processes import ProcessFailed
 from bench.security import PLAIN, SECURE, StackSecurity
 from bench.skus import SkuSet
-from bench.stack import Services, scratch_database
+from bench.stack import Services, migrated_scratch_database
 from bench.sweep import sweep_under_load
 from bench.targets import TARGET_CONCURRENCY
 from bench.workloads import SCENARIOS
 from holdfast_dev.infra import infrastructure
 from holdfast_ops.audit import find_breaches
 from tests.support.paths import REPO_ROOT
+from tests.support.processes import ProcessFailed
 
 SKU_PREFIX = "BENCH"
 # Defaults of a full run and of --quick; an option given on the command line wins.
@@ -140,7 +140,7 @@ def execute(args: argparse.Namespace, results: Results, log_dir: Path) -> None:
     skus = SkuSet(SKU_PREFIX, args.skus)
     with infrastructure() as infra, contextlib.ExitStack() as cleanup:
         name = f"holdfast_bench_{os.getpid()}"
-        database_url = cleanup.enter_context(scratch_database(infra.database_url, name))
+        database_url = cleanup.enter_context(migrated_scratch_database(infra.database_url, name))
         with psycopg.connect(database_url, autocommit=True) as conn:
             seed_catalog(conn, skus)
         print(f"bench: scratch database seeded with {skus.count:,} SKUs; starting the services", flush=True)

@@ -8,29 +8,21 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-
 from bench.drivers import Targets
 from bench.processes import Child
 from bench.security import StackSecurity
-from holdfast_dev.infra import ensure_database, with_database
 from holdfast_ops.migrate import apply_migrations
+from tests.support.databases import scratch_database
 
 _LISTENING = r"{} listening on port (\d+)"
 
 
 @contextlib.contextmanager
-def scratch_database(server_url: str, name: str) -> Iterator[str]:
+def migrated_scratch_database(server_url: str, name: str) -> Iterator[str]:
     """A migrated database of its own on the server, dropped afterwards whatever happens."""
-    ensure_database(server_url, name)
-    try:
-        url = with_database(server_url, name)
+    with scratch_database(server_url, name) as url:
         apply_migrations(url)
         yield url
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def child_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -78,4 +70,4 @@ class Services:
 
     def stop(self) -> None:
         for child in reversed(self.children):
-            child.stop()
+            child.stop_session()

@@ -62,7 +62,7 @@ def sweep_under_load(
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(forget_namespace, redis_url, namespace)
         worker = Child("sweeper worker", ["sweeper", "worker"], env, log_dir / "sweeper-worker.log")
-        cleanup.callback(worker.stop)
+        cleanup.callback(worker.stop_session)
         worker.wait_for("ready for action")
         # No warm-up: the window opens as the scheduler starts.
         load = OpenEndedLoad("spread", reservers, targets=targets, skus=shop, warmup=0)
@@ -71,7 +71,7 @@ def sweep_under_load(
         started = time.perf_counter()
         scheduler_log = log_dir / "sweeper-scheduler.log"
         scheduler = Child("sweeper scheduler", ["sweeper", "scheduler"], env, scheduler_log)
-        cleanup.callback(scheduler.stop)
+        cleanup.callback(scheduler.stop_session)
         with psycopg.connect(database_url, autocommit=True) as conn:
             seconds, left = _wait_cleared(conn, started, timeout, (worker, scheduler))
         if seconds is None:

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import psycopg
 import redis
-from psycopg import sql
 
-from bench.processes import Child, ProcessFailed
-from holdfast_dev.infra import ensure_database, infrastructure, with_database
+from bench.processes import Child
+from bench.stack import migrated_scratch_database
+from holdfast_dev.infra import infrastructure
 from holdfast_ops.audit import find_breaches
-from holdfast_ops.migrate import apply_migrations
+from tests.support.processes import ProcessFailed
 
 _SEED_PRODUCT = """
 INSERT INTO products (id, title, base_price_minor, currency)
@@ -162,7 +162,7 @@ def clear(database_url: str, redis_url: str, *, holds: int, skus: int, lines: in
             elapsed = time.perf_counter() - started
         finally:
             for child in reversed(sweeper):
-                child.stop()
+                child.stop_session()
             forget_namespace(redis_url, namespace)
             shutil.rmtree(logs, ignore_errors=True)
     breaches = find_breaches(database_url)
@@ -182,16 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     with infrastructure() as infra:
         server_url = infra.database_url
         name = f"holdfast_bench_sweeper_{os.getpid()}"
-        ensure_database(server_url, name)
-        try:
-            url = with_database(server_url, name)
-            apply_migrations(url)
+        with migrated_scratch_database(server_url, name) as url:
             return clear(
                 url, infra.redis_url, holds=args.holds, skus=args.skus, lines=args.lines, timeout=args.timeout
             )
-        finally:
-            with psycopg.connect(server_url, autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 if __name__ == "__main__":

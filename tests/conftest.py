@@ -11,20 +11,15 @@ from typing import Generic, TypeVar
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from holdfast_common.settings import Settings
-from holdfast_dev.infra import (
-    DATA_DIR,
-    ensure_database,
-    start_embedded_postgres,
-    stop_embedded,
-    with_database,
-)
+from holdfast_dev.infra import DATA_DIR, start_embedded_postgres, stop_embedded
 from holdfast_ops.audit import find_breaches
 from holdfast_ops.migrate import apply_migrations
 from inventory_svc.server import create_server
 from pricing_svc.server import create_server as create_pricing_server
+from tests.support.databases import create_database, drop_database
+from tests.support.db_fingerprint import TableFingerprints
 from tests.support.grpc_helpers import Inventory, Pricing
 from tests.support.server_thread import ServerThread
 
@@ -32,11 +27,6 @@ from tests.support.server_thread import ServerThread
 _PREFIX = f"holdfast_t{os.getpid()}"
 _counter = itertools.count()
 C = TypeVar("C")
-
-
-def _drop_database(server_url: str, name: str) -> None:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session")
@@ -54,18 +44,16 @@ def pg_server_url() -> Iterator[str]:
 def template_database(pg_server_url: str) -> Iterator[str]:
     """A database with every migration applied, cloned by each test module."""
     name = f"{_PREFIX}_template"
-    _drop_database(pg_server_url, name)
-    ensure_database(pg_server_url, name)
-    apply_migrations(with_database(pg_server_url, name))
+    drop_database(pg_server_url, name)
+    apply_migrations(create_database(pg_server_url, name))
     yield name
-    _drop_database(pg_server_url, name)
+    drop_database(pg_server_url, name)
 
 
 def new_database(pg_server_url: str, template: str) -> tuple[str, str]:
     """A fresh migrated database; returns (name, url)."""
     name = f"{_PREFIX}_{next(_counter)}"
-    ensure_database(pg_server_url, name, template=template)
-    return name, with_database(pg_server_url, name)
+    return name, create_database(pg_server_url, name, template=template)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +62,7 @@ def database_url(pg_server_url: str, template_database: str) -> Iterator[str]:
     name, url = new_database(pg_server_url, template_database)
     yield url
     breaches = find_breaches(url)
-    _drop_database(pg_server_url, name)
+    drop_database(pg_server_url, name)
     assert not breaches, f"invariants broken by this module: {breaches}"
 
 
@@ -153,3 +141,10 @@ def db(database_url: str) -> Iterator[psycopg.Connection]:
     """A direct autocommit connection to the module's database, for assertions."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="module")
+def fingerprints(database_url: str) -> Iterator[TableFingerprints]:
+    """Fingerprints of every table of the module's database, to show a call changed nothing."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield TableFingerprints(conn)

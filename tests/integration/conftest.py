@@ -3,12 +3,9 @@ namespace per test, and `python -m sweeper worker|scheduler` as real processes."
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
-import signal
-import subprocess
-import sys
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,8 +13,7 @@ import psycopg
 import pytest
 import redis
 
-from tests.support.paths import REPO_ROOT
-from tests.support.polling import wait_until
+from tests.support.processes import ModuleProcess
 from tests.support.redis_server import RedisServer
 
 _namespaces = itertools.count()
@@ -52,54 +48,17 @@ def sweeper_namespace(redis_url: str) -> Iterator[str]:
         client.close()
 
 
-class SweeperProcess:
-    """`python -m sweeper ROLE` in its own session, its output in a log file."""
-
-    def __init__(self, role: str, args: tuple[str, ...], env: dict[str, str], log_path: Path) -> None:
-        self.role = role
-        self.log_path = log_path
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "sweeper", role, *args],
-                cwd=REPO_ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        ready = "ready for action" if role == "worker" else "sweeper scheduler started"
-        wait_until(lambda: ready in self.log() or not self.alive, 60, f"the sweeper {role} to start")
-        assert self.alive, f"sweeper {role} exited early:\n{self.log()}"
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def kill(self) -> None:
-        """SIGKILL to the whole process group: the worker's children die with it, mid-batch."""
-        if self.alive:
-            os.killpg(self.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self, timeout: float = 30) -> int:
-        """SIGTERM, as `make run` sends it; returns the exit code."""
-        if self.alive:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise
+_SWEEPER_READY = {"worker": "ready for action", "scheduler": "sweeper scheduler started"}
 
 
-SweeperFactory = Callable[..., SweeperProcess]
+def start_sweeper(role: str, args: tuple[str, ...], env: dict[str, str], log_path: Path) -> ModuleProcess:
+    """`python -m sweeper ROLE` in its own session (so its children die with it), started."""
+    process = ModuleProcess(f"sweeper {role}", ["sweeper", role, *args], env, log_path, own_session=True)
+    process.wait_for(re.escape(_SWEEPER_READY[role]), 60)
+    return process
+
+
+SweeperFactory = Callable[..., ModuleProcess]
 
 
 @pytest.fixture
@@ -112,10 +71,10 @@ def sweeper(
     Ticks are fast (0.2 s) and a dead leader is replaced within 1.5 s, so tests wait
     little; whatever a test leaves running is stopped, and killed if it will not stop.
     """
-    started: list[SweeperProcess] = []
+    started: list[ModuleProcess] = []
     counter = itertools.count()
 
-    def start(role: str, *args: str, **overrides: object) -> SweeperProcess:
+    def start(role: str, *args: str, **overrides: object) -> ModuleProcess:
         env = dict(os.environ)
         env.update(
             DATABASE_URL=database_url,
@@ -124,10 +83,9 @@ def sweeper(
             SWEEPER_INTERVAL_SECONDS="0.2",
             SWEEPER_LEADER_TTL_SECONDS="1.5",
             DB_POOL_TIMEOUT="2",
-            PYTHONUNBUFFERED="1",
         )
         env.update({key.upper(): str(value) for key, value in overrides.items()})
-        process = SweeperProcess(role, args, env, tmp_path / f"{role}-{next(counter)}.log")
+        process = start_sweeper(role, args, env, tmp_path / f"{role}-{next(counter)}.log")
         started.append(process)
         return process
 
@@ -135,9 +93,7 @@ def sweeper(
     # Killed, not stopped: tests that care about a clean stop stop their processes
     # themselves, and the whole group goes so a worker's children never outlive it.
     for process in started:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.process.wait(timeout=30)
+        process.kill()
 
 
 def overdue_count(db: psycopg.Connection) -> int:

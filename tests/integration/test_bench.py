@@ -4,9 +4,6 @@ and every invariant intact after the load; and `--secure`, with security on ever
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import grpc
 import pytest
@@ -20,7 +17,7 @@ from bench.stack import Services
 from bench.workloads import SCENARIOS
 from holdfast_common.rpc.channels import bearer, open_channel
 from holdfast_common.settings import Settings
-from tests.support.paths import REPO_ROOT
+from tests.support.processes import run_module
 
 TINY = [
     "--concurrency=2",
@@ -37,15 +34,8 @@ TINY = [
 
 def _bench(args: list[str], pg_server_url: str, redis_url: str, *, timeout: float) -> str:
     """`python -m bench ARGS` on the test servers; its output, once it has succeeded."""
-    env = dict(os.environ, DATABASE_URL=pg_server_url, REDIS_URL=redis_url)
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    env = {"DATABASE_URL": pg_server_url, "REDIS_URL": redis_url}
+    done = run_module("bench", *args, env=env, timeout=timeout)
     assert done.returncode == 0, f"python -m bench {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 

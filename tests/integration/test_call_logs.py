@@ -14,6 +14,7 @@ import pytest
 import structlog
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
+from tests.support.builders import hold_request
 from tests.support.grpc_helpers import Inventory, new_request_id
 from tests.support.paths import REPO_ROOT
 from tests.support.polling import wait_until
@@ -23,9 +24,7 @@ METHOD = "/holdfast.inventory.v1.InventoryService/CreateHold"
 
 
 def _create(sku: str, quantity: int, request_id: str) -> pb.CreateHoldRequest:
-    return pb.CreateHoldRequest(
-        request_id=request_id, owner_id="cart-logs", lines=[pb.HoldLine(sku=sku, quantity=quantity)]
-    )
+    return hold_request({sku: quantity}, request_id=request_id, owner_id="cart-logs")
 
 
 def _calls(logs: Sequence[Mapping[str, Any]], request_id: str) -> list[Mapping[str, Any]]:

@@ -16,6 +16,7 @@ import pytest
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from tests.conftest import RunningInventory, make_settings, start_inventory
+from tests.support.builders import hold_request
 from tests.support.grpc_helpers import failure, new_request_id
 from tests.support.polling import wait_until
 from tests.support.row_locks import lock_waiters, row_locked
@@ -32,16 +33,6 @@ def serial_inventory(database_url: str) -> Iterator[RunningInventory]:
     server = start_inventory(make_settings(database_url, hold_batch_concurrency=1, hold_batch_max_size=64))
     yield server
     server.stop()
-
-
-def hold_request(
-    lines: dict[str, int], request_id: str | None = None, owner: str = "shopper"
-) -> pb.CreateHoldRequest:
-    return pb.CreateHoldRequest(
-        request_id=request_id or new_request_id(),
-        owner_id=owner,
-        lines=[pb.HoldLine(sku=s, quantity=q) for s, q in lines.items()],
-    )
 
 
 def one_batch(
@@ -141,7 +132,7 @@ def test_a_retried_coalesced_request_gets_its_own_first_response(
 ) -> None:
     client = serial_inventory.client
     sku = client.sku(on_hand=100)
-    requests = [hold_request({sku: n}, owner=f"cart-{n}") for n in range(1, 6)]
+    requests = [hold_request({sku: n}, owner_id=f"cart-{n}") for n in range(1, 6)]
     first = one_batch(serial_inventory, database_url, requests)
     assert all(isinstance(o, pb.CreateHoldResponse) for o in first)
 

@@ -14,6 +14,7 @@ from holdfast.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
 from holdfast_ops.audit import find_breaches
 from tests.conftest import make_settings, start_inventory
+from tests.support.builders import hold_request
 from tests.support.grpc_helpers import RpcFailure, failure, new_request_id
 
 CALL_TIMEOUT = 60
@@ -29,14 +30,6 @@ def stubs(inventory) -> Iterator[list[pb_grpc.InventoryServiceStub]]:
     yield [pb_grpc.InventoryServiceStub(c) for c in channels]
     for channel in channels:
         channel.close()
-
-
-def hold_request(lines: list[tuple[str, int]], request_id: str | None = None) -> pb.CreateHoldRequest:
-    return pb.CreateHoldRequest(
-        request_id=request_id or new_request_id(),
-        owner_id="shopper",
-        lines=[pb.HoldLine(sku=s, quantity=q) for s, q in lines],
-    )
 
 
 def outcomes(futures: list[grpc.Future]) -> tuple[list, list]:

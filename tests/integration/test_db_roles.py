@@ -8,8 +8,6 @@ dropped at the end of the module."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -42,10 +40,12 @@ from tests.conftest import (
     start_inventory,
     start_pricing,
 )
+from tests.support.builders import hold_request
+from tests.support.databases import drop_database
 from tests.support.grpc_helpers import Pricing, cents, new_request_id, usd_cents
 from tests.support.metrics import scrape
-from tests.support.paths import REPO_ROOT
 from tests.support.ports import free_port
+from tests.support.processes import run_module
 
 # Values no default has, so each SHOW proves the role's own setting was applied.
 TIMEOUTS = {
@@ -334,17 +334,13 @@ def test_running_the_bootstrap_again_takes_back_extra_grants_and_changes_nothing
     assert grants_snapshot(db, names) != before
 
     env = {
-        **os.environ,
         "DATABASE_URL": roles.owner_url,
         "INVENTORY_DATABASE_URL": roles.urls["inventory_svc"],
         "PRICING_DATABASE_URL": roles.urls["pricing_svc"],
         "SWEEPER_DATABASE_URL": roles.urls["sweeper"],
         **{key.upper(): str(value) for key, value in TIMEOUTS.items()},
     }
-    done = subprocess.run(
-        [sys.executable, "-m", *command],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    done = run_module(*command, env=env)
     assert done.returncode == 0, done.stderr
     assert "0 migration(s) applied" in done.stdout
     assert done.stdout.count(says) == 3, done.stdout
@@ -427,10 +423,7 @@ def test_bootstraps_racing_on_one_server_all_succeed(
             assert conn.execute("SHOW lock_timeout").fetchone() == ("1s",)
             conn.execute("UPDATE stock SET reserved = 0 WHERE false")
     finally:
-        with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(other_name))
-            )
+        drop_database(pg_server_url, other_name)
         drop_roles(database_url, list(names.values()))
 
 
@@ -519,12 +512,7 @@ def _whole_flow(
 
     # Holds: priced create (and its replay), extend, release, commit.
     def priced(lines: dict[str, int]) -> ipb.CreateHoldRequest:
-        return ipb.CreateHoldRequest(
-            request_id=new_request_id(),
-            owner_id="roles-cart",
-            lines=[ipb.HoldLine(sku=s, quantity=q) for s, q in lines.items()],
-            pricing=ipb.HoldPricing(customer_tier="gold"),
-        )
+        return hold_request(lines, owner_id="roles-cart", tier="gold")
 
     request = priced({sku: 2, other: 1})
     hold = stub.CreateHold(request).hold

@@ -25,6 +25,7 @@ from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from holdfast_ops.audit import find_breaches
 from tests.conftest import RunningInventory, make_settings, start_inventory
+from tests.support.builders import hold_request
 from tests.support.grpc_helpers import failure, new_request_id
 from tests.support.polling import wait_until
 from tests.support.row_locks import lock_waiters, row_locked, service_sessions
@@ -35,19 +36,6 @@ PRICING_TIMEOUT = 1.0
 CALL_TIMEOUT = 30
 # A bound "well before" a timeout: 5x it, room for a loaded 2-core machine.
 SLACK = 5
-
-
-def hold_request(sku: str, quantity: int = 1, request_id: str | None = None) -> pb.CreateHoldRequest:
-    request_id = request_id or new_request_id()
-    # owner_id = request_id: the holds a request made are found by owner.
-    return pb.CreateHoldRequest(
-        request_id=request_id, owner_id=request_id, lines=[pb.HoldLine(sku=sku, quantity=quantity)]
-    )
-
-
-def priced(request: pb.CreateHoldRequest) -> pb.CreateHoldRequest:
-    request.pricing.SetInParent()  # no tier: the base prices
-    return request
 
 
 def timed_refusal(call: Callable[..., Any], request: Any, timeout: float = CALL_TIMEOUT) -> tuple[Any, float]:
@@ -104,7 +92,7 @@ def test_every_call_on_a_locked_row_is_aborted_within_lock_timeout_and_its_retry
     sku = client.sku(on_hand=10)
     to_release, to_commit, to_extend = (client.hold({sku: 1}).id for _ in range(3))
     calls: list[tuple[Callable[..., Any], Any]] = [
-        (stub.CreateHold, hold_request(sku)),
+        (stub.CreateHold, hold_request({sku: 1})),
         (
             stub.AdjustStock,
             pb.AdjustStockRequest(
@@ -144,7 +132,7 @@ def test_a_deadline_shorter_than_the_work_leaves_nothing_half_made_and_the_retry
     client, stub = inventory.client, inventory.stub
     sku = client.sku(on_hand=10)
     to_commit = client.hold({sku: 2}).id
-    create = hold_request(sku, 3)
+    create = hold_request({sku: 3})
     commit = pb.CommitHoldRequest(request_id=new_request_id(), hold_id=to_commit)
     adjust = pb.AdjustStockRequest(
         request_id=new_request_id(), sku=sku, delta=-1, reason=pb.ADJUSTMENT_REASON_ADJUST
@@ -217,14 +205,14 @@ def test_unpriced_holds_ride_out_pricing_hung_or_gone_and_priced_ones_come_back(
     client, stub = server.client, server.stub
     try:
         sku = client.sku(on_hand=1000, product_id=client.product(price_cents=1250).id)
-        assert stub.CreateHold(priced(hold_request(sku)), timeout=CALL_TIMEOUT).hold.total.units == 12
+        assert stub.CreateHold(hold_request({sku: 1}, tier=""), timeout=CALL_TIMEOUT).hold.total.units == 12
 
         def unpriced_round_trip() -> float:
             """An unpriced hold made and released, then one made and committed; the slowest call."""
             slowest = 0.0
             for finish in ("release", "commit"):
                 started = time.monotonic()
-                hold = stub.CreateHold(hold_request(sku), timeout=CALL_TIMEOUT).hold
+                hold = stub.CreateHold(hold_request({sku: 1}), timeout=CALL_TIMEOUT).hold
                 took = time.monotonic() - started
                 started = time.monotonic()
                 if finish == "release":
@@ -241,7 +229,7 @@ def test_unpriced_holds_ride_out_pricing_hung_or_gone_and_priced_ones_come_back(
                 os.kill(pricing.process.pid, signal.SIGSTOP)
             else:
                 pricing.kill()
-            refused = priced(hold_request(sku))
+            refused = hold_request({sku: 1}, tier="")
             waiting = stub.CreateHold.future(refused, timeout=CALL_TIMEOUT)
             started = time.monotonic()
             # While a priced call waits on pricing, unpriced calls never do: each is quicker than

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
-import psycopg
 import pytest
 from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
 from google.protobuf.descriptor import MethodDescriptor
@@ -67,12 +65,6 @@ LEAKS = ("Traceback", 'File "', "psycopg", "SELECT ", "INSERT ", "UPDATE ", "DEL
 # Holds the fuzz makes outlive the module, so none turns overdue and is reclaimed by an
 # unrelated reserve while a refusal is being checked (reclaiming is a write by design).
 MIN_FUZZ_TTL = timedelta(minutes=2)
-
-
-@pytest.fixture(scope="module")
-def fingerprints(database_url: str) -> Iterator[TableFingerprints]:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        yield TableFingerprints(conn)
 
 
 # ---------------------------------------------------------------- the seeded world

@@ -3,29 +3,20 @@ says whether the service in the same container is up."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 
 import pytest
 from grpc_health.v1 import health_pb2
 
 from holdfast_common.rpc.healthcheck import local_address
 from tests.conftest import make_settings, start_inventory
-from tests.support.paths import REPO_ROOT
 from tests.support.ports import free_port
+from tests.support.processes import run_module
 
 
 def healthcheck(*module: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`python -m <module>` with `env` over this process's environment."""
-    return subprocess.run(
-        [sys.executable, "-m", *module],
-        cwd=REPO_ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    return run_module(*module, env=env, timeout=30)
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
-from google.protobuf import duration_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from tests.conftest import make_settings, start_inventory
+from tests.support.builders import duration, hold_request
 from tests.support.grpc_helpers import failure, new_request_id, refusal
 
 ACTIVE = pb.HOLD_STATE_ACTIVE
@@ -27,25 +27,8 @@ def _owner() -> str:
     return f"cart-{uuid.uuid4().hex[:12]}"
 
 
-def _ttl(seconds: float) -> duration_pb2.Duration:
-    d = duration_pb2.Duration()
-    d.FromNanoseconds(int(seconds * 1e9))
-    return d
-
-
 def _dt(ts) -> datetime:
     return ts.ToDatetime(tzinfo=UTC)
-
-
-def _create_request(lines, owner_id: str = "owner", request_id: str | None = None, ttl=None):
-    request = pb.CreateHoldRequest(
-        request_id=request_id or new_request_id(),
-        owner_id=owner_id,
-        lines=[pb.HoldLine(sku=s, quantity=q) for s, q in lines],
-    )
-    if ttl is not None:
-        request.ttl.CopyFrom(_ttl(ttl))
-    return request
 
 
 def _commit(inventory, hold_id: str, request_id: str | None = None) -> pb.Hold:
@@ -62,7 +45,9 @@ def _release(inventory, hold_id: str, request_id: str | None = None) -> pb.Hold:
 
 def _extend(inventory, hold_id: str, seconds: float, request_id: str | None = None) -> pb.Hold:
     return inventory.stub.ExtendHold(
-        pb.ExtendHoldRequest(request_id=request_id or new_request_id(), hold_id=hold_id, ttl=_ttl(seconds))
+        pb.ExtendHoldRequest(
+            request_id=request_id or new_request_id(), hold_id=hold_id, ttl=duration(seconds)
+        )
     ).hold
 
 
@@ -96,7 +81,7 @@ def test_create_hold_reserves_every_line(inventory, db):
     a, b = inventory.client.sku(on_hand=5, prefix="A"), inventory.client.sku(on_hand=3, prefix="B")
     rid = new_request_id()
     owner = _owner()
-    hold = inventory.stub.CreateHold(_create_request([(b, 3), (a, 2)], owner, rid)).hold
+    hold = inventory.stub.CreateHold(hold_request([(b, 3), (a, 2)], owner_id=owner, request_id=rid)).hold
     assert hold.state == ACTIVE
     assert hold.owner_id == owner
     assert [(x.sku, x.quantity) for x in hold.lines] == [(a, 2), (b, 3)], "one line per SKU, sorted"
@@ -118,7 +103,7 @@ def test_short_line_refuses_the_whole_cart_and_names_every_short_sku(inventory, 
 
     f = refusal(
         inventory.stub.CreateHold,
-        _create_request([(plenty, 4), (short_1, 2), (short_2, 5)]),
+        hold_request([(plenty, 4), (short_1, 2), (short_2, 5)]),
     )
     assert f.code == grpc.StatusCode.FAILED_PRECONDITION
     assert f.reason == "INSUFFICIENT_STOCK"
@@ -139,21 +124,21 @@ def test_short_line_refuses_the_whole_cart_and_names_every_short_sku(inventory, 
 def test_lines_naming_one_sku_twice_are_summed(inventory, db):
     a = inventory.client.sku(on_hand=6)
     b = inventory.client.sku(on_hand=6)
-    hold = inventory.stub.CreateHold(_create_request([(a, 2), (b, 1), (a, 3)])).hold
+    hold = inventory.stub.CreateHold(hold_request([(a, 2), (b, 1), (a, 3)])).hold
     assert sorted((x.sku, x.quantity) for x in hold.lines) == sorted([(a, 5), (b, 1)])
     assert len(hold.lines) == 2
     assert _levels(inventory, a, b) == [(6, 5, 1), (6, 1, 5)]
     assert sorted(_hold_ledger(db, hold.id)) == sorted([("HOLD", a, 0, 5), ("HOLD", b, 0, 1)])
 
     # The summed quantity is what must be available.
-    f = refusal(inventory.stub.CreateHold, _create_request([(a, 1), (a, 1)]))
+    f = refusal(inventory.stub.CreateHold, hold_request([(a, 1), (a, 1)]))
     assert f.reason == "INSUFFICIENT_STOCK"
     assert (f.metadata["sku"], f.metadata["requested"], f.metadata["available"]) == (a, "2", "1")
 
 
 def test_default_ttl_when_unset(inventory):
     sku = inventory.client.sku(on_hand=1)
-    hold = inventory.stub.CreateHold(_create_request([(sku, 1)])).hold
+    hold = inventory.stub.CreateHold(hold_request([(sku, 1)])).hold
     lifetime = _dt(hold.expire_time) - _dt(hold.create_time)
     assert lifetime == timedelta(seconds=inventory.settings.hold_default_ttl_seconds)
 
@@ -161,7 +146,7 @@ def test_default_ttl_when_unset(inventory):
 def test_explicit_ttl(inventory):
     sku = inventory.client.sku(on_hand=1)
     before = datetime.now(UTC)
-    hold = inventory.stub.CreateHold(_create_request([(sku, 1)], ttl=90.5)).hold
+    hold = inventory.stub.CreateHold(hold_request([(sku, 1)], ttl_seconds=90.5)).hold
     after = datetime.now(UTC)
     assert _dt(hold.expire_time) - _dt(hold.create_time) == timedelta(seconds=90.5)
     assert before - SLACK <= _dt(hold.create_time) <= after + SLACK
@@ -182,7 +167,7 @@ def test_get_unknown_hold_is_not_found(inventory):
         (inventory.stub.ReleaseHold, pb.ReleaseHoldRequest(request_id=new_request_id(), hold_id=missing)),
         (
             inventory.stub.ExtendHold,
-            pb.ExtendHoldRequest(request_id=new_request_id(), hold_id=missing, ttl=_ttl(10)),
+            pb.ExtendHoldRequest(request_id=new_request_id(), hold_id=missing, ttl=duration(10)),
         ),
     ]:
         f = refusal(call, request)
@@ -346,7 +331,7 @@ def test_finishing_a_hold_that_is_not_active_is_refused_and_writes_nothing(inven
 
 def test_create_hold_retry_returns_the_first_hold_once(inventory, db):
     sku = inventory.client.sku(on_hand=5)
-    request = _create_request([(sku, 2)], _owner(), ttl=60)
+    request = hold_request([(sku, 2)], owner_id=_owner(), ttl_seconds=60)
     first = inventory.stub.CreateHold(request).hold
     holds = _count(db, "holds")
     _commit(inventory, first.id)  # the world moves on; the retry still answers as before
@@ -357,10 +342,10 @@ def test_create_hold_retry_returns_the_first_hold_once(inventory, db):
     assert len(_hold_ledger(db, first.id)) == 2
 
     for changed in (
-        _create_request([(sku, 3)], request.owner_id, request.request_id, ttl=60),
-        _create_request([(sku, 2)], "someone-else", request.request_id, ttl=60),
-        _create_request([(sku, 2)], request.owner_id, request.request_id, ttl=61),
-        _create_request([(sku, 2)], request.owner_id, request.request_id),
+        hold_request([(sku, 3)], owner_id=request.owner_id, request_id=request.request_id, ttl_seconds=60),
+        hold_request([(sku, 2)], owner_id="someone-else", request_id=request.request_id, ttl_seconds=60),
+        hold_request([(sku, 2)], owner_id=request.owner_id, request_id=request.request_id, ttl_seconds=61),
+        hold_request([(sku, 2)], owner_id=request.owner_id, request_id=request.request_id),
     ):
         f = refusal(inventory.stub.CreateHold, changed)
         assert (f.code, f.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "IDEMPOTENCY_KEY_REUSED")
@@ -411,7 +396,7 @@ def test_extend_retry_returns_the_first_response_once(inventory, db):
     stored = db.execute("SELECT expire_time FROM holds WHERE id = %s::uuid", (hold.id,)).fetchone()[0]
     assert stored == _dt(first.expire_time)
     f = refusal(
-        inventory.stub.ExtendHold, pb.ExtendHoldRequest(request_id=rid, hold_id=hold.id, ttl=_ttl(121))
+        inventory.stub.ExtendHold, pb.ExtendHoldRequest(request_id=rid, hold_id=hold.id, ttl=duration(121))
     )
     assert (f.code, f.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "IDEMPOTENCY_KEY_REUSED")
     assert db.execute("SELECT expire_time FROM holds WHERE id = %s::uuid", (hold.id,)).fetchone()[0] == stored

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
-import psycopg
 import pytest
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2
@@ -16,17 +15,10 @@ from holdfast.pricing.v1 import pricing_pb2 as ppb
 from holdfast_common.rpc.healthcheck import check as health_check
 from holdfast_common.settings import Settings
 from tests.conftest import RunningService, make_settings, start_inventory, start_pricing
-from tests.support.db_fingerprint import TableFingerprints
 from tests.support.grpc_helpers import new_request_id, refusal, unique_sku
 
 SMALL_MESSAGE = 64 * 1024
 MAX_PAGE = 3
-
-
-@pytest.fixture(scope="module")
-def fingerprints(database_url: str) -> Iterator[TableFingerprints]:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        yield TableFingerprints(conn)
 
 
 def _small(database_url: str, start: Callable[[Settings], RunningService[Any]]) -> RunningService[Any]:

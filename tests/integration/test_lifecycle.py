@@ -12,10 +12,10 @@ import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from holdfast.inventory.v1 import inventory_pb2 as pb
-from psycopg import sql
 
 from tests.conftest import make_settings, new_database, start_inventory
 from tests.support import row_locks
+from tests.support.databases import drop_database
 from tests.support.grpc_helpers import Inventory, RpcFailure, failure, new_request_id
 from tests.support.polling import wait_until
 from tests.support.service_process import ServiceProcess, run_audit
@@ -187,8 +187,7 @@ def test_audit_command_reports_a_corrupted_stock_row(pg_server_url, template_dat
         assert "BREACH on_hand and reserved = sums of ledger deltas: 1" in out, out
         assert clean_sku not in out
     finally:
-        with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        drop_database(pg_server_url, name)
 
 
 def test_calls_still_stuck_when_the_grace_runs_out_are_refused_and_leave_nothing_half_made(

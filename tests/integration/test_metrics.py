@@ -8,12 +8,12 @@ import uuid
 
 import grpc
 import pytest
-from google.protobuf import duration_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from tests.conftest import make_settings, start_inventory
-from tests.support.grpc_helpers import failure, new_request_id
+from tests.support.builders import hold_request
+from tests.support.grpc_helpers import failure
 from tests.support.metrics import scrape
 from tests.support.polling import wait_until
 from tests.support.ports import free_port
@@ -32,12 +32,7 @@ def observed(database_url):
 
 
 def _hold(inventory, sku: str, quantity: int, ttl_seconds: int = 600) -> pb.CreateHoldRequest:
-    return pb.CreateHoldRequest(
-        request_id=new_request_id(),
-        owner_id=f"cart-{uuid.uuid4().hex[:8]}",
-        lines=[pb.HoldLine(sku=sku, quantity=quantity)],
-        ttl=duration_pb2.Duration(seconds=ttl_seconds),
-    )
+    return hold_request({sku: quantity}, owner_id=f"cart-{uuid.uuid4().hex[:8]}", ttl_seconds=ttl_seconds)
 
 
 def test_calls_are_counted_by_method_and_code_timed_and_refusals_counted_by_reason(observed):

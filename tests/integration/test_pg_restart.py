@@ -20,8 +20,9 @@ import psycopg
 import pytest
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
-from holdfast_dev.infra import ensure_database, with_database
 from holdfast_ops.migrate import apply_migrations
+from tests.support.builders import hold_request
+from tests.support.databases import create_database
 from tests.support.grpc_helpers import Inventory, failure, new_request_id
 from tests.support.polling import wait_until
 from tests.support.private_postgres import PrivatePostgres
@@ -62,8 +63,7 @@ def private_pg() -> Iterator[PrivatePostgres]:
 
 @pytest.fixture(scope="module")
 def app_url(private_pg: PrivatePostgres) -> str:
-    ensure_database(private_pg.url, "holdfast")
-    url = with_database(private_pg.url, "holdfast")
+    url = create_database(private_pg.url, "holdfast")
     apply_migrations(url)
     return url
 
@@ -119,13 +119,10 @@ class Load:
                 hold_id = self.made.pop() if self.made and rng.random() < 0.5 else None
             if hold_id is None:
                 priced = rng.random() < 0.5
-                request = pb.CreateHoldRequest(
-                    request_id=request_id,
-                    owner_id=request_id,
-                    lines=[pb.HoldLine(sku=rng.choice(self.skus), quantity=1)],
+                # No tier: a priced hold locks the base prices.
+                request = hold_request(
+                    {rng.choice(self.skus): 1}, request_id=request_id, tier="" if priced else None
                 )
-                if priced:
-                    request.pricing.SetInParent()  # no tier: the base prices
                 kind = "priced" if priced else "hold"
                 response = self._until_done(
                     kind, request_id, partial(stub.CreateHold, request, timeout=CALL_TIMEOUT)
@@ -170,18 +167,6 @@ class Load:
             self.attempts.append(attempt)
 
 
-def priced(request: pb.CreateHoldRequest) -> pb.CreateHoldRequest:
-    request.pricing.SetInParent()  # no tier: the base prices
-    return request
-
-
-def hold_request(sku: str) -> pb.CreateHoldRequest:
-    request_id = new_request_id()
-    return pb.CreateHoldRequest(
-        request_id=request_id, owner_id=request_id, lines=[pb.HoldLine(sku=sku, quantity=1)]
-    )
-
-
 def test_connections_a_restart_killed_while_idle_are_replaced_unseen(
     private_pg: PrivatePostgres, services: tuple[ServiceProcess, ServiceProcess]
 ) -> None:
@@ -190,8 +175,8 @@ def test_connections_a_restart_killed_while_idle_are_replaced_unseen(
     stub = client.stub
     try:
         sku = client.sku(on_hand=1000, product_id=client.product(price_cents=500).id)
-        holds = [stub.CreateHold(hold_request(sku)).hold.id for _ in range(6)]
-        stub.CreateHold(priced(hold_request(sku)))
+        holds = [stub.CreateHold(hold_request({sku: 1})).hold.id for _ in range(6)]
+        stub.CreateHold(hold_request({sku: 1}, tier=""))
 
         # Nothing in flight: every pooled connection is idle when the server goes.
         private_pg.stop("fast")
@@ -202,9 +187,9 @@ def test_connections_a_restart_killed_while_idle_are_replaced_unseen(
         for n in range(3):
             stub.BatchGetStockLevels(pb.BatchGetStockLevelsRequest(skus=[sku]), timeout=CALL_TIMEOUT)
             stub.GetHold(pb.GetHoldRequest(id=holds[n]), timeout=CALL_TIMEOUT)
-            stub.CreateHold(hold_request(sku), timeout=CALL_TIMEOUT)
-            stub.CreateHold(priced(hold_request(sku)), timeout=CALL_TIMEOUT)
-            stub.CreateHold(priced(hold_request(sku)), timeout=CALL_TIMEOUT)
+            stub.CreateHold(hold_request({sku: 1}), timeout=CALL_TIMEOUT)
+            stub.CreateHold(hold_request({sku: 1}, tier=""), timeout=CALL_TIMEOUT)
+            stub.CreateHold(hold_request({sku: 1}, tier=""), timeout=CALL_TIMEOUT)
             stub.ReleaseHold(
                 pb.ReleaseHoldRequest(request_id=new_request_id(), hold_id=holds[n]), timeout=CALL_TIMEOUT
             )

@@ -12,20 +12,10 @@ from holdfast.inventory.v1 import inventory_pb2 as ipb
 from holdfast.pricing.v1 import pricing_pb2 as pb
 
 from tests.conftest import RunningInventory, make_settings, start_inventory
+from tests.support.builders import hold_request
 from tests.support.grpc_helpers import cents, new_request_id, refusal, unique_sku, usd_cents
 
 TIER = pb.PRICE_STAGE_TIER
-
-
-def priced_hold_request(
-    lines: dict[str, int], tier: str = "gold", owner: str = "cart"
-) -> ipb.CreateHoldRequest:
-    return ipb.CreateHoldRequest(
-        request_id=new_request_id(),
-        owner_id=owner,
-        lines=[ipb.HoldLine(sku=s, quantity=q) for s, q in lines.items()],
-        pricing=ipb.HoldPricing(customer_tier=tier),
-    )
 
 
 def test_a_priced_hold_shows_each_unit_price_and_the_total(priced_inventory, pricing) -> None:
@@ -34,7 +24,7 @@ def test_a_priced_hold_shows_each_unit_price_and_the_total(priced_inventory, pri
     hat = client.sku(product_id=client.product(price_cents=2500).id)
     pricing.client.rule(stage=TIER, percent_off_bps=1000, customer_tier="gold", sku=coat)
 
-    hold = priced_inventory.stub.CreateHold(priced_hold_request({hat: 3, coat: 2})).hold
+    hold = priced_inventory.stub.CreateHold(hold_request({hat: 3, coat: 2}, tier="gold")).hold
 
     prices = {line.sku: cents(line.unit_price) for line in hold.lines}
     assert prices == {coat: 10_799, hat: 2500}  # 11999 x 0.9 = 10799.1 -> 10799
@@ -47,7 +37,7 @@ def test_the_locked_total_survives_a_rule_change_through_checkout(priced_invento
     client = priced_inventory.client
     sku = client.sku(product_id=client.product(price_cents=5000).id)
     rule = pricing.client.rule(stage=TIER, percent_off_bps=2000, customer_tier="gold", sku=sku)
-    hold = priced_inventory.stub.CreateHold(priced_hold_request({sku: 2})).hold
+    hold = priced_inventory.stub.CreateHold(hold_request({sku: 2}, tier="gold")).hold
     assert cents(hold.total) == 8000
 
     pricing.stub.UpdatePriceRule(
@@ -76,12 +66,12 @@ def test_an_unpriced_hold_has_no_prices(priced_inventory) -> None:
 
 
 def test_a_priced_hold_of_an_unknown_sku_is_not_found(priced_inventory) -> None:
-    failure = refusal(priced_inventory.stub.CreateHold, priced_hold_request({"NO-SUCH-SKU": 1}))
+    failure = refusal(priced_inventory.stub.CreateHold, hold_request({"NO-SUCH-SKU": 1}, tier="gold"))
     assert (failure.code, failure.reason) == (grpc.StatusCode.NOT_FOUND, "SKU_NOT_FOUND")
 
 
 def test_a_bad_customer_tier_is_refused_before_pricing_is_asked(priced_inventory) -> None:
-    request = priced_hold_request({priced_inventory.client.sku(): 1}, tier="no spaces allowed")
+    request = hold_request({priced_inventory.client.sku(): 1}, tier="no spaces allowed")
     failure = refusal(priced_inventory.stub.CreateHold, request)
     assert failure.code == grpc.StatusCode.INVALID_ARGUMENT
     assert [f for f, _ in failure.field_violations] == ["pricing.customer_tier"]
@@ -115,7 +105,7 @@ def pricing_down(request, database_url: str, silent_port: int) -> Iterator[Runni
 def test_pricing_down_makes_create_hold_unavailable_and_holds_nothing(pricing_down, inventory) -> None:
     owner = unique_sku("owner")
     sku = inventory.client.sku(on_hand=5)
-    failure = refusal(pricing_down.stub.CreateHold, priced_hold_request({sku: 2}, owner=owner))
+    failure = refusal(pricing_down.stub.CreateHold, hold_request({sku: 2}, owner_id=owner, tier="gold"))
     assert (failure.code, failure.reason) == (grpc.StatusCode.UNAVAILABLE, "PRICING_UNAVAILABLE")
     level = inventory.client.level(sku)
     assert (level.on_hand, level.reserved) == (5, 0)
@@ -135,7 +125,9 @@ def test_no_stock_lock_is_held_while_pricing_is_awaited(
     outcome: list[grpc.StatusCode] = []
     try:
         waiting = threading.Thread(
-            target=lambda: outcome.append(refusal(server.stub.CreateHold, priced_hold_request({sku: 1})).code)
+            target=lambda: outcome.append(
+                refusal(server.stub.CreateHold, hold_request({sku: 1}, tier="gold")).code
+            )
         )
         waiting.start()
         # While the priced call waits on pricing, a shopper takes the last unit of the same SKU.
@@ -151,7 +143,7 @@ def test_a_retried_priced_hold_replays_even_when_pricing_is_down(
     priced_inventory, database_url: str, inventory
 ) -> None:
     sku = inventory.client.sku(on_hand=3)
-    request = priced_hold_request({sku: 2})
+    request = hold_request({sku: 2}, tier="gold")
     first = priced_inventory.stub.CreateHold(request).hold
 
     settings = make_settings(database_url, pricing_address=f"127.0.0.1:{closed_port()}")

@@ -27,6 +27,7 @@ from sweeper.expiry import (
 )
 from tests.conftest import make_settings
 from tests.integration.conftest import expiry_record, overdue_count
+from tests.support.builders import hold_request
 from tests.support.grpc_helpers import new_request_id
 
 DAY = timedelta(hours=24)
@@ -307,9 +308,7 @@ def test_parallel_runs_racing_reserves_on_the_same_skus_expire_each_hold_once(
 
 
 def create_hold(inventory, request_id: str, sku: str) -> str:
-    request = pb.CreateHoldRequest(
-        request_id=request_id, owner_id="purge", lines=[pb.HoldLine(sku=sku, quantity=1)]
-    )
+    request = hold_request({sku: 1}, request_id=request_id, owner_id="purge")
     return str(inventory.stub.CreateHold(request).hold.id)
 
 

@@ -40,4 +40,4 @@ def test_the_worker_reports_the_holds_it_expired_and_the_scheduler_its_leadershi
         for line in lines
         if "logger" in line
     )
-    assert (scheduler.stop(), worker.stop()) == (0, 0)
+    assert (scheduler.terminate(), worker.terminate()) == (0, 0)

@@ -14,21 +14,22 @@ import psycopg
 import redis
 from dramatiq.results import Results
 from holdfast.inventory.v1 import inventory_pb2 as pb
-from psycopg import sql
 
 from bench.sweeper_clear import seed_holds
-from holdfast_dev.infra import ensure_database, with_database
+from holdfast_dev.infra import with_database
 from holdfast_ops.audit import find_breaches
 from sweeper.actors import declare
 from sweeper.broker import make_broker
 from sweeper.leader import leader_key
 from tests.conftest import make_settings
-from tests.integration.conftest import SweeperProcess, expiry_record, overdue_count
+from tests.integration.conftest import expiry_record, overdue_count
+from tests.support.databases import create_database, drop_database
 from tests.support.grpc_helpers import failure, new_request_id
 from tests.support.polling import wait_until
+from tests.support.processes import ModuleProcess
 
 
-def runs_that_expired(process: SweeperProcess) -> list[int]:
+def runs_that_expired(process: ModuleProcess) -> list[int]:
     """Holds expired by each of a worker's finished runs that expired any (its JSON log lines)."""
     counts = []
     for line in process.log().splitlines():
@@ -37,7 +38,7 @@ def runs_that_expired(process: SweeperProcess) -> list[int]:
     return [c for c in counts if c]
 
 
-def holds_expired_by(process: SweeperProcess) -> int:
+def holds_expired_by(process: ModuleProcess) -> int:
     """Holds a worker reports expired, summed over its finished runs."""
     return sum(runs_that_expired(process))
 
@@ -66,7 +67,7 @@ def test_a_real_worker_expires_10000_overdue_holds_keeping_every_invariant(sweep
     all_expired(db, owner, 10_000, 2)
     assert find_breaches(database_url) == {}
     # SIGTERM, as `make run` sends it on Ctrl-C: both stop cleanly.
-    assert (scheduler.stop(), worker.stop()) == (0, 0)
+    assert (scheduler.terminate(), worker.terminate()) == (0, 0)
 
 
 def test_the_first_tick_clears_a_backlog_of_many_batches_in_parallel_runs(sweeper, db):
@@ -183,7 +184,7 @@ def test_one_scheduler_leads_and_a_standby_takes_over_when_it_dies(sweeper, db, 
     all_expired(db, owner, 100, 1)
 
     # Stopped cleanly, a leader hands the lock over at once.
-    assert standby.stop() == 0
+    assert standby.terminate() == 0
     assert client.get(key) is None
     client.close()
 
@@ -217,7 +218,7 @@ def test_a_database_outage_makes_the_actor_retry_and_never_stops_the_worker(
     scheduler = sweeper("scheduler", database_url=late_url)
     wait_until(lambda: "Retrying message" in worker.log(), 60, "the actor to fail and be retried")
     try:
-        ensure_database(pg_server_url, name, template=template_database)
+        create_database(pg_server_url, name, template=template_database)
         with psycopg.connect(late_url, autocommit=True) as late:
             owner = seed_holds(late, holds=300, skus=20)
             wait_until(lambda: overdue_count(late) == 0, 60, "the worker to recover")
@@ -235,5 +236,4 @@ def test_a_database_outage_makes_the_actor_retry_and_never_stops_the_worker(
         assert worker.alive and scheduler.alive
         assert find_breaches(late_url) == {}
     finally:
-        with psycopg.connect(pg_server_url, autocommit=True) as server:
-            server.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        drop_database(pg_server_url, name)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import grpc
@@ -17,7 +15,7 @@ from holdfast_common.security.scopes import INVENTORY_READ, INVENTORY_WRITE, PRI
 from holdfast_dev.certs import FILES, CertPaths, generate
 from tests.conftest import RunningService, make_settings, start_inventory, start_pricing
 from tests.support.grpc_helpers import Pricing, failure, new_request_id, usd_cents
-from tests.support.paths import REPO_ROOT
+from tests.support.processes import run_module
 from tests.support.security import Token, auth_tokens, client_tls, server_tls, tls_channel
 
 INVENTORY_CALLER = Token("inventory_svc", (PRICING_READ,))
@@ -157,14 +155,7 @@ def test_pricing_refuses_inventory_without_its_token_and_the_hold_says_pricing_i
 
 
 def _run(module: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO_ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    return run_module(module, *args, env=env, timeout=30)
 
 
 def _env(values: dict[str, object]) -> dict[str, str]:
@@ -226,13 +217,8 @@ def test_make_seed_loads_the_demo_over_mutual_tls_with_client_token(tls_inventor
 )
 def test_a_service_with_unusable_security_settings_exits_naming_the_setting(database_url, certs, env, named):
     env = {key: value.replace("{cert}", str(certs.server_cert)) for key, value in env.items()}
-    result = subprocess.run(
-        [sys.executable, "-m", "pricing_svc"],
-        cwd=REPO_ROOT,
-        env={**os.environ, "DATABASE_URL": database_url, "PRICING_LISTEN": "127.0.0.1:0", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run_module(
+        "pricing_svc", env={"DATABASE_URL": database_url, "PRICING_LISTEN": "127.0.0.1:0", **env}
     )
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]

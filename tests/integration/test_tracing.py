@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import grpc
 import pytest
 from holdfast.inventory.v1 import inventory_pb2 as ipb
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -24,7 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from tests.support.grpc_helpers import Inventory, Pricing, new_request_id
 from tests.support.paths import REPO_ROOT
 from tests.support.polling import wait_until
-from tests.support.ports import free_port
+from tests.support.service_process import ServiceProcess
 
 CREATE_HOLD = "/holdfast.inventory.v1.InventoryService/CreateHold"
 QUOTE = "/holdfast.pricing.v1.PricingService/BatchQuoteCarts"
@@ -95,44 +94,19 @@ def collector() -> Iterator[Collector]:
     running.close()
 
 
-def _service(module: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", module],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
+def test_a_priced_create_hold_is_one_trace_across_inventory_and_pricing(database_url, collector, tmp_path):
+    env = {
+        "DATABASE_URL": database_url,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "LOG_LEVEL": "WARNING",
+    }
+    pricing_process = ServiceProcess("pricing_svc", tmp_path / "pricing.log", **env)
+    inventory_process = ServiceProcess(
+        "inventory_svc", tmp_path / "inventory.log", PRICING_ADDRESS=pricing_process.target, **env
     )
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    process.terminate()  # SIGTERM: drains, then flushes the spans still batched
+    inventory, pricing = Inventory(inventory_process.target), Pricing(pricing_process.target)
     try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def test_a_priced_create_hold_is_one_trace_across_inventory_and_pricing(database_url, collector):
-    pricing_port, inventory_port = free_port(), free_port()
-    env = dict(
-        os.environ,
-        DATABASE_URL=database_url,
-        PRICING_LISTEN=f"127.0.0.1:{pricing_port}",
-        PRICING_ADDRESS=f"127.0.0.1:{pricing_port}",
-        INVENTORY_LISTEN=f"127.0.0.1:{inventory_port}",
-        OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint,
-        OTEL_BSP_SCHEDULE_DELAY="100",
-        LOG_LEVEL="WARNING",
-    )
-    pricing_process = _service("pricing_svc", env)
-    inventory_process = _service("inventory_svc", env)
-    inventory, pricing = Inventory(f"127.0.0.1:{inventory_port}"), Pricing(f"127.0.0.1:{pricing_port}")
-    try:
-        grpc.channel_ready_future(pricing.channel).result(timeout=30)
-        grpc.channel_ready_future(inventory.channel).result(timeout=30)
         sku = inventory.sku(product_id=inventory.product(price_cents=2500).id)
         hold = inventory.stub.CreateHold(
             ipb.CreateHoldRequest(
@@ -155,8 +129,9 @@ def test_a_priced_create_hold_is_one_trace_across_inventory_and_pricing(database
     finally:
         inventory.close()
         pricing.close()
-        _stop(inventory_process)
-        _stop(pricing_process)
+        # SIGTERM: each drains, then flushes the spans still batched.
+        inventory_process.terminate()
+        pricing_process.terminate()
 
     trace = the_hold_s_trace()
     by_kind = {(s.service, s.name, s.kind): s for s in trace}

@@ -17,6 +17,7 @@ from holdfast.inventory.v1 import inventory_pb2_grpc as pb_grpc
 from holdfast.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 from holdfast_common.values.money import Money
+from tests.support.builders import hold_request, new_request_id
 
 
 @dataclass
@@ -64,16 +65,8 @@ def refusal(call: Callable[[Any], Any], request: Any) -> RpcFailure:
     raise AssertionError(f"{type(request).__name__} was not refused")
 
 
-def new_request_id() -> str:
-    return str(uuid.uuid4())
-
-
 def unique_sku(prefix: str = "SKU") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def usd(units: int, nanos: int = 0) -> dict[str, object]:
-    return {"currency_code": "USD", "units": units, "nanos": nanos}
 
 
 def usd_cents(cents: int) -> money_pb2.Money:
@@ -126,14 +119,7 @@ class Inventory:
     def hold(
         self, lines: dict[str, int], owner_id: str = "owner", ttl_seconds: float | None = None
     ) -> pb.Hold:
-        request = pb.CreateHoldRequest(
-            request_id=new_request_id(),
-            owner_id=owner_id,
-            lines=[pb.HoldLine(sku=s, quantity=q) for s, q in lines.items()],
-        )
-        if ttl_seconds is not None:
-            request.ttl.FromNanoseconds(int(ttl_seconds * 1e9))
-        return self.stub.CreateHold(request).hold
+        return self.stub.CreateHold(hold_request(lines, owner_id=owner_id, ttl_seconds=ttl_seconds)).hold
 
 
 class Pricing:

@@ -11,6 +11,7 @@ from holdfast_common.errors import ErrorKind, HoldfastError
 from holdfast_common.settings import Settings
 from inventory_svc import validation
 from inventory_svc.models import AdjustmentReason, HoldLine, StockAdjustment
+from tests.support import builders
 
 SETTINGS = Settings(
     database_url="",
@@ -21,13 +22,13 @@ SETTINGS = Settings(
 )
 
 
-def hold_request(lines: list[tuple[str, int]] | None = None, **fields: object) -> pb.CreateHoldRequest:
-    values: dict[str, object] = {"request_id": "req-1", "owner_id": "cart-1"}
-    values.update(fields)
-    request = pb.CreateHoldRequest(**values)  # type: ignore[arg-type]
-    for sku, quantity in [("SKU-A", 1)] if lines is None else lines:
-        request.lines.add(sku=sku, quantity=quantity)
-    return request
+def hold_request(
+    lines: list[tuple[str, int]] | None = None, request_id: str = "req-1", owner_id: str = "cart-1"
+) -> pb.CreateHoldRequest:
+    """A fixed request (the same ids every run), one line of SKU-A unless `lines` are given."""
+    return builders.hold_request(
+        [("SKU-A", 1)] if lines is None else lines, request_id=request_id, owner_id=owner_id
+    )
 
 
 def with_ttl(request: pb.CreateHoldRequest, seconds: int, nanos: int = 0) -> pb.CreateHoldRequest:

@@ -1,81 +1,37 @@
-"""A table of bad requests: each gets the right code and reason, and the database is unchanged."""
+"""A table of bad inventory requests: each gets the right code and reason, and the database
+is unchanged."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, cast
 
 import grpc
 import pytest
-from google.protobuf import duration_pb2, field_mask_pb2
-from google.protobuf.message import Message
+from google.protobuf import duration_pb2
 from google.type import money_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
-from holdfast.pricing.v1 import pricing_pb2 as ppb
 
-from holdfast_common.values.money import MAX_AMOUNT_MINOR, Money
-from tests.support.grpc_helpers import cents, new_request_id, refusal, unique_sku
+from tests.support.bad_input import (
+    BAD,
+    INVALID,
+    NOT_FOUND,
+    Case,
+    World,
+    assert_refused_and_nothing_written,
+    build_world,
+    usd,
+)
+from tests.support.builders import hold_request
+from tests.support.grpc_helpers import new_request_id, refusal, unique_sku
 
 INT64_MAX = 2**63 - 1
-INVALID = grpc.StatusCode.INVALID_ARGUMENT
-NOT_FOUND = grpc.StatusCode.NOT_FOUND
-
-
-@dataclass
-class World:
-    """Things that exist, so a bad request has something it could wrongly change."""
-
-    sku: str  # 10 on hand, 2 held by `hold`
-    other_sku: str
-    hold: pb.Hold
-    owner: str
-    holds_token: str  # page 2 of ListHolds(owner, every state, page_size=1)
-    category_id: str
-    products_token: str  # page 2 of ListProducts(category_id, page_size=1)
-    product_id: str
-    variants_token: str  # page 2 of ListVariants(product_id, page_size=1)
-    max_lines: int
-    max_quantity: int
-    max_ttl: int
+LONG_ID = "r" * 65
 
 
 @pytest.fixture(scope="module")
 def world(inventory) -> World:
-    client, stub = inventory.client, inventory.stub
-    product = client.product("two variants")
-    sku = client.sku(on_hand=10, product_id=product.id)
-    other_sku = client.sku(on_hand=5, product_id=product.id)
-    owner = f"owner-{uuid.uuid4().hex[:8]}"
-    hold = client.hold({sku: 2}, owner_id=owner)
-    client.hold({other_sku: 1}, owner_id=owner)
-    holds_token = stub.ListHolds(pb.ListHoldsRequest(owner_id=owner, page_size=1)).next_page_token
-    category = stub.CreateCategory(pb.CreateCategoryRequest(name=f"c-{uuid.uuid4().hex[:8]}")).category
-    client.product("a", category_id=category.id)
-    client.product("b", category_id=category.id)
-    products_token = stub.ListProducts(
-        pb.ListProductsRequest(category_id=category.id, page_size=1)
-    ).next_page_token
-    variants_token = stub.ListVariants(
-        pb.ListVariantsRequest(product_id=product.id, page_size=1)
-    ).next_page_token
-    assert holds_token and products_token and variants_token
-    s = inventory.settings
-    return World(
-        sku=sku,
-        other_sku=other_sku,
-        hold=hold,
-        owner=owner,
-        holds_token=holds_token,
-        category_id=category.id,
-        products_token=products_token,
-        product_id=product.id,
-        variants_token=variants_token,
-        max_lines=s.max_lines_per_hold,
-        max_quantity=s.max_quantity_per_line,
-        max_ttl=s.hold_max_ttl_seconds,
-    )
+    return build_world(inventory)
 
 
 def _ttl(seconds: int, nanos: int = 0) -> duration_pb2.Duration:
@@ -83,18 +39,14 @@ def _ttl(seconds: int, nanos: int = 0) -> duration_pb2.Duration:
 
 
 def _hold(w: World, lines=None, *, request_id=None, owner_id=None, ttl=None) -> pb.CreateHoldRequest:
-    request = pb.CreateHoldRequest(
-        request_id=new_request_id() if request_id is None else request_id,
+    request = hold_request(
+        [(w.sku, 1)] if lines is None else lines,
+        request_id=request_id,
         owner_id=w.owner if owner_id is None else owner_id,
-        lines=[pb.HoldLine(sku=s, quantity=q) for s, q in (lines if lines is not None else [(w.sku, 1)])],
     )
     if ttl is not None:
         request.ttl.CopyFrom(ttl)
     return request
-
-
-def _usd(units: int, nanos: int = 0) -> money_pb2.Money:
-    return money_pb2.Money(currency_code="USD", units=units, nanos=nanos)
 
 
 def _adjust(w: World, **fields) -> pb.AdjustStockRequest:
@@ -113,21 +65,6 @@ def _extend(w: World, **fields) -> pb.ExtendHoldRequest:
     values.update(fields)
     return pb.ExtendHoldRequest(**values)
 
-
-@dataclass
-class Case:
-    id: str
-    method: str
-    # (world) for inventory cases, (world, rule) for pricing ones.
-    build: Callable[..., Message]
-    code: grpc.StatusCode
-    reason: str
-    # For INVALID_ARGUMENT: the field a BadRequest violation must name.
-    field: str = ""
-
-
-LONG_ID = "r" * 65
-BAD = "INVALID_FIELDS"
 
 CASES = [
     # ---- CreateHold quantities and lines
@@ -747,7 +684,7 @@ CASES = [
     Case(
         "product base price over the maximum",
         "CreateProduct",
-        lambda w: pb.CreateProductRequest(title="t", base_price=_usd(10**10, 10_000_000)),
+        lambda w: pb.CreateProductRequest(title="t", base_price=usd(10**10, 10_000_000)),
         INVALID,
         BAD,
         "base_price",
@@ -756,7 +693,7 @@ CASES = [
         "variant adjustment under the minimum",
         "CreateVariant",
         lambda w: pb.CreateVariantRequest(
-            product_id=w.product_id, sku=unique_sku(), price_adjustment=_usd(-(10**10), -10_000_000)
+            product_id=w.product_id, sku=unique_sku(), price_adjustment=usd(-(10**10), -10_000_000)
         ),
         INVALID,
         BAD,
@@ -780,27 +717,10 @@ CASES = [
     ),
 ]
 
-SNAPSHOT = """
-SELECT (SELECT count(*) FROM stock), (SELECT count(*) FROM stock_ledger), (SELECT count(*) FROM holds),
-       (SELECT count(*) FROM hold_lines), (SELECT count(*) FROM idempotency_keys),
-       (SELECT count(*) FROM categories), (SELECT count(*) FROM products), (SELECT count(*) FROM variants),
-       (SELECT COALESCE(sum(on_hand), 0) FROM stock), (SELECT COALESCE(sum(reserved), 0) FROM stock),
-       (SELECT md5(COALESCE(string_agg(id::text || state || expire_time::text, ',' ORDER BY id), ''))
-          FROM holds),
-       (SELECT md5(COALESCE(string_agg(r::text, ',' ORDER BY r.id), '')) FROM price_rules r)
-"""
-
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_request_is_refused_and_writes_nothing(inventory, db, world, case):
-    request = case.build(world)
-    before = db.execute(SNAPSHOT).fetchone()
-    f = refusal(getattr(inventory.stub, case.method), request)
-    assert (f.code, f.reason) == (case.code, case.reason), f.message
-    assert f.domain == "holdfast.inventory"
-    if case.field:
-        assert case.field in [name for name, _ in f.field_violations], f.field_violations
-    assert db.execute(SNAPSHOT).fetchone() == before, "a refused request changed the database"
+    assert_refused_and_nothing_written(inventory.stub, db, case, case.build(world), "holdfast.inventory")
     # The hold the bad requests aimed at is untouched.
     assert inventory.stub.GetHold(pb.GetHoldRequest(id=world.hold.id)).hold == world.hold
 
@@ -833,120 +753,6 @@ def test_errors_leak_no_internals(inventory, world):
         assert "Traceback" not in message and "SELECT" not in message and "psycopg" not in message
 
 
-# ---------------------------------------------------------------- pricing
-
-
-@pytest.fixture(scope="module")
-def rule(pricing, world) -> ppb.PriceRule:
-    """A BULK rule on the world's SKU, for updates to aim at."""
-    return pricing.client.rule(
-        name="bulk", stage=ppb.PRICE_STAGE_BULK, percent_off_bps=500, min_quantity=2, sku=world.sku
-    )
-
-
-def _bulk_rule(**scope: Any) -> ppb.PriceRule:
-    return ppb.PriceRule(name="r", stage=ppb.PRICE_STAGE_BULK, percent_off_bps=500, min_quantity=2, **scope)
-
-
-def _create_rule(rule: ppb.PriceRule) -> ppb.CreatePriceRuleRequest:
-    return ppb.CreatePriceRuleRequest(request_id=new_request_id(), rule=rule)
-
-
-PRICING_CASES = [
-    # Found by the fuzz: a SKU scope that failed validation still made a Scope, which
-    # refused an empty target with a ValueError: INTERNAL.
-    Case(
-        "rule sku empty",
-        "CreatePriceRule",
-        lambda w, r: _create_rule(_bulk_rule(sku="")),
-        INVALID,
-        BAD,
-        "rule.sku",
-    ),
-    Case(
-        "rule sku malformed",
-        "CreatePriceRule",
-        lambda w, r: _create_rule(_bulk_rule(sku="a b")),
-        INVALID,
-        BAD,
-        "rule.sku",
-    ),
-    Case(
-        "update to an empty sku scope",
-        "UpdatePriceRule",
-        lambda w, r: ppb.UpdatePriceRuleRequest(
-            request_id=new_request_id(),
-            rule=ppb.PriceRule(id=r.id, sku=""),
-            update_mask=field_mask_pb2.FieldMask(paths=["sku"]),
-        ),
-        INVALID,
-        BAD,
-        "rule.sku",
-    ),
-    Case(
-        "rule amount_off over the maximum",
-        "CreatePriceRule",
-        lambda w, r: _create_rule(
-            ppb.PriceRule(
-                name="r",
-                stage=ppb.PRICE_STAGE_TIER,
-                customer_tier="gold",
-                amount_off=_usd(10**10, 10_000_000),
-                all_skus=True,
-            )
-        ),
-        INVALID,
-        BAD,
-        "rule.amount_off",
-    ),
-    Case(
-        "list rules negative page_size",
-        "ListPriceRules",
-        lambda w, r: ppb.ListPriceRulesRequest(page_size=-1),
-        INVALID,
-        BAD,
-        "page_size",
-    ),
-    Case(
-        "list rules forged token",
-        "ListPriceRules",
-        lambda w, r: ppb.ListPriceRulesRequest(page_token="bm90IGEgdG9rZW4.deadbeef"),
-        INVALID,
-        BAD,
-        "page_token",
-    ),
-    Case(
-        "list rules token of holds",
-        "ListPriceRules",
-        lambda w, r: ppb.ListPriceRulesRequest(page_token=w.holds_token),
-        INVALID,
-        BAD,
-        "page_token",
-    ),
-    Case(
-        "quote a hundred bad lines",
-        "QuoteCart",
-        lambda w, r: ppb.QuoteCartRequest(lines=[ppb.CartLine(sku="a b", quantity=0)] * 100),
-        INVALID,
-        BAD,
-        "lines[0].sku",
-    ),
-]
-
-
-@pytest.mark.parametrize("case", PRICING_CASES, ids=[c.id for c in PRICING_CASES])
-def test_bad_pricing_request_is_refused_and_writes_nothing(pricing, db, world, rule, case):
-    request = case.build(world, rule)
-    before = db.execute(SNAPSHOT).fetchone()
-    f = refusal(getattr(pricing.stub, case.method), request)
-    assert (f.code, f.reason) == (case.code, case.reason), f.message
-    assert f.domain == "holdfast.pricing"
-    if case.field:
-        assert case.field in [name for name, _ in f.field_violations], f.field_violations
-    assert db.execute(SNAPSHOT).fetchone() == before, "a refused request changed the database"
-    assert pricing.stub.GetPriceRule(ppb.GetPriceRuleRequest(id=rule.id)).rule == rule
-
-
 def test_a_thousand_bad_fields_are_refused_in_a_status_that_fits(inventory):
     # Regression (fuzz): one violation per SKU made trailing metadata over gRPC's 8 KiB
     # limit, and the caller got RESOURCE_EXHAUSTED instead of this refusal.
@@ -955,36 +761,3 @@ def test_a_thousand_bad_fields_are_refused_in_a_status_that_fits(inventory):
     named = [name for name, _ in f.field_violations]
     assert named == [f"skus[{i}]" for i in range(11)]
     assert f.field_violations[-1][1] == "and 990 more bad fields, not listed"
-
-
-def test_the_dearest_cart_the_limits_allow_is_priced_exactly(inventory, priced_inventory, pricing):
-    # Regression: a price near int64 times a line's quantity overflowed google.type.Money
-    # (INTERNAL). At the largest amounts accepted, the largest cart still fits.
-    top = MAX_AMOUNT_MINOR
-    product = inventory.stub.CreateProduct(
-        pb.CreateProductRequest(title="dear", base_price=Money(top, "USD").to_proto())
-    ).product
-    lines, quantity = inventory.settings.max_lines_per_hold, inventory.settings.max_quantity_per_line
-    sku = unique_sku("DEAR")
-    inventory.stub.CreateVariant(
-        pb.CreateVariantRequest(
-            product_id=product.id,
-            sku=sku,
-            price_adjustment=Money(top, "USD").to_proto(),
-            initial_on_hand=quantity,
-        )
-    )
-    cart = pricing.stub.QuoteCart(
-        ppb.QuoteCartRequest(lines=[ppb.CartLine(sku=sku, quantity=quantity)] * lines)
-    ).quote
-    assert cents(cart.total) == 2 * top * quantity * lines
-    hold = priced_inventory.stub.CreateHold(
-        pb.CreateHoldRequest(
-            request_id=new_request_id(),
-            owner_id="dear",
-            lines=[pb.HoldLine(sku=sku, quantity=quantity)],
-            pricing=pb.HoldPricing(),
-        )
-    ).hold
-    assert cents(hold.total) == 2 * top * quantity
-    priced_inventory.stub.ReleaseHold(pb.ReleaseHoldRequest(request_id=new_request_id(), hold_id=hold.id))
