@@ -10,7 +10,7 @@ from holdfast_common.coalescer import Coalescer
 from holdfast_common.db.idempotency import RequestRecord
 from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction, read
 from holdfast_common.errors import ErrorKind, HoldfastError, not_found
-from holdfast_common.settings import Settings
+from holdfast_common.settings import HoldSettings
 from holdfast_common.values.pagination import PageRequest
 from inventory_svc.hold_batches import HoldRequest, create_holds, replay_hold
 from inventory_svc.models import Hold, HoldLine, HoldState, LockedPrices, NewHold
@@ -41,7 +41,7 @@ class Holds:
     the next one's transaction.
     """
 
-    def __init__(self, pool: AsyncPool, settings: Settings) -> None:
+    def __init__(self, pool: AsyncPool, settings: HoldSettings) -> None:
         self._pool = pool
         self._max_lifetime = timedelta(seconds=settings.hold_max_lifetime_seconds)
         self._batches = Coalescer[HoldRequest, Hold](

@@ -10,7 +10,7 @@ from google.protobuf.message import Message
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from holdfast_common.db.idempotency import RequestRecord, request_record
-from holdfast_common.settings import Settings
+from holdfast_common.settings import HoldSettings
 from holdfast_common.values.validation import Violations
 from inventory_svc.models import AdjustmentReason, HoldLine, HoldState, NewHold, StockAdjustment
 
@@ -58,7 +58,7 @@ def ttl(v: Violations, field: str, value: duration_pb2.Duration, max_seconds: in
     return timedelta(0)
 
 
-def create_hold(request: pb.CreateHoldRequest, settings: Settings) -> NewHold:
+def create_hold(request: pb.CreateHoldRequest, settings: HoldSettings) -> NewHold:
     v = Violations()
     v.request_id("request_id", request.request_id)
     v.text("owner_id", request.owner_id, max_len=MAX_OWNER_ID)
@@ -88,7 +88,7 @@ def create_hold(request: pb.CreateHoldRequest, settings: Settings) -> NewHold:
     return NewHold(request.request_id, request.owner_id, lines, hold_ttl, customer_tier)
 
 
-def extend_hold(request: pb.ExtendHoldRequest, settings: Settings) -> tuple[str, timedelta]:
+def extend_hold(request: pb.ExtendHoldRequest, settings: HoldSettings) -> tuple[str, timedelta]:
     v = Violations()
     v.request_id("request_id", request.request_id)
     canonical = v.uuid("hold_id", request.hold_id)

@@ -13,7 +13,7 @@ from holdfast_common.db.idempotency import request_record
 from holdfast_common.db.pool import AsyncPool
 from holdfast_common.errors import HoldfastError
 from holdfast_common.rpc.status import translate_errors
-from holdfast_common.settings import Settings
+from holdfast_common.settings import InventoryServiceSettings
 from holdfast_common.values.money import money_from_proto
 from holdfast_common.values.pagination import PageTokens
 from holdfast_common.values.validation import Violations, resource_id
@@ -30,18 +30,20 @@ Ctx = grpc.aio.ServicerContext
 
 @translate_errors(ERROR_DOMAIN)
 class InventoryServicer(pb_grpc.InventoryServiceServicer):
-    def __init__(self, pool: AsyncPool, settings: Settings, pricing: PricingClient) -> None:
+    def __init__(self, pool: AsyncPool, settings: InventoryServiceSettings, pricing: PricingClient) -> None:
         self._settings = settings
         self._pricing = pricing
         self._catalog = Catalog(pool)
-        self._holds = Holds(pool, settings)
+        self._holds = Holds(pool, settings.holds)
         self._pool = pool
         # One LISTEN connection for every WatchStockLevels stream of the process.
-        self.stock_events = StockEvents(listener_connect(settings), lambda skus: get_levels(pool, skus))
+        self.stock_events = StockEvents(
+            listener_connect(settings.database), lambda skus: get_levels(pool, skus)
+        )
         self._pages = PageTokens(
-            settings.page_token_secret,
-            default_size=settings.default_page_size,
-            max_size=settings.max_page_size,
+            settings.server.page_token_secret,
+            default_size=settings.server.default_page_size,
+            max_size=settings.server.max_page_size,
         )
 
     async def close(self) -> None:
@@ -83,7 +85,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
                 v,
                 "base_price",
                 request.base_price,
-                store_currency=self._settings.store_currency,
+                store_currency=self._settings.server.store_currency,
                 allow_negative=False,
             )
         v.raise_if_any()
@@ -122,7 +124,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
                 v,
                 "price_adjustment",
                 request.price_adjustment,
-                store_currency=self._settings.store_currency,
+                store_currency=self._settings.server.store_currency,
                 allow_negative=True,
             )
             adjustment = money.minor if money else 0
@@ -190,7 +192,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     # ------------------------------------------------------------ holds
 
     async def CreateHold(self, request: pb.CreateHoldRequest, context: Ctx) -> Any:
-        new = requests.create_hold(request, self._settings)
+        new = requests.create_hold(request, self._settings.holds)
         record = request_record("CreateHold", request)
         prices = None
         if new.customer_tier is not None:
@@ -223,7 +225,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     async def ExtendHold(self, request: pb.ExtendHoldRequest, context: Ctx) -> Any:
-        hold_id, ttl = requests.extend_hold(request, self._settings)
+        hold_id, ttl = requests.extend_hold(request, self._settings.holds)
         hold = await self._holds.extend(hold_id, ttl, request_record("ExtendHold", request))
         return pb.ExtendHoldResponse(hold=convert.hold(hold))
 

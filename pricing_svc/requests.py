@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from holdfast.pricing.v1 import pricing_pb2 as pb
 
-from holdfast_common.settings import Settings
+from holdfast_common.settings import QuoteSettings
 from holdfast_common.values.money import money_from_proto
 from holdfast_common.values.validation import Violations
 from pricing_svc.engine import PriceRule, Scope, Stage
@@ -57,13 +57,13 @@ def price_time(v: Violations, request: pb.QuotePriceRequest | pb.QuoteCartReques
     return _instant(v, "price_time", request.price_time) if request.HasField("price_time") else None
 
 
-def _quantity(v: Violations, field: str, quantity: int, settings: Settings) -> None:
+def _quantity(v: Violations, field: str, quantity: int, settings: QuoteSettings) -> None:
     if not 0 < quantity <= settings.max_quantity_per_line:
         v.add(field, f"must be 1-{settings.max_quantity_per_line}")
 
 
 def quote_price(
-    request: pb.QuotePriceRequest, settings: Settings
+    request: pb.QuotePriceRequest, settings: QuoteSettings
 ) -> tuple[list[tuple[str, int]], str, datetime | None]:
     v = Violations()
     v.sku("sku", request.sku)
@@ -75,14 +75,14 @@ def quote_price(
 
 
 def quote_cart(
-    request: pb.QuoteCartRequest, settings: Settings
+    request: pb.QuoteCartRequest, settings: QuoteSettings
 ) -> tuple[list[tuple[str, int]], str, datetime | None]:
     v = Violations()
     if not request.lines:
         v.add("lines", "must name at least one SKU")
-    elif len(request.lines) > settings.max_lines_per_hold:
-        v.add("lines", f"must have at most {settings.max_lines_per_hold} lines")
-    for i, line in enumerate(request.lines[: settings.max_lines_per_hold]):
+    elif len(request.lines) > settings.max_lines_per_quote:
+        v.add("lines", f"must have at most {settings.max_lines_per_quote} lines")
+    for i, line in enumerate(request.lines[: settings.max_lines_per_quote]):
         v.sku(f"lines[{i}].sku", line.sku)
         _quantity(v, f"lines[{i}].quantity", line.quantity, settings)
     v.customer_tier("customer_tier", request.customer_tier)

@@ -14,7 +14,7 @@ from holdfast_common.db.idempotency import request_record
 from holdfast_common.db.pool import AsyncPool
 from holdfast_common.errors import HoldfastError
 from holdfast_common.rpc.status import status_proto, translate_errors
-from holdfast_common.settings import Settings
+from holdfast_common.settings import PricingServiceSettings
 from holdfast_common.values.pagination import PageTokens
 from holdfast_common.values.timestamps import timestamp
 from holdfast_common.values.validation import Violations, resource_id
@@ -29,14 +29,14 @@ Ctx = grpc.aio.ServicerContext
 
 @translate_errors(ERROR_DOMAIN)
 class PricingServicer(pb_grpc.PricingServiceServicer):
-    def __init__(self, pool: AsyncPool, settings: Settings) -> None:
+    def __init__(self, pool: AsyncPool, settings: PricingServiceSettings) -> None:
         self._settings = settings
-        self._quotes = Quotes(pool, settings)
-        self._rules = Rules(pool, settings.store_currency)
+        self._quotes = Quotes(pool, settings.quotes)
+        self._rules = Rules(pool, settings.server.store_currency)
         self._pages = PageTokens(
-            settings.page_token_secret,
-            default_size=settings.default_page_size,
-            max_size=settings.max_page_size,
+            settings.server.page_token_secret,
+            default_size=settings.server.default_page_size,
+            max_size=settings.server.max_page_size,
         )
 
     async def close(self) -> None:
@@ -46,13 +46,13 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
     # ------------------------------------------------------------ quotes
 
     async def QuotePrice(self, request: pb.QuotePriceRequest, context: Ctx) -> Any:
-        lines, tier, at = requests.quote_price(request, self._settings)
+        lines, tier, at = requests.quote_price(request, self._settings.quotes)
         cart, price_time = await self._quotes.quote_cart(lines, tier, at)
         (line,) = cart.lines
         return pb.QuotePriceResponse(quote=convert.price_quote(line), price_time=timestamp(price_time))
 
     async def QuoteCart(self, request: pb.QuoteCartRequest, context: Ctx) -> Any:
-        lines, tier, at = requests.quote_cart(request, self._settings)
+        lines, tier, at = requests.quote_cart(request, self._settings.quotes)
         return _quote_cart_response(*await self._quotes.quote_cart(lines, tier, at))
 
     async def BatchQuoteCarts(self, request: pb.BatchQuoteCartsRequest, context: Ctx) -> Any:
@@ -63,7 +63,7 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         carts: list[CartRequest | HoldfastError] = []
         for asked in request.requests:
             try:
-                carts.append(CartRequest(*requests.quote_cart(asked, self._settings)))
+                carts.append(CartRequest(*requests.quote_cart(asked, self._settings.quotes)))
             except HoldfastError as refusal:
                 carts.append(refusal)
         quoted = iter(await self._quotes.quote_carts([c for c in carts if isinstance(c, CartRequest)]))
@@ -82,7 +82,7 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         v = Violations()
         v.request_id("request_id", request.request_id)
         v.raise_if_any()
-        rule = requests.price_rule(request.rule, str(uuid6.uuid7()), self._settings.store_currency)
+        rule = requests.price_rule(request.rule, str(uuid6.uuid7()), self._settings.server.store_currency)
         stored = await self._rules.create(rule, request_record("CreatePriceRule", request))
         return pb.CreatePriceRuleResponse(rule=convert.price_rule(stored))
 
@@ -104,7 +104,7 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
     async def UpdatePriceRule(self, request: pb.UpdatePriceRuleRequest, context: Ctx) -> Any:
         rule_id = resource_id(request.rule.id, request_id=request.request_id, field="rule.id")
         paths = requests.update_paths(request.update_mask, request.rule)
-        currency = self._settings.store_currency
+        currency = self._settings.server.store_currency
 
         def change(current: StoredRule) -> PriceRule:
             merged = requests.apply_update(convert.price_rule(current), request.rule, paths)

@@ -72,9 +72,9 @@ def world(inventory) -> World:
         products_token=products_token,
         product_id=product.id,
         variants_token=variants_token,
-        max_lines=s.max_lines_per_hold,
-        max_quantity=s.max_quantity_per_line,
-        max_ttl=s.hold_max_ttl_seconds,
+        max_lines=s.holds.max_lines_per_hold,
+        max_quantity=s.holds.max_quantity_per_line,
+        max_ttl=s.holds.hold_max_ttl_seconds,
     )
 
 
@@ -964,7 +964,10 @@ def test_the_dearest_cart_the_limits_allow_is_priced_exactly(inventory, priced_i
     product = inventory.stub.CreateProduct(
         pb.CreateProductRequest(title="dear", base_price=Money(top, "USD").to_proto())
     ).product
-    lines, quantity = inventory.settings.max_lines_per_hold, inventory.settings.max_quantity_per_line
+    lines, quantity = (
+        inventory.settings.holds.max_lines_per_hold,
+        inventory.settings.holds.max_quantity_per_line,
+    )
     sku = unique_sku("DEAR")
     inventory.stub.CreateVariant(
         pb.CreateVariantRequest(
