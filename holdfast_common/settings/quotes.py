@@ -9,8 +9,8 @@ from holdfast_common.settings.section import Section
 
 
 class QuoteSettings(Section):
-    """Quotes. Concurrent quotes in pricing_svc share their two catalog reads, batched like
-    holds; inventory_svc's pricing client batches the carts of concurrent priced holds into one
+    """Concurrent quotes in pricing_svc share their two catalog reads, batched like holds;
+    inventory_svc's pricing client batches the carts of concurrent priced holds into one
     BatchQuoteCarts call by these same settings. A priced hold's cart is a quote, so pricing_svc
     refuses one of more than `MAX_LINES_PER_QUOTE` lines: keep it at least `MAX_LINES_PER_HOLD`."""
 
