@@ -31,7 +31,7 @@ from bench.measurement import Measurement, summarize
 from bench.skus import SkuSet
 from bench.workloads import SCENARIOS, Metadata, Scenario
 from holdfast_common.rpc.channels import bearer, open_aio_channel
-from holdfast_common.settings import Settings
+from holdfast_common.settings import SecuritySettings
 
 MEASURING = "measuring"
 
@@ -60,9 +60,9 @@ class _Window:
         return max(0.0, min(self.end, self._loop.time()) - self.start)
 
 
-def _secure_settings() -> Settings:
+def _secure_settings() -> SecuritySettings:
     """The TLS files and token of --secure; a plaintext or token-less run would measure the wrong thing."""
-    settings = Settings()
+    settings = SecuritySettings()
     needed = ("tls_ca_file", "tls_client_cert_file", "client_token")
     missing = [name.upper() for name in needed if not getattr(settings, name)]
     if missing:
@@ -78,7 +78,7 @@ async def drive(
     concurrency: int,
     warmup: float,
     duration: float,
-    secure: Settings | None = None,
+    secure: SecuritySettings | None = None,
 ) -> Measurement:
     """Measures `scenario` on `target`; over mutual TLS with a token when `secure` says how."""
     loop = asyncio.get_running_loop()

@@ -11,9 +11,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-# Relative to where `make` runs (the checkout's root): the data belongs to the working copy,
-# not to wherever the package is installed.
-DATA_DIR = Path(os.environ.get("HOLDFAST_DATA_DIR", ".data")).resolve()
+from holdfast_common.settings import DevSettings
+
+# HOLDFAST_DATA_DIR, resolved once against the directory the process starts in.
+DATA_DIR = DevSettings().data_dir.resolve()
 APP_DATABASE = "holdfast"
 
 

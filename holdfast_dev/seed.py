@@ -19,7 +19,7 @@ from holdfast.pricing.v1 import pricing_pb2_grpc
 
 from holdfast_common.rpc.channels import bearer, open_channel
 from holdfast_common.security.tls import SecurityConfigError
-from holdfast_common.settings import Settings, get_settings
+from holdfast_common.settings import ClientSettings
 from holdfast_common.values.money import Money
 from holdfast_common.values.timestamps import timestamp
 
@@ -42,12 +42,13 @@ def _usd(cents: int) -> money_pb2.Money:
 
 
 class Seeder:
-    def __init__(self, settings: Settings) -> None:
-        channel = open_channel(settings.inventory_listen, settings)
+    def __init__(self, settings: ClientSettings) -> None:
+        server, security = settings.server, settings.security
+        channel = open_channel(server.inventory_listen, security)
         self._inventory = inventory_pb2_grpc.InventoryServiceStub(channel)
-        self._pricing = pricing_pb2_grpc.PricingServiceStub(open_channel(settings.pricing_listen, settings))
+        self._pricing = pricing_pb2_grpc.PricingServiceStub(open_channel(server.pricing_listen, security))
         # With auth on, CLIENT_TOKEN needs inventory:write and pricing:admin.
-        self._auth = bearer(settings.client_token)
+        self._auth = bearer(security.client_token)
         self._categories: dict[tuple[str, str], str] = {}
 
     def already_seeded(self) -> bool:
@@ -138,7 +139,7 @@ class Seeder:
 
 
 def main() -> int:
-    settings = get_settings()
+    settings = ClientSettings.from_environment()
     try:
         seeder = Seeder(settings)
     except SecurityConfigError as exc:

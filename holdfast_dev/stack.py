@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from holdfast_common.settings import get_settings
+from holdfast_common.settings import DatabaseSettings
 from holdfast_dev.infra import Infra, infrastructure
 from holdfast_ops.migrate import apply_migrations
 from holdfast_ops.roles import RoleConfigError, update_roles
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"holdfast: schema up to date ({applied} migration(s) applied)", flush=True)
         # With service URLs of their own (README "Database roles"), their roles follow the schema.
         try:
-            roles = update_roles(infra.database_url, get_settings())
+            roles = update_roles(infra.database_url, DatabaseSettings())
         except RoleConfigError as exc:
             print(f"holdfast: {exc}", file=sys.stderr)
             return 2

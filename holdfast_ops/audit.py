@@ -8,7 +8,7 @@ import sys
 import psycopg
 from psycopg.rows import dict_row
 
-from holdfast_common.settings import get_settings
+from holdfast_common.settings import DatabaseSettings
 from holdfast_ops.queries import Q
 
 CHECKS = {
@@ -35,11 +35,11 @@ def find_breaches(database_url: str) -> dict[str, list[str]]:
 
 
 def main() -> int:
-    settings = get_settings()
-    if not settings.database_url:
+    database = DatabaseSettings()
+    if not database.database_url:
         print("audit: DATABASE_URL is not set (`make audit` sets it for you)", file=sys.stderr)
         return 2
-    breaches = find_breaches(settings.database_url)
+    breaches = find_breaches(database.database_url)
     for name, lines in breaches.items():
         print(f"BREACH {name}: {len(lines)}")
         for line in lines[:50]:

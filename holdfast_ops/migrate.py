@@ -34,17 +34,17 @@ def apply_migrations(database_url: str) -> int:
 def main() -> int:
     """`python -m holdfast_ops.migrate`: applies pending migrations to DATABASE_URL, then,
     when services have URLs of their own, brings their roles up to date (holdfast_ops.roles)."""
-    from holdfast_common.settings import get_settings
+    from holdfast_common.settings import DatabaseSettings
     from holdfast_ops import roles as db_roles
 
-    settings = get_settings()
-    url = settings.database_url
+    database = DatabaseSettings()
+    url = database.database_url
     if not url:
         print("migrate: DATABASE_URL is not set", flush=True)
         return 2
     print(f"migrate: {apply_migrations(url)} migration(s) applied", flush=True)
     # A migration may add a table or a column a service uses: its grant follows at once.
-    if any(settings.service_database_urls().values()):
+    if any(database.service_database_urls().values()):
         return db_roles.main()
     return 0
 

@@ -28,7 +28,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 
-from holdfast_common.settings import DatabaseClient, Settings, get_settings
+from holdfast_common.settings import DatabaseClient, DatabaseSettings
 from holdfast_ops.queries import Q
 
 # The grants of each service, by the process names settings use.
@@ -66,11 +66,11 @@ class RoleTimeouts:
     idle_in_transaction_ms: int
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RoleTimeouts:
+    def from_settings(cls, database: DatabaseSettings) -> RoleTimeouts:
         return cls(
-            settings.db_statement_timeout_ms,
-            settings.db_lock_timeout_ms,
-            settings.db_idle_in_transaction_timeout_ms,
+            database.db_statement_timeout_ms,
+            database.db_lock_timeout_ms,
+            database.db_idle_in_transaction_timeout_ms,
         )
 
 
@@ -78,10 +78,10 @@ class RoleConfigError(ValueError):
     """The service URLs name roles that cannot be made least-privilege."""
 
 
-def service_roles(settings: Settings) -> list[ServiceRole]:
+def service_roles(database: DatabaseSettings) -> list[ServiceRole]:
     """The role each service's own URL names; services without a URL of their own are left out."""
     roles = []
-    for service, url in settings.service_database_urls().items():
+    for service, url in database.service_database_urls().items():
         if not url:
             continue
         params = conninfo_to_dict(url)
@@ -156,22 +156,22 @@ def _ensure_login(conn: psycopg.Connection[TupleRow], role: ServiceRole, verifie
     conn.execute(sql.SQL(statement).format(role=sql.Identifier(role.name), password=password))
 
 
-def update_roles(owner_url: str, settings: Settings) -> list[ServiceRole]:
+def update_roles(owner_url: str, database: DatabaseSettings) -> list[ServiceRole]:
     """Brings the roles of the service URLs up to date on the owner's database (none set: nothing)."""
-    roles = service_roles(settings)
+    roles = service_roles(database)
     if roles:
-        bootstrap(owner_url, roles, RoleTimeouts.from_settings(settings))
+        bootstrap(owner_url, roles, RoleTimeouts.from_settings(database))
     return roles
 
 
 def main() -> int:
     """`python -m holdfast_ops.roles`: the roles of the service URLs, on DATABASE_URL."""
-    settings = get_settings()
-    if not settings.database_url:
+    database = DatabaseSettings()
+    if not database.database_url:
         print("db_roles: DATABASE_URL (the schema owner's) is not set", file=sys.stderr)
         return 2
     try:
-        roles = update_roles(settings.database_url, settings)
+        roles = update_roles(database.database_url, database)
     except RoleConfigError as exc:
         print(f"db_roles: {exc}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ from holdfast_common.coalescer import Coalescer
 from holdfast_common.db.idempotency import RequestRecord, in_recorded_transaction
 from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all, fetch_one
 from holdfast_common.errors import ErrorKind, HoldfastError, not_found
-from holdfast_common.settings import Settings
+from holdfast_common.settings import HoldSettings
 from holdfast_common.values.pagination import PageRequest
 from inventory_svc.hold_batches import HoldRequest, create_holds, replay_hold
 from inventory_svc.models import Hold, HoldLine, HoldState, LockedPrices, NewHold
@@ -53,7 +53,7 @@ class Holds:
     the next one's transaction.
     """
 
-    def __init__(self, pool: AsyncPool, settings: Settings, pricing: PriceLocker) -> None:
+    def __init__(self, pool: AsyncPool, settings: HoldSettings, pricing: PriceLocker) -> None:
         self._pool = pool
         self._pricing = pricing
         self._max_lifetime = timedelta(seconds=settings.hold_max_lifetime_seconds)

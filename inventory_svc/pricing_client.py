@@ -16,7 +16,7 @@ from holdfast_common.errors import ErrorKind, HoldfastError
 from holdfast_common.observability.tracing import acquire as acquire_tracing
 from holdfast_common.observability.tracing import attached
 from holdfast_common.rpc.channels import bearer, open_aio_channel
-from holdfast_common.settings import Settings
+from holdfast_common.settings import InventoryServiceSettings
 from holdfast_common.values.money import INT64_MAX, money_from_proto
 from holdfast_common.values.validation import Violations
 from inventory_svc.models import HoldLine, LockedPrices
@@ -85,14 +85,16 @@ class PricingClient:
     """One channel to pricing_svc; the carts of concurrent priced holds are quoted together in
     one BatchQuoteCarts call, which has a deadline."""
 
-    def __init__(self, address: str, settings: Settings) -> None:
-        self._tracing = acquire_tracing(settings, "inventory_svc")
+    def __init__(self, settings: InventoryServiceSettings) -> None:
+        self._tracing = acquire_tracing(settings.observability, "inventory_svc")
         interceptors = self._tracing.client_interceptors() if self._tracing else None
-        self._channel = open_aio_channel(address, settings, interceptors)
-        self._metadata = bearer(settings.pricing_token)
+        client = settings.pricing_client
+        self._channel = open_aio_channel(client.pricing_address, settings.security, interceptors)
+        self._metadata = bearer(client.pricing_token)
         self._stub = pricing_pb2_grpc.PricingServiceStub(self._channel)
-        self._timeout = settings.pricing_timeout_seconds
-        self._settings = settings
+        self._timeout = client.pricing_timeout_seconds
+        # The carts of priced holds are quotes: they batch as pricing_svc batches its own.
+        self._quotes = settings.quotes
         self._batches: Coalescer[_Cart, LockedPrices] | None = None
 
     async def lock_prices(self, lines: tuple[HoldLine, ...], customer_tier: str) -> LockedPrices:
@@ -100,9 +102,9 @@ class PricingClient:
         if self._batches is None:  # made on first use: it needs the running event loop
             self._batches = Coalescer(
                 self._quote_batch,
-                max_batch=self._settings.quote_batch_max_size,
-                concurrency=self._settings.quote_batch_concurrency,
-                max_wait=self._settings.hold_batch_max_wait_seconds,
+                max_batch=self._quotes.quote_batch_max_size,
+                concurrency=self._quotes.quote_batch_concurrency,
+                max_wait=self._quotes.quote_batch_max_wait_seconds,
             )
         trace_context = self._tracing.current_context() if self._tracing else None
         return await self._batches.submit(_Cart(lines, customer_tier, trace_context), key=object())

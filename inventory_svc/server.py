@@ -11,7 +11,7 @@ from prometheus_client.registry import Collector
 from holdfast_common.db.pool import AsyncPool
 from holdfast_common.rpc.server import RunningServer
 from holdfast_common.rpc.service import Closers, run_service, start_service
-from holdfast_common.settings import Settings
+from holdfast_common.settings import InventoryServiceSettings
 from inventory_svc.metrics import HoldsCollector
 from inventory_svc.pricing_client import PricingClient
 from inventory_svc.servicer import InventoryServicer
@@ -23,10 +23,10 @@ def _holds_collector(pool: AsyncPool) -> list[Collector]:
     return [HoldsCollector(pool, asyncio.get_running_loop())]
 
 
-async def create_server(settings: Settings, listen: str | None = None) -> RunningServer:
+async def create_server(settings: InventoryServiceSettings, listen: str | None = None) -> RunningServer:
     """Starts serving; `listen` overrides the configured address ("127.0.0.1:0" in tests)."""
     settings = settings.for_service("inventory_svc")  # its pool and its LISTEN connection
-    pricing = PricingClient(settings.pricing_address, settings)
+    pricing = PricingClient(settings)
     draining: Closers = []
 
     def register(pool: AsyncPool, server: grpc.aio.Server, closers: Closers) -> list[str]:
@@ -40,10 +40,10 @@ async def create_server(settings: Settings, listen: str | None = None) -> Runnin
     try:
         running = await start_service(
             settings,
-            listen or settings.inventory_listen,
+            listen or settings.server.inventory_listen,
             "inventory_svc",
             register,
-            metrics_port=settings.inventory_metrics_port,
+            metrics_port=settings.observability.inventory_metrics_port,
             # Holds are inventory_svc's: only its replicas report the count of those in play.
             collectors=_holds_collector,
         )
@@ -56,4 +56,4 @@ async def create_server(settings: Settings, listen: str | None = None) -> Runnin
 
 
 def main() -> None:
-    run_service("inventory_svc", create_server)
+    run_service("inventory_svc", InventoryServiceSettings.from_environment(), create_server)

@@ -12,7 +12,7 @@ from holdfast.inventory.v1 import inventory_pb2_grpc as pb_grpc
 from holdfast_common.db.idempotency import request_record
 from holdfast_common.db.pool import AsyncPool
 from holdfast_common.rpc.status import translate_errors
-from holdfast_common.settings import Settings
+from holdfast_common.settings import InventoryServiceSettings
 from holdfast_common.values.pagination import PageTokens
 from inventory_svc import convert, validation
 from inventory_svc.catalog import Catalog
@@ -27,17 +27,19 @@ Ctx = grpc.aio.ServicerContext
 
 @translate_errors(ERROR_DOMAIN)
 class InventoryServicer(pb_grpc.InventoryServiceServicer):
-    def __init__(self, pool: AsyncPool, settings: Settings, pricing: PricingClient) -> None:
+    def __init__(self, pool: AsyncPool, settings: InventoryServiceSettings, pricing: PricingClient) -> None:
         self._settings = settings
         self._catalog = Catalog(pool)
-        self._holds = Holds(pool, settings, pricing)
+        self._holds = Holds(pool, settings.holds, pricing)
         self._pool = pool
         # One LISTEN connection for every WatchStockLevels stream of the process.
-        self.stock_events = StockEvents(listener_connect(settings), lambda skus: get_levels(pool, skus))
+        self.stock_events = StockEvents(
+            listener_connect(settings.database), lambda skus: get_levels(pool, skus)
+        )
         self._pages = PageTokens(
-            settings.page_token_secret,
-            default_size=settings.default_page_size,
-            max_size=settings.max_page_size,
+            settings.server.page_token_secret,
+            default_size=settings.server.default_page_size,
+            max_size=settings.server.max_page_size,
         )
 
     async def close(self) -> None:
@@ -60,7 +62,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     async def CreateProduct(self, request: pb.CreateProductRequest, context: Ctx) -> Any:
-        new, record = validation.create_product(request, self._settings)
+        new, record = validation.create_product(request, self._settings.server.store_currency)
         created = await self._catalog.create_product(new, record)
         return pb.CreateProductResponse(product=convert.product(created))
 
@@ -77,7 +79,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     async def CreateVariant(self, request: pb.CreateVariantRequest, context: Ctx) -> Any:
-        new, record = validation.create_variant(request, self._settings)
+        new, record = validation.create_variant(request, self._settings.server.store_currency)
         variant, level = await self._catalog.create_variant(new, record)
         return pb.CreateVariantResponse(
             variant=convert.variant(variant), stock_level=convert.stock_level(level)
@@ -120,7 +122,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     # ------------------------------------------------------------ holds
 
     async def CreateHold(self, request: pb.CreateHoldRequest, context: Ctx) -> Any:
-        new = validation.create_hold(request, self._settings)
+        new = validation.create_hold(request, self._settings.holds)
         hold = await self._holds.create(new, request_record("CreateHold", request))
         return pb.CreateHoldResponse(hold=convert.hold(hold))
 
@@ -137,7 +139,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     async def ExtendHold(self, request: pb.ExtendHoldRequest, context: Ctx) -> Any:
-        hold_id, ttl = validation.extend_hold(request, self._settings)
+        hold_id, ttl = validation.extend_hold(request, self._settings.holds)
         hold = await self._holds.extend(hold_id, ttl, request_record("ExtendHold", request))
         return pb.ExtendHoldResponse(hold=convert.hold(hold))
 

@@ -19,7 +19,7 @@ import structlog
 
 from holdfast_common.db.pool import AsyncConn, connection_kwargs
 from holdfast_common.errors import ErrorKind, HoldfastError
-from holdfast_common.settings import Settings
+from holdfast_common.settings import DatabaseSettings
 from inventory_svc.models import StockLevel
 from inventory_svc.queries import Q
 
@@ -34,19 +34,19 @@ Connect = Callable[[], Awaitable[AsyncConn]]
 ReadLevels = Callable[[list[str]], Awaitable[list[StockLevel]]]
 
 
-def listener_connect(settings: Settings) -> Connect:
+def listener_connect(database: DatabaseSettings) -> Connect:
     """Opens the listener's own connection: outside the pool, which would hand a LISTENing
     session to requests and take it back when it idles."""
 
     async def connect() -> AsyncConn:
         # TCP keepalives, so a peer that vanished without a word is noticed in about 25 s.
         return await psycopg.AsyncConnection.connect(
-            settings.database_url,
+            database.database_url,
             keepalives=1,
             keepalives_idle=10,
             keepalives_interval=5,
             keepalives_count=3,
-            **connection_kwargs(settings, APPLICATION_NAME),  # type: ignore[arg-type]
+            **connection_kwargs(database, APPLICATION_NAME),  # type: ignore[arg-type]
         )
 
     return connect

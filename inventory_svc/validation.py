@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from holdfast_common.db.idempotency import RequestRecord, request_record
-from holdfast_common.settings import Settings
+from holdfast_common.settings import HoldSettings
 from holdfast_common.values.limits import (
     MAX_BATCH_SKUS,
     MAX_DESCRIPTION,
@@ -91,7 +91,7 @@ def list_categories(request: pb.ListCategoriesRequest, pages: PageTokens) -> Pag
 
 
 def create_product(
-    request: pb.CreateProductRequest, settings: Settings
+    request: pb.CreateProductRequest, store_currency: str
 ) -> tuple[NewProduct, RequestRecord | None]:
     v = Violations()
     v.text("title", request.title, max_len=MAX_NAME)
@@ -106,7 +106,7 @@ def create_product(
             v,
             "base_price",
             request.base_price,
-            store_currency=settings.store_currency,
+            store_currency=store_currency,
             allow_negative=False,
         )
     v.raise_if_any()
@@ -130,7 +130,7 @@ def list_products(request: pb.ListProductsRequest, pages: PageTokens) -> tuple[s
 
 
 def create_variant(
-    request: pb.CreateVariantRequest, settings: Settings
+    request: pb.CreateVariantRequest, store_currency: str
 ) -> tuple[NewVariant, RequestRecord | None]:
     v = Violations()
     product_id = v.uuid("product_id", request.product_id)
@@ -141,7 +141,7 @@ def create_variant(
             v,
             "price_adjustment",
             request.price_adjustment,
-            store_currency=settings.store_currency,
+            store_currency=store_currency,
             allow_negative=True,
         )
         adjustment = money.minor if money else 0
@@ -181,7 +181,7 @@ def list_variants(request: pb.ListVariantsRequest, pages: PageTokens) -> tuple[s
 # ------------------------------------------------------------ holds
 
 
-def create_hold(request: pb.CreateHoldRequest, settings: Settings) -> NewHold:
+def create_hold(request: pb.CreateHoldRequest, settings: HoldSettings) -> NewHold:
     v = Violations()
     v.request_id("request_id", request.request_id)
     v.text("owner_id", request.owner_id, max_len=MAX_OWNER_ID)
@@ -211,7 +211,7 @@ def create_hold(request: pb.CreateHoldRequest, settings: Settings) -> NewHold:
     return NewHold(request.request_id, request.owner_id, lines, hold_ttl, customer_tier)
 
 
-def extend_hold(request: pb.ExtendHoldRequest, settings: Settings) -> tuple[str, timedelta]:
+def extend_hold(request: pb.ExtendHoldRequest, settings: HoldSettings) -> tuple[str, timedelta]:
     v = Violations()
     v.request_id("request_id", request.request_id)
     canonical = v.uuid("hold_id", request.hold_id)

@@ -12,7 +12,7 @@ from typing import Any
 from holdfast_common.coalescer import Coalescer
 from holdfast_common.db.pool import AsyncConn, AsyncPool, read
 from holdfast_common.errors import ErrorKind, HoldfastError, unknown_skus
-from holdfast_common.settings import Settings
+from holdfast_common.settings import QuoteSettings
 from pricing_svc.engine import CartQuote, SkuPricing, quote_cart
 from pricing_svc.queries import Q
 from pricing_svc.rules import StoredRule, rule_from_row
@@ -103,13 +103,13 @@ def quote_one(cart: CartRequest, inputs: QuoteInputs) -> tuple[CartQuote, dateti
 class Quotes:
     """Quotes through a coalescer: carts asked for together share one pair of reads."""
 
-    def __init__(self, pool: AsyncPool, settings: Settings) -> None:
+    def __init__(self, pool: AsyncPool, settings: QuoteSettings) -> None:
         self._pool = pool
         self._batches = Coalescer[CartRequest, tuple[CartQuote, datetime]](
             self.quote_carts,
             max_batch=settings.quote_batch_max_size,
             concurrency=settings.quote_batch_concurrency,
-            max_wait=settings.hold_batch_max_wait_seconds,
+            max_wait=settings.quote_batch_max_wait_seconds,
         )
 
     async def close(self) -> None:

@@ -8,13 +8,13 @@ from holdfast.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 from holdfast_common.db.pool import AsyncPool
 from holdfast_common.rpc.server import RunningServer
 from holdfast_common.rpc.service import Closers, run_service, start_service
-from holdfast_common.settings import Settings
+from holdfast_common.settings import PricingServiceSettings
 from pricing_svc.servicer import PricingServicer
 
 SERVICE_NAME = pricing_pb2.DESCRIPTOR.services_by_name["PricingService"].full_name
 
 
-async def create_server(settings: Settings, listen: str | None = None) -> RunningServer:
+async def create_server(settings: PricingServiceSettings, listen: str | None = None) -> RunningServer:
     """Starts serving; `listen` overrides the configured address ("127.0.0.1:0" in tests)."""
     settings = settings.for_service("pricing_svc")
 
@@ -26,12 +26,12 @@ async def create_server(settings: Settings, listen: str | None = None) -> Runnin
 
     return await start_service(
         settings,
-        listen or settings.pricing_listen,
+        listen or settings.server.pricing_listen,
         "pricing_svc",
         register,
-        metrics_port=settings.pricing_metrics_port,
+        metrics_port=settings.observability.pricing_metrics_port,
     )
 
 
 def main() -> None:
-    run_service("pricing_svc", create_server)
+    run_service("pricing_svc", PricingServiceSettings.from_environment(), create_server)

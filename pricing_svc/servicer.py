@@ -13,7 +13,7 @@ from holdfast_common.db.idempotency import request_record
 from holdfast_common.db.pool import AsyncPool
 from holdfast_common.errors import HoldfastError
 from holdfast_common.rpc.status import status_proto, translate_errors
-from holdfast_common.settings import Settings
+from holdfast_common.settings import PricingServiceSettings
 from holdfast_common.values.pagination import PageTokens
 from holdfast_common.values.timestamps import timestamp
 from pricing_svc import convert, validation
@@ -27,14 +27,14 @@ Ctx = grpc.aio.ServicerContext
 
 @translate_errors(ERROR_DOMAIN)
 class PricingServicer(pb_grpc.PricingServiceServicer):
-    def __init__(self, pool: AsyncPool, settings: Settings) -> None:
+    def __init__(self, pool: AsyncPool, settings: PricingServiceSettings) -> None:
         self._settings = settings
-        self._quotes = Quotes(pool, settings)
-        self._rules = Rules(pool, settings.store_currency)
+        self._quotes = Quotes(pool, settings.quotes)
+        self._rules = Rules(pool, settings.server.store_currency)
         self._pages = PageTokens(
-            settings.page_token_secret,
-            default_size=settings.default_page_size,
-            max_size=settings.max_page_size,
+            settings.server.page_token_secret,
+            default_size=settings.server.default_page_size,
+            max_size=settings.server.max_page_size,
         )
 
     async def close(self) -> None:
@@ -44,23 +44,25 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
     # ------------------------------------------------------------ quotes
 
     async def QuotePrice(self, request: pb.QuotePriceRequest, context: Ctx) -> Any:
-        cart, price_time = await self._quotes.quote_cart(validation.quote_price(request, self._settings))
+        cart, price_time = await self._quotes.quote_cart(
+            validation.quote_price(request, self._settings.quotes)
+        )
         (line,) = cart.lines
         return pb.QuotePriceResponse(quote=convert.price_quote(line), price_time=timestamp(price_time))
 
     async def QuoteCart(self, request: pb.QuoteCartRequest, context: Ctx) -> Any:
-        cart = validation.quote_cart(request, self._settings)
+        cart = validation.quote_cart(request, self._settings.quotes)
         return _quote_cart_response(*await self._quotes.quote_cart(cart))
 
     async def BatchQuoteCarts(self, request: pb.BatchQuoteCartsRequest, context: Ctx) -> Any:
-        carts = validation.batch_quote_carts(request, self._settings)
+        carts = validation.batch_quote_carts(request, self._settings.quotes)
         outcomes = await self._quotes.quote_each(carts)
         return pb.BatchQuoteCartsResponse(results=[_quote_cart_result(o) for o in outcomes])
 
     # ------------------------------------------------------------ rules
 
     async def CreatePriceRule(self, request: pb.CreatePriceRuleRequest, context: Ctx) -> Any:
-        rule = validation.create_price_rule(request, self._settings.store_currency)
+        rule = validation.create_price_rule(request, self._settings.server.store_currency)
         stored = await self._rules.create(rule, request_record("CreatePriceRule", request))
         return pb.CreatePriceRuleResponse(rule=convert.price_rule(stored))
 
@@ -77,7 +79,7 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         )
 
     async def UpdatePriceRule(self, request: pb.UpdatePriceRuleRequest, context: Ctx) -> Any:
-        rule_id, change = validation.update_price_rule(request, self._settings.store_currency)
+        rule_id, change = validation.update_price_rule(request, self._settings.server.store_currency)
         stored = await self._rules.update(rule_id, change, request_record("UpdatePriceRule", request))
         return pb.UpdatePriceRuleResponse(rule=convert.price_rule(stored))
 

@@ -12,7 +12,7 @@ from google.protobuf import field_mask_pb2, timestamp_pb2
 from holdfast.pricing.v1 import pricing_pb2 as pb
 
 from holdfast_common.errors import HoldfastError
-from holdfast_common.settings import Settings
+from holdfast_common.settings import QuoteSettings
 from holdfast_common.values.limits import MAX_BATCH_CARTS, MAX_MIN_QUANTITY, MAX_NAME
 from holdfast_common.values.money import money_from_proto
 from holdfast_common.values.pagination import PageQuery, PageTokens
@@ -62,7 +62,7 @@ def price_time(v: Violations, request: pb.QuotePriceRequest | pb.QuoteCartReques
     return _instant(v, "price_time", request.price_time) if request.HasField("price_time") else None
 
 
-def _quantity(v: Violations, field: str, quantity: int, settings: Settings) -> None:
+def _quantity(v: Violations, field: str, quantity: int, settings: QuoteSettings) -> None:
     if not 0 < quantity <= settings.max_quantity_per_line:
         v.add(field, f"must be 1-{settings.max_quantity_per_line}")
 
@@ -70,7 +70,7 @@ def _quantity(v: Violations, field: str, quantity: int, settings: Settings) -> N
 # ------------------------------------------------------------ quotes
 
 
-def quote_price(request: pb.QuotePriceRequest, settings: Settings) -> CartRequest:
+def quote_price(request: pb.QuotePriceRequest, settings: QuoteSettings) -> CartRequest:
     """A cart of the one line."""
     v = Violations()
     v.sku("sku", request.sku)
@@ -81,13 +81,13 @@ def quote_price(request: pb.QuotePriceRequest, settings: Settings) -> CartReques
     return CartRequest([(request.sku, request.quantity)], request.customer_tier, at)
 
 
-def quote_cart(request: pb.QuoteCartRequest, settings: Settings) -> CartRequest:
+def quote_cart(request: pb.QuoteCartRequest, settings: QuoteSettings) -> CartRequest:
     v = Violations()
     if not request.lines:
         v.add("lines", "must name at least one SKU")
-    elif len(request.lines) > settings.max_lines_per_hold:
-        v.add("lines", f"must have at most {settings.max_lines_per_hold} lines")
-    for i, line in enumerate(request.lines[: settings.max_lines_per_hold]):
+    elif len(request.lines) > settings.max_lines_per_quote:
+        v.add("lines", f"must have at most {settings.max_lines_per_quote} lines")
+    for i, line in enumerate(request.lines[: settings.max_lines_per_quote]):
         v.sku(f"lines[{i}].sku", line.sku)
         _quantity(v, f"lines[{i}].quantity", line.quantity, settings)
     v.customer_tier("customer_tier", request.customer_tier)
@@ -97,7 +97,7 @@ def quote_cart(request: pb.QuoteCartRequest, settings: Settings) -> CartRequest:
 
 
 def batch_quote_carts(
-    request: pb.BatchQuoteCartsRequest, settings: Settings
+    request: pb.BatchQuoteCartsRequest, settings: QuoteSettings
 ) -> list[CartRequest | HoldfastError]:
     """Each cart validated on its own: a bad one is its own refusal, not the batch's."""
     v = Violations()

@@ -9,7 +9,7 @@ import dramatiq
 import structlog
 from dramatiq.middleware import Middleware
 
-from holdfast_common.settings import Settings
+from holdfast_common.settings import SweeperProcessSettings
 from sweeper.broker import QUEUE
 from sweeper.database import LazyPool
 from sweeper.expiry import sweep
@@ -35,9 +35,10 @@ class _ClosePool(Middleware):
         self._pool.close()
 
 
-def declare(broker: dramatiq.Broker, settings: Settings) -> dramatiq.Actor:
+def declare(broker: dramatiq.Broker, settings: SweeperProcessSettings) -> dramatiq.Actor:
     """Declares expire_holds on `broker`; the database is reached only when a message runs."""
-    pool = LazyPool(settings)
+    pool = LazyPool(settings.database)
+    sweeper = settings.sweeper
     broker.add_middleware(_ClosePool(pool))
 
     def expire_holds() -> int:
@@ -45,10 +46,10 @@ def declare(broker: dramatiq.Broker, settings: Settings) -> dramatiq.Actor:
         started = time.perf_counter()
         result = sweep(
             pool.get(),
-            batch_size=settings.sweeper_batch_size,
-            time_budget=settings.sweeper_time_budget_seconds,
-            retention=timedelta(hours=settings.idempotency_retention_hours),
-            partitions=settings.sweeper_partitions,
+            batch_size=sweeper.sweeper_batch_size,
+            time_budget=sweeper.sweeper_time_budget_seconds,
+            retention=timedelta(hours=sweeper.idempotency_retention_hours),
+            partitions=sweeper.sweeper_partitions,
         )
         # A run with nothing to do is the common case every few seconds: keep it quiet.
         report = log.info if result.expired or result.purged else log.debug
@@ -67,7 +68,7 @@ def declare(broker: dramatiq.Broker, settings: Settings) -> dramatiq.Actor:
         actor_name=ACTOR_NAME,
         queue_name=QUEUE,
         max_age=MAX_AGE_MS,
-        time_limit=int(settings.sweeper_time_budget_seconds * 1000) + TIME_LIMIT_GRACE_MS,
+        time_limit=int(sweeper.sweeper_time_budget_seconds * 1000) + TIME_LIMIT_GRACE_MS,
         # On SIGTERM a running sweep is interrupted; its open batch rolls back and
         # the message is retried, so stopping never waits for a long run.
         notify_shutdown=True,

@@ -4,11 +4,11 @@ The dramatiq CLI imports `sweeper.app:broker` in each worker process after forki
 """
 
 from holdfast_common.observability.logs import configure_logging
-from holdfast_common.settings import get_settings
+from holdfast_common.settings import SweeperProcessSettings
 from sweeper.actors import declare
 from sweeper.broker import make_broker
 
-settings = get_settings()
-configure_logging(settings.log_level)
-broker = make_broker(settings)
+settings = SweeperProcessSettings.from_environment()
+configure_logging(settings.observability.log_level)
+broker = make_broker(settings.sweeper)
 expire_holds = declare(broker, settings)

@@ -8,7 +8,7 @@ from dramatiq.middleware import AgeLimit, Retries, ShutdownNotifications, TimeLi
 from dramatiq.results import Results
 from dramatiq.results.backends import RedisBackend
 
-from holdfast_common.settings import Settings
+from holdfast_common.settings import SweeperSettings
 
 QUEUE = "sweeper"
 # A failed run (the database down, a time limit hit) is retried with exponential
@@ -22,22 +22,22 @@ MAX_BACKOFF_MS = 30_000
 RESULT_TTL_MS = 60_000
 
 
-def redis_client(settings: Settings) -> redis.Redis:
+def redis_client(sweeper: SweeperSettings) -> redis.Redis:
     """A client for REDIS_URL (redis://, rediss:// or unix://) with bounded waits."""
-    if not settings.redis_url:
+    if not sweeper.redis_url:
         raise ValueError("REDIS_URL is not set")
     return redis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=5, socket_timeout=10, health_check_interval=30
+        sweeper.redis_url, socket_connect_timeout=5, socket_timeout=10, health_check_interval=30
     )
 
 
-def make_broker(settings: Settings) -> RedisBroker:
+def make_broker(sweeper: SweeperSettings) -> RedisBroker:
     """A broker whose keys (queue, results) all start with SWEEPER_REDIS_NAMESPACE.
 
     Creating it opens no connection: redis-py connects on first use.
     """
-    client = redis_client(settings)
-    namespace = settings.sweeper_redis_namespace
+    client = redis_client(sweeper)
+    namespace = sweeper.sweeper_redis_namespace
     results = RedisBackend(client=client, namespace=f"{namespace}:results", use_namespace_prefix_keys=True)
     return RedisBroker(
         client=client,

@@ -8,7 +8,7 @@ import threading
 import psycopg_pool
 
 from holdfast_common.db.pool import SyncPool, connection_kwargs
-from holdfast_common.settings import Settings
+from holdfast_common.settings import DatabaseSettings
 
 APPLICATION_NAME = "holdfast-sweeper"
 
@@ -20,8 +20,8 @@ class LazyPool:
     shared by two processes, so nothing connects before a message needs it.
     """
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings.for_service("sweeper")
+    def __init__(self, database: DatabaseSettings) -> None:
+        self._database = database.for_service("sweeper")
         self._lock = threading.Lock()
         self._pool: SyncPool | None = None
         self._pid = 0
@@ -32,11 +32,11 @@ class LazyPool:
         with self._lock:
             if self._pool is None or self._pid != os.getpid():
                 pool: SyncPool = psycopg_pool.ConnectionPool(
-                    self._settings.database_url,
+                    self._database.database_url,
                     min_size=1,
-                    max_size=self._settings.db_pool_max_size,
-                    timeout=self._settings.db_pool_timeout,
-                    kwargs=connection_kwargs(self._settings, APPLICATION_NAME),
+                    max_size=self._database.db_pool_max_size,
+                    timeout=self._database.db_pool_timeout,
+                    kwargs=connection_kwargs(self._database, APPLICATION_NAME),
                     open=False,
                     name=APPLICATION_NAME,
                     # A connection the server dropped (restart, failover) is replaced

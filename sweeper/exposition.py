@@ -13,15 +13,15 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from holdfast_common.observability.logs import configure_logging
 from holdfast_common.observability.metrics_http import serve_metrics
-from holdfast_common.settings import get_settings
+from holdfast_common.settings import SweeperProcessSettings
 
 
 def serve() -> int:
     """Serves the workers' metrics until dramatiq stops this process (SIGTERM ends the wait)."""
-    settings = get_settings()
-    configure_logging(settings.log_level)
+    observability = SweeperProcessSettings.from_environment().observability
+    configure_logging(observability.log_level)
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
-    serve_metrics(settings.metrics_host, settings.sweeper_worker_metrics_port, registry)
+    serve_metrics(observability.metrics_host, observability.sweeper_worker_metrics_port, registry)
     threading.Event().wait()
     return 0

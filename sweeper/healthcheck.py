@@ -11,17 +11,17 @@ import sys
 
 from redis.exceptions import RedisError
 
-from holdfast_common.settings import get_settings
+from holdfast_common.settings import SweeperSettings
 from sweeper.broker import redis_client
 
 
 def main() -> int:
     """PING the Redis in REDIS_URL; 0 on PONG, 1 when unreachable, 2 when REDIS_URL is unset."""
-    settings = get_settings()
-    if not settings.redis_url:
+    sweeper = SweeperSettings()
+    if not sweeper.redis_url:
         print("sweeper healthcheck: REDIS_URL is not set", file=sys.stderr)
         return 2
-    client = redis_client(settings)
+    client = redis_client(sweeper)
     try:
         client.ping()
     except RedisError as exc:

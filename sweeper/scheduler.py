@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 
 from holdfast_common.observability.logs import configure_logging
 from holdfast_common.observability.metrics_http import serve_metrics
-from holdfast_common.settings import Settings, get_settings
+from holdfast_common.settings import SweeperProcessSettings
 from sweeper.actors import declare
 from sweeper.broker import make_broker
 from sweeper.leader import Leadership, leader_key
@@ -38,12 +38,13 @@ def send_if_leading(leadership: Leadership, actor: dramatiq.Actor, runs: int) ->
         log.warning("expire_holds not sent", error=str(exc))
 
 
-def build_scheduler(settings: Settings) -> tuple[BlockingScheduler, Leadership]:
+def build_scheduler(settings: SweeperProcessSettings) -> tuple[BlockingScheduler, Leadership]:
     """The scheduler with its two jobs (renew leadership, send the message), not started."""
-    broker = make_broker(settings)
+    sweeper = settings.sweeper
+    broker = make_broker(sweeper)
     actor = declare(broker, settings)
-    ttl = settings.sweeper_leader_ttl_seconds
-    leadership = Leadership(broker.client, leader_key(settings.sweeper_redis_namespace), ttl_seconds=ttl)
+    ttl = sweeper.sweeper_leader_ttl_seconds
+    leadership = Leadership(broker.client, leader_key(sweeper.sweeper_redis_namespace), ttl_seconds=ttl)
     scheduler = BlockingScheduler(timezone=UTC)
     now = datetime.now(UTC)
     # coalesce + max_instances=1: a late or slow tick runs once, never piles up.
@@ -53,8 +54,8 @@ def build_scheduler(settings: Settings) -> tuple[BlockingScheduler, Leadership]:
     scheduler.add_job(
         send_if_leading,
         "interval",
-        seconds=settings.sweeper_interval_seconds,
-        args=(leadership, actor, settings.sweeper_partitions),
+        seconds=sweeper.sweeper_interval_seconds,
+        args=(leadership, actor, sweeper.sweeper_partitions),
         id="expire_holds",
         **common,
     )
@@ -63,16 +64,17 @@ def build_scheduler(settings: Settings) -> tuple[BlockingScheduler, Leadership]:
 
 def main() -> int:
     """`python -m sweeper scheduler`: runs until SIGTERM/SIGINT, then hands leadership over."""
-    settings = get_settings()
-    if not settings.redis_url:
+    settings = SweeperProcessSettings.from_environment()
+    if not settings.sweeper.redis_url:
         print("sweeper scheduler: REDIS_URL must be set", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.observability.log_level)
     # APScheduler narrates every job added and every tick; only its warnings matter here.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler, leadership = build_scheduler(settings)
-    if settings.sweeper_scheduler_metrics_port:
-        serve_metrics(settings.metrics_host, settings.sweeper_scheduler_metrics_port)
+    observability = settings.observability
+    if observability.sweeper_scheduler_metrics_port:
+        serve_metrics(observability.metrics_host, observability.sweeper_scheduler_metrics_port)
 
     def stop(signum: int, _frame: object) -> None:
         if not scheduler.running:
@@ -85,7 +87,7 @@ def main() -> int:
     leadership.refresh()
     log.info(
         "sweeper scheduler started",
-        interval_seconds=settings.sweeper_interval_seconds,
+        interval_seconds=settings.sweeper.sweeper_interval_seconds,
         leading=leadership.leading,
     )
     scheduler.start()

@@ -7,7 +7,7 @@ import shutil
 import sys
 import tempfile
 
-from holdfast_common.settings import get_settings
+from holdfast_common.settings import SweeperProcessSettings
 
 # One process with two threads: the runs of both default partitions sweep at once
 # (SWEEPER_PARTITIONS beyond the threads need more workers, on any machine sharing
@@ -20,14 +20,14 @@ IDLE_POLL_MS = "100"
 
 def main(extra_args: list[str]) -> int:
     """`python -m sweeper worker [dramatiq options]`: options given override the defaults."""
-    settings = get_settings().for_service("sweeper")
-    if not settings.database_url or not settings.redis_url:
+    settings = SweeperProcessSettings.from_environment()
+    if not settings.database.for_service("sweeper").database_url or not settings.sweeper.redis_url:
         print("sweeper worker: DATABASE_URL and REDIS_URL must be set", file=sys.stderr)
         return 2
     os.environ.setdefault("dramatiq_worker_timeout", IDLE_POLL_MS)
     metrics_args: list[str] = []
     metrics_dir = ""
-    if settings.sweeper_worker_metrics_port:
+    if settings.observability.sweeper_worker_metrics_port:
         # Each worker process writes its metrics to files here (prometheus-client's
         # multiprocess mode, chosen as it is first imported); the fork process serves their sum.
         # A directory of this run's own, so no dead run's counts are added in.

@@ -12,7 +12,7 @@ from typing import Generic, TypeVar
 import psycopg
 import pytest
 
-from holdfast_common.settings import Settings
+from holdfast_common.settings import InventoryServiceSettings, PricingServiceSettings, SweeperProcessSettings
 from holdfast_dev.infra import DATA_DIR, start_embedded_postgres, stop_embedded
 from holdfast_ops.audit import find_breaches
 from holdfast_ops.migrate import apply_migrations
@@ -66,7 +66,12 @@ def database_url(pg_server_url: str, template_database: str) -> Iterator[str]:
     assert not breaches, f"invariants broken by this module: {breaches}"
 
 
-def make_settings(database_url: str, **overrides: object) -> Settings:
+class AnyProcessSettings(InventoryServiceSettings, PricingServiceSettings, SweeperProcessSettings):
+    """Every process's sections, so one value starts any of them in a test."""
+
+
+def make_settings(database_url: str, **overrides: object) -> AnyProcessSettings:
+    """Settings by flat variable name (lower case) over the environment's."""
     values: dict[str, object] = {
         "database_url": database_url,
         "db_pool_min_size": 2,
@@ -74,7 +79,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "shutdown_grace_seconds": 1.0,
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return AnyProcessSettings.with_values(**values)
 
 
 @dataclass
@@ -83,7 +88,7 @@ class RunningService(Generic[C]):
 
     client: C
     port: int
-    settings: Settings
+    settings: AnyProcessSettings
     thread: ServerThread
 
     @property
@@ -98,14 +103,14 @@ class RunningService(Generic[C]):
 RunningInventory = RunningService[Inventory]
 
 
-def start_inventory(settings: Settings) -> RunningInventory:
+def start_inventory(settings: AnyProcessSettings) -> RunningInventory:
     """Starts an inventory server on 127.0.0.1:0 in a background thread."""
     thread = ServerThread(lambda: create_server(settings, "127.0.0.1:0"))
     running = thread.start()
     return RunningService(Inventory(f"127.0.0.1:{running.port}"), running.port, settings, thread)
 
 
-def start_pricing(settings: Settings) -> RunningService[Pricing]:
+def start_pricing(settings: AnyProcessSettings) -> RunningService[Pricing]:
     """Starts a pricing server on 127.0.0.1:0 in a background thread."""
     thread = ServerThread(lambda: create_pricing_server(settings, "127.0.0.1:0"))
     running = thread.start()

@@ -15,7 +15,7 @@ from psycopg import pq
 from psycopg.rows import DictRow, dict_row
 
 from holdfast_common.errors import ErrorKind, HoldfastError
-from holdfast_common.settings import Settings
+from holdfast_common.settings import DatabaseSettings
 
 T = TypeVar("T")
 
@@ -34,7 +34,7 @@ _RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 _TRANSPARENT_RETRIES = 3
 
 
-def connection_kwargs(settings: Settings, application_name: str) -> dict[str, object]:
+def connection_kwargs(database: DatabaseSettings, application_name: str) -> dict[str, object]:
     """Session settings every pooled connection gets (timeouts bound every lock wait).
 
     Statements are prepared after a few runs, but planned afresh each time: a generic plan
@@ -42,9 +42,9 @@ def connection_kwargs(settings: Settings, application_name: str) -> dict[str, ob
     reserves down run after run as hold_lines grew.
     """
     options = (
-        f"-c lock_timeout={settings.db_lock_timeout_ms} "
-        f"-c statement_timeout={settings.db_statement_timeout_ms} "
-        f"-c idle_in_transaction_session_timeout={settings.db_idle_in_transaction_timeout_ms} "
+        f"-c lock_timeout={database.db_lock_timeout_ms} "
+        f"-c statement_timeout={database.db_statement_timeout_ms} "
+        f"-c idle_in_transaction_session_timeout={database.db_idle_in_transaction_timeout_ms} "
         "-c plan_cache_mode=force_custom_plan"
     )
     return {
@@ -55,14 +55,14 @@ def connection_kwargs(settings: Settings, application_name: str) -> dict[str, ob
     }
 
 
-async def open_pool(settings: Settings, application_name: str) -> AsyncPool:
+async def open_pool(database: DatabaseSettings, application_name: str) -> AsyncPool:
     """Opens the async pool and waits until its minimum connections are up."""
     pool: AsyncPool = psycopg_pool.AsyncConnectionPool(
-        settings.database_url,
-        min_size=settings.db_pool_min_size,
-        max_size=settings.db_pool_max_size,
-        timeout=settings.db_pool_timeout,
-        kwargs=connection_kwargs(settings, application_name),
+        database.database_url,
+        min_size=database.db_pool_min_size,
+        max_size=database.db_pool_max_size,
+        timeout=database.db_pool_timeout,
+        kwargs=connection_kwargs(database, application_name),
         open=False,
         name=application_name,
     )

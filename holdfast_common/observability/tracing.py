@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from holdfast_common.settings import Settings
+from holdfast_common.settings import ObservabilitySettings
 
 
 class Tracing:
@@ -56,10 +56,10 @@ _shared: Any = None
 _users = 0
 
 
-def acquire(settings: Settings, service_name: str) -> Tracing | None:
+def acquire(observability: ObservabilitySettings, service_name: str) -> Tracing | None:
     """The process's tracing, set up on first use; None (and no import) when no endpoint is set."""
     global _shared, _users
-    endpoint = settings.otel_exporter_otlp_endpoint
+    endpoint = observability.otel_exporter_otlp_endpoint
     if not endpoint:
         return None
     if _shared is None:

@@ -7,22 +7,22 @@ from collections.abc import Sequence
 import grpc
 
 from holdfast_common.security.tls import channel_credentials
-from holdfast_common.settings import Settings
+from holdfast_common.settings import SecuritySettings
 
 
-def open_channel(target: str, settings: Settings) -> grpc.Channel:
+def open_channel(target: str, security: SecuritySettings) -> grpc.Channel:
     """A sync channel to `target`, over TLS when the settings ask for it."""
-    credentials = channel_credentials(settings)
+    credentials = channel_credentials(security)
     if credentials is None:
         return grpc.insecure_channel(target)
     return grpc.secure_channel(target, credentials)
 
 
 def open_aio_channel(
-    target: str, settings: Settings, interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None
+    target: str, security: SecuritySettings, interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None
 ) -> grpc.aio.Channel:
     """An asyncio channel to `target`, over TLS when the settings ask for it."""
-    credentials = channel_credentials(settings)
+    credentials = channel_credentials(security)
     if credentials is None:
         return grpc.aio.insecure_channel(target, interceptors=interceptors)
     return grpc.aio.secure_channel(target, credentials, interceptors=interceptors)

@@ -10,7 +10,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from holdfast_common.rpc.channels import bearer, open_channel
 from holdfast_common.security.tls import SecurityConfigError
-from holdfast_common.settings import Settings, get_settings
+from holdfast_common.settings import ClientSettings, SecuritySettings, ServerSettings
 
 # Long enough for a busy service to answer, short enough to fail well inside the
 # orchestrator's own healthcheck timeout.
@@ -27,27 +27,27 @@ def local_address(listen: str) -> str:
     return f"{_WILDCARD_HOSTS.get(host, host)}:{port}"
 
 
-def check(address: str, settings: Settings, timeout: float = DEADLINE_SECONDS) -> int:
+def check(address: str, security: SecuritySettings, timeout: float = DEADLINE_SECONDS) -> int:
     """The server's overall health status (service ""); raises grpc.RpcError when it cannot
     answer. Over TLS when TLS_CA_FILE is set, with CLIENT_TOKEN when health is not open."""
-    if settings.tls_cert_file and not settings.tls_ca_file:
+    if security.tls_cert_file and not security.tls_ca_file:
         raise SecurityConfigError("TLS_CERT_FILE is set: the healthcheck needs TLS_CA_FILE to verify it")
-    with open_channel(address, settings) as channel:
+    with open_channel(address, security) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         request = health_pb2.HealthCheckRequest(service="")
         # types-grpcio-health-checking declares HealthStub without its methods.
         response = stub.Check(  # type: ignore[attr-defined]
-            request, timeout=timeout, metadata=bearer(settings.client_token)
+            request, timeout=timeout, metadata=bearer(security.client_token)
         )
         return int(response.status)
 
 
-def main(listen_of: Callable[[Settings], str]) -> int:
-    """Exits 0 only when the service at `listen_of(settings)` answers SERVING."""
-    settings = get_settings()
+def main(listen_of: Callable[[ServerSettings], str]) -> int:
+    """Exits 0 only when the service at `listen_of(server settings)` answers SERVING."""
+    settings = ClientSettings.from_environment()
     try:
-        address = local_address(listen_of(settings))
-        status = check(address, settings)
+        address = local_address(listen_of(settings.server))
+        status = check(address, settings.security)
     except ValueError as exc:  # SecurityConfigError too
         print(f"healthcheck: {exc}", file=sys.stderr)
         return 2

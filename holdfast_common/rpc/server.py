@@ -17,7 +17,7 @@ from holdfast_common.rpc.call_observer import CallObserver
 from holdfast_common.security.auth import auth_interceptor
 from holdfast_common.security.rate_limit import RateLimitInterceptor
 from holdfast_common.security.tls import server_credentials
-from holdfast_common.settings import Settings
+from holdfast_common.settings import SecuritySettings, ServerSettings
 
 log = structlog.get_logger(__name__)
 
@@ -48,27 +48,29 @@ class RunningServer:
             await hook()
 
 
-def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
+def interceptors(security: SecuritySettings) -> list[grpc.aio.ServerInterceptor]:
     """Outermost first: the observer sees every call, refusals included, with their code;
     auth names the caller before the rate limit counts its calls."""
     chain: list[grpc.aio.ServerInterceptor] = [CallObserver()]
-    auth = auth_interceptor(settings)
+    auth = auth_interceptor(security)
     if auth is not None:
         chain.append(auth)
-    if settings.rate_limit_per_second > 0:
-        chain.append(RateLimitInterceptor(settings.rate_limit_per_second, settings.rate_limit_burst))
+    if security.rate_limit_per_second > 0:
+        chain.append(RateLimitInterceptor(security.rate_limit_per_second, security.rate_limit_burst))
     return chain
 
 
-async def start_server(listen: str, register: Registrar, settings: Settings) -> RunningServer:
+async def start_server(
+    listen: str, register: Registrar, server_settings: ServerSettings, security: SecuritySettings
+) -> RunningServer:
     """Starts a grpc.aio server on `listen` ("host:0" picks a free port), secured as the
     settings say; a security setting that cannot work raises SecurityConfigError."""
-    credentials = server_credentials(settings)
+    credentials = server_credentials(security)
     server = grpc.aio.server(
-        interceptors=interceptors(settings),
+        interceptors=interceptors(security),
         options=[
-            ("grpc.max_receive_message_length", settings.grpc_max_message_bytes),
-            ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
+            ("grpc.max_receive_message_length", server_settings.grpc_max_message_bytes),
+            ("grpc.max_send_message_length", server_settings.grpc_max_message_bytes),
             ("grpc.so_reuseport", 0),
         ],
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import grpc
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -16,7 +17,10 @@ from holdfast_common.observability.pool_metrics import PoolCollector
 from holdfast_common.observability.tracing import acquire as acquire_tracing
 from holdfast_common.rpc.server import RunningServer, serve_until_signalled, start_server
 from holdfast_common.security.tls import SecurityConfigError
-from holdfast_common.settings import DatabaseClient, Settings, get_settings
+from holdfast_common.settings import DatabaseClient, ServiceSettings
+
+# The settings of the service being run.
+S = TypeVar("S", bound=ServiceSettings)
 
 # Adds the servicers, which share the pool, and returns their full service names; what they
 # must stop before the pool closes (a batch still running needs its connection) goes in the list.
@@ -44,12 +48,12 @@ def _service_registry(pool: AsyncPool, collectors: ServiceCollectors) -> Collect
 
 
 async def _start_metrics(
-    settings: Settings, pool: AsyncPool, port: int, collectors: ServiceCollectors
+    host: str, pool: AsyncPool, port: int, collectors: ServiceCollectors
 ) -> Callable[[], Awaitable[None]]:
     """Serves /metrics when the service's port is set; returns what stops it."""
     if not port:
         return _nothing
-    stop = serve_metrics(settings.metrics_host, port, _service_registry(pool, collectors))
+    stop = serve_metrics(host, port, _service_registry(pool, collectors))
 
     async def stop_metrics() -> None:
         await asyncio.to_thread(stop)
@@ -62,7 +66,7 @@ async def _nothing() -> None:
 
 
 async def start_service(
-    settings: Settings,
+    settings: ServiceSettings,
     listen: str,
     name: str,
     register: PooledRegistrar,
@@ -72,14 +76,16 @@ async def start_service(
 ) -> RunningServer:
     """Opens the pool and starts serving on `listen`, with /metrics on `metrics_port` (0: none);
     stopping the server closes the pool."""
-    pool = await open_pool(settings, name)
+    pool = await open_pool(settings.database, name)
     closers: Closers = []
     # Before the server is made: with an OTLP endpoint set, its calls are traced.
-    tracing = acquire_tracing(settings, name)
+    tracing = acquire_tracing(settings.observability, name)
     # After the pool; tracing last, to flush the spans of the drained calls.
     last: Closers = [pool.close] if tracing is None else [pool.close, tracing.release]
     try:
-        running = await start_server(listen, lambda server: register(pool, server, closers), settings)
+        running = await start_server(
+            listen, lambda server: register(pool, server, closers), settings.server, settings.security
+        )
     except BaseException:
         for close in [*closers, *last]:
             await close()
@@ -87,25 +93,26 @@ async def start_service(
     running.on_stop.extend([*closers, *last])
     try:
         # First: the server has drained by then, and the pool must outlive the last scrape.
-        running.on_stop.insert(0, await _start_metrics(settings, pool, metrics_port, collectors))
+        running.on_stop.insert(
+            0, await _start_metrics(settings.observability.metrics_host, pool, metrics_port, collectors)
+        )
     except BaseException:
         await running.stop(0)
         raise
     return running
 
 
-def run_service(name: DatabaseClient, create: Callable[[Settings], Awaitable[RunningServer]]) -> None:
+def run_service(name: DatabaseClient, settings: S, create: Callable[[S], Awaitable[RunningServer]]) -> None:
     """The process entry point: serves until SIGTERM/SIGINT, then drains in-flight calls."""
-    settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.observability.log_level)
     # `create` switches to the service's own database URL; here it only has to exist.
-    if not settings.for_service(name).database_url:
+    if not settings.database.for_service(name).database_url:
         raise SystemExit("DATABASE_URL is not set (`make run` sets it for you)")
 
     async def serve() -> None:
         running = await create(settings)
         print(f"{name} listening on port {running.port}", flush=True)
-        await serve_until_signalled(running, settings.shutdown_grace_seconds)
+        await serve_until_signalled(running, settings.server.shutdown_grace_seconds)
 
     try:
         asyncio.run(serve())

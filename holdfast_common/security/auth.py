@@ -30,7 +30,7 @@ from holdfast_common.rpc.status import to_grpc_status
 from holdfast_common.security.caller import current_caller
 from holdfast_common.security.scopes import METHOD_SCOPES, SCOPES
 from holdfast_common.security.tls import SecurityConfigError
-from holdfast_common.settings import Settings
+from holdfast_common.settings import SecuritySettings
 
 # The ErrorInfo domain of refusals made by the server stack rather than a service.
 SECURITY_DOMAIN = "holdfast.security"
@@ -81,16 +81,16 @@ def parse_grants(text: str | bytes, source: str) -> list[Grant]:
     return grants
 
 
-def load_grants(settings: Settings) -> list[Grant]:
+def load_grants(security: SecuritySettings) -> list[Grant]:
     """The grants of AUTH_TOKENS and AUTH_TOKENS_FILE together."""
-    grants = parse_grants(settings.auth_tokens, "AUTH_TOKENS") if settings.auth_tokens.strip() else []
-    if settings.auth_tokens_file:
+    grants = parse_grants(security.auth_tokens, "AUTH_TOKENS") if security.auth_tokens.strip() else []
+    if security.auth_tokens_file:
         try:
-            with open(settings.auth_tokens_file, "rb") as file:
+            with open(security.auth_tokens_file, "rb") as file:
                 text = file.read()
         except OSError as exc:
             raise SecurityConfigError(
-                f"AUTH_TOKENS_FILE={settings.auth_tokens_file!r} cannot be read: {exc.strerror}"
+                f"AUTH_TOKENS_FILE={security.auth_tokens_file!r} cannot be read: {exc.strerror}"
             ) from None
         grants += parse_grants(text, "AUTH_TOKENS_FILE")
     if len({g.digest for g in grants}) != len(grants):
@@ -212,18 +212,18 @@ def _scope_missing(method: str, scope: str) -> grpc.Status:
     )
 
 
-def auth_interceptor(settings: Settings) -> AuthInterceptor | None:
+def auth_interceptor(security: SecuritySettings) -> AuthInterceptor | None:
     """The interceptor the settings ask for, or None when auth is off."""
-    grants = load_grants(settings)
-    enabled = settings.auth_enabled if settings.auth_enabled is not None else bool(grants)
+    grants = load_grants(security)
+    enabled = security.auth_enabled if security.auth_enabled is not None else bool(grants)
     if not enabled:
         return None
     if not grants:
         raise SecurityConfigError("AUTH_ENABLED is true but AUTH_TOKENS / AUTH_TOKENS_FILE list no token")
     open_prefixes: list[str] = []
     any_scope: list[str] = []
-    (open_prefixes if settings.auth_open_health else any_scope).append(HEALTH_PREFIX)
-    (open_prefixes if settings.auth_open_reflection else any_scope).extend(REFLECTION_PREFIXES)
+    (open_prefixes if security.auth_open_health else any_scope).append(HEALTH_PREFIX)
+    (open_prefixes if security.auth_open_reflection else any_scope).extend(REFLECTION_PREFIXES)
     return AuthInterceptor(
         TokenAuthority(grants), open_prefixes=tuple(open_prefixes), any_scope_prefixes=tuple(any_scope)
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from holdfast_common.settings import Settings
+from holdfast_common.settings import SecuritySettings
 
 
 class SecurityConfigError(ValueError):
@@ -23,9 +23,9 @@ def read_pem(setting: str, path: str) -> bytes:
     return data
 
 
-def _pair(settings: Settings, cert: str, key: str) -> tuple[bytes, bytes] | None:
+def _pair(security: SecuritySettings, cert: str, key: str) -> tuple[bytes, bytes] | None:
     """(key, chain) from two settings that must be set together; None when neither is."""
-    cert_path, key_path = getattr(settings, cert), getattr(settings, key)
+    cert_path, key_path = getattr(security, cert), getattr(security, key)
     if not cert_path and not key_path:
         return None
     if not cert_path or not key_path:
@@ -34,29 +34,29 @@ def _pair(settings: Settings, cert: str, key: str) -> tuple[bytes, bytes] | None
     return read_pem(key, key_path), read_pem(cert, cert_path)
 
 
-def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+def server_credentials(security: SecuritySettings) -> grpc.ServerCredentials | None:
     """TLS for a server (mutual when TLS_CLIENT_CA_FILE is set), or None for plaintext."""
-    pair = _pair(settings, "tls_cert_file", "tls_key_file")
+    pair = _pair(security, "tls_cert_file", "tls_key_file")
     if pair is None:
-        if settings.tls_client_ca_file:
+        if security.tls_client_ca_file:
             raise SecurityConfigError("TLS_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE")
         return None
     client_ca = (
-        read_pem("tls_client_ca_file", settings.tls_client_ca_file) if settings.tls_client_ca_file else None
+        read_pem("tls_client_ca_file", security.tls_client_ca_file) if security.tls_client_ca_file else None
     )
     return grpc.ssl_server_credentials(
         [pair], root_certificates=client_ca, require_client_auth=client_ca is not None
     )
 
 
-def channel_credentials(settings: Settings) -> grpc.ChannelCredentials | None:
+def channel_credentials(security: SecuritySettings) -> grpc.ChannelCredentials | None:
     """TLS for an outbound channel when TLS_CA_FILE is set (with the client certificate when
     given, for mTLS), or None for plaintext."""
-    pair = _pair(settings, "tls_client_cert_file", "tls_client_key_file")
-    if not settings.tls_ca_file:
+    pair = _pair(security, "tls_client_cert_file", "tls_client_key_file")
+    if not security.tls_ca_file:
         if pair is not None:
             raise SecurityConfigError("TLS_CLIENT_CERT_FILE needs TLS_CA_FILE (outbound TLS)")
         return None
-    root = read_pem("tls_ca_file", settings.tls_ca_file)
+    root = read_pem("tls_ca_file", security.tls_ca_file)
     key, chain = pair if pair is not None else (None, None)
     return grpc.ssl_channel_credentials(root_certificates=root, private_key=key, certificate_chain=chain)

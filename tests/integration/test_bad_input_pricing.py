@@ -140,7 +140,10 @@ def test_the_dearest_cart_the_limits_allow_is_priced_exactly(inventory, priced_i
     product = inventory.stub.CreateProduct(
         pb.CreateProductRequest(title="dear", base_price=Money(top, "USD").to_proto())
     ).product
-    lines, quantity = inventory.settings.max_lines_per_hold, inventory.settings.max_quantity_per_line
+    lines, quantity = (
+        inventory.settings.holds.max_lines_per_hold,
+        inventory.settings.holds.max_quantity_per_line,
+    )
     sku = unique_sku("DEAR")
     inventory.stub.CreateVariant(
         pb.CreateVariantRequest(

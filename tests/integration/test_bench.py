@@ -16,7 +16,7 @@ from bench.security import BENCH_CALLER, PLAIN, PRICING_CALLER, SECURE, StackSec
 from bench.stack import Services
 from bench.workloads import SCENARIOS
 from holdfast_common.rpc.channels import bearer, open_channel
-from holdfast_common.settings import Settings
+from holdfast_common.settings import SecuritySettings
 from tests.support.processes import run_module
 
 TINY = [
@@ -155,7 +155,7 @@ def secure_services(database_url: str, tmp_path_factory: pytest.TempPathFactory)
         services.stop()
 
 
-def _health(target: str, settings: Settings) -> grpc.StatusCode:
+def _health(target: str, settings: SecuritySettings) -> grpc.StatusCode:
     with open_channel(target, settings) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
@@ -169,8 +169,8 @@ def _health(target: str, settings: Settings) -> grpc.StatusCode:
 def test_secure_services_refuse_plaintext_and_clients_without_a_certificate(secure_services) -> None:
     services, security = secure_services
     for target in (services.targets.inventory, services.targets.pricing):
-        assert _health(target, Settings()) == grpc.StatusCode.UNAVAILABLE
-        ca_only = Settings(tls_ca_file=str(security.certs.ca))
+        assert _health(target, SecuritySettings()) == grpc.StatusCode.UNAVAILABLE
+        ca_only = SecuritySettings(tls_ca_file=str(security.certs.ca))
         assert _health(target, ca_only) == grpc.StatusCode.UNAVAILABLE
         assert _health(target, _bench_client(security)) == grpc.StatusCode.OK
 
@@ -186,10 +186,10 @@ def test_secure_services_want_a_token(secure_services) -> None:
         stub.ListCategories(ipb.ListCategoriesRequest(), timeout=10, metadata=bearer(settings.client_token))
 
 
-def _bench_client(security: StackSecurity) -> Settings:
+def _bench_client(security: StackSecurity) -> SecuritySettings:
     """The client settings a --secure load generator gets."""
     env = security.load_env()
-    return Settings(
+    return SecuritySettings(
         tls_ca_file=env["TLS_CA_FILE"],
         tls_client_cert_file=env["TLS_CLIENT_CERT_FILE"],
         tls_client_key_file=env["TLS_CLIENT_KEY_FILE"],

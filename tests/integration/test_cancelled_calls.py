@@ -22,5 +22,8 @@ def test_watchers_hanging_up_at_any_moment_never_crash_the_server(inventory) -> 
         elif i % 3 == 1:
             time.sleep(0.0005 * (i % 7))  # or at some moment while it starts
         stream.cancel()  # or at once
-    assert health_check(inventory.client.target, inventory.settings) == health_pb2.HealthCheckResponse.SERVING
+    assert (
+        health_check(inventory.client.target, inventory.settings.security)
+        == health_pb2.HealthCheckResponse.SERVING
+    )
     assert inventory.client.level(sku).on_hand == 5

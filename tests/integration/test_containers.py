@@ -15,7 +15,7 @@ import yaml
 
 from holdfast_common.security.auth import parse_grants, token_digest
 from holdfast_common.security.scopes import SCOPES
-from holdfast_common.settings import Settings
+from holdfast_common.settings import SecuritySettings, variable_names
 from holdfast_dev import certs as devcerts
 from tests.support.paths import REPO_ROOT
 
@@ -92,9 +92,9 @@ def test_every_command_runs_a_module_that_exists(services):
 
 
 def test_environment_names_are_settings_fields(services):
-    fields = set(Settings.model_fields)
+    fields = variable_names()
     for name in HOLDFAST:
-        unknown = {key for key in services[name]["environment"] if key.lower() not in fields}
+        unknown = {key for key in services[name]["environment"] if key.upper() not in fields}
         assert not unknown, f"{name} sets variables no setting reads: {sorted(unknown)}"
 
 
@@ -199,7 +199,7 @@ def test_the_services_serve_mutual_tls_with_the_certificates_the_certs_job_makes
         env = services[name]["environment"]
         # Every certificate setting is on: TLS, a client CA (mTLS), and outbound mTLS.
         files = {key: value for key, value in env.items() if key.startswith("TLS_") and key.endswith("_FILE")}
-        assert set(files) == {key.upper() for key in Settings.model_fields if key.startswith("tls_")}
+        assert set(files) == {key.upper() for key in SecuritySettings.model_fields if key.startswith("tls_")}
         for key, path in files.items():
             directory, _, file = path.rpartition("/")
             assert file in devcerts.FILES, (name, key, path)

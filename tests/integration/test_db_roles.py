@@ -24,7 +24,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from holdfast_common.db.pool import SyncPool
-from holdfast_common.settings import DatabaseClient, Settings
+from holdfast_common.settings import DatabaseClient
 from holdfast_ops import roles as db_roles
 from holdfast_ops.audit import find_breaches
 from holdfast_ops.roles import RoleConfigError, RoleTimeouts, ServiceRole, bootstrap
@@ -33,6 +33,7 @@ from sweeper.database import APPLICATION_NAME as SWEEPER_NAME
 from sweeper.database import LazyPool
 from sweeper.expiry import sweep
 from tests.conftest import (
+    AnyProcessSettings,
     RunningInventory,
     RunningService,
     make_settings,
@@ -68,7 +69,7 @@ class Roles:
     names: dict[DatabaseClient, str]
     urls: dict[DatabaseClient, str]
 
-    def settings(self, **overrides: object) -> Settings:
+    def settings(self, **overrides: object) -> AnyProcessSettings:
         """Settings as a deployment with roles has them: DATABASE_URL the owner's, each
         service's own URL its role's."""
         values: dict[str, object] = {
@@ -109,7 +110,11 @@ def roles(database_url: str) -> Iterator[Roles]:
     made = Roles(database_url, names, {s: role_url(database_url, n) for s, n in names.items()})
     try:
         settings = made.settings()
-        bootstrap(database_url, db_roles.service_roles(settings), RoleTimeouts.from_settings(settings))
+        bootstrap(
+            database_url,
+            db_roles.service_roles(settings.database),
+            RoleTimeouts.from_settings(settings.database),
+        )
         yield made
     finally:
         drop_roles(database_url, list(names.values()))
@@ -276,8 +281,8 @@ def test_every_table_is_granted_to_a_service_or_kept_by_the_owner(
     try:
         bootstrap(
             roles.owner_url,
-            db_roles.service_roles(roles.settings()),
-            RoleTimeouts.from_settings(roles.settings()),
+            db_roles.service_roles(roles.settings().database),
+            RoleTimeouts.from_settings(roles.settings().database),
         )
         assert set(ungranted_tables(db, names)) == db_roles.OWNER_ONLY_TABLES | {"forgotten"}
     finally:
@@ -361,7 +366,7 @@ def test_passwords_are_stored_hashed_and_kept_when_a_url_has_none(
     assert f"{name}-secret" not in stored
 
     no_password = ServiceRole("pricing_svc", name, None)
-    bootstrap(roles.owner_url, [no_password], RoleTimeouts.from_settings(roles.settings()))
+    bootstrap(roles.owner_url, [no_password], RoleTimeouts.from_settings(roles.settings().database))
     assert value(db, "SELECT rolpassword FROM pg_authid WHERE rolname = %s", name) == stored
 
 
@@ -370,15 +375,15 @@ def test_a_service_url_naming_the_owner_or_a_shared_role_is_refused(
 ) -> None:
     owner = value(db, "SELECT current_user")
     before = grants_snapshot(db, list(roles.names.values()))
-    as_owner = [*db_roles.service_roles(roles.settings())[:2], ServiceRole("sweeper", owner, None)]
+    as_owner = [*db_roles.service_roles(roles.settings().database)[:2], ServiceRole("sweeper", owner, None)]
     with pytest.raises(RoleConfigError, match="schema owner"):
-        bootstrap(roles.owner_url, as_owner, RoleTimeouts.from_settings(roles.settings()))
+        bootstrap(roles.owner_url, as_owner, RoleTimeouts.from_settings(roles.settings().database))
     # The transaction rolled back: the other two roles were not touched either.
     assert grants_snapshot(db, list(roles.names.values())) == before
 
     shared = roles.settings(sweeper_database_url=roles.urls["pricing_svc"])
     with pytest.raises(RoleConfigError, match="share a role"):
-        db_roles.service_roles(shared)
+        db_roles.service_roles(shared.database)
 
 
 def test_a_superuser_role_is_refused(roles: Roles, db: psycopg.Connection) -> None:
@@ -445,7 +450,7 @@ def test_the_whole_product_works_with_each_service_on_its_own_role(
     inventory = start_inventory(
         roles.settings(pricing_address=f"127.0.0.1:{pricing.port}", inventory_metrics_port=metrics_port)
     )
-    sweeper_pool = LazyPool(roles.settings())
+    sweeper_pool = LazyPool(roles.settings().database)
     try:
         _whole_flow(roles, db, inventory, pricing, sweeper_pool.get(), metrics_port)
     finally:

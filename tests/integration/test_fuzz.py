@@ -347,11 +347,11 @@ def fuzz(
 
 @pytest.mark.parametrize("method", list(INVENTORY.methods), ids=lambda m: m.name)
 def test_inventory_refuses_bad_input_and_never_crashes(priced_inventory, world, fingerprints, method):
-    strategy = request_strategy(method, world, priced_inventory.settings.max_lines_per_hold)
+    strategy = request_strategy(method, world, priced_inventory.settings.holds.max_lines_per_hold)
     fuzz(priced_inventory.stub, method, "holdfast.inventory", strategy, fingerprints)
 
 
 @pytest.mark.parametrize("method", list(PRICING.methods), ids=lambda m: m.name)
 def test_pricing_refuses_bad_input_and_never_crashes(pricing, world, fingerprints, method):
-    strategy = request_strategy(method, world, pricing.settings.max_lines_per_hold)
+    strategy = request_strategy(method, world, pricing.settings.quotes.max_lines_per_quote)
     fuzz(pricing.stub, method, "holdfast.pricing", strategy, fingerprints)

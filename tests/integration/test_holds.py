@@ -140,7 +140,7 @@ def test_default_ttl_when_unset(inventory):
     sku = inventory.client.sku(on_hand=1)
     hold = inventory.stub.CreateHold(hold_request([(sku, 1)])).hold
     lifetime = _dt(hold.expire_time) - _dt(hold.create_time)
-    assert lifetime == timedelta(seconds=inventory.settings.hold_default_ttl_seconds)
+    assert lifetime == timedelta(seconds=inventory.settings.holds.hold_default_ttl_seconds)
 
 
 def test_explicit_ttl(inventory):

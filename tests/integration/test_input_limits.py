@@ -13,15 +13,17 @@ from holdfast.inventory.v1 import inventory_pb2 as pb
 from holdfast.pricing.v1 import pricing_pb2 as ppb
 
 from holdfast_common.rpc.healthcheck import check as health_check
-from holdfast_common.settings import Settings
-from tests.conftest import RunningService, make_settings, start_inventory, start_pricing
+from holdfast_common.settings import SecuritySettings
+from tests.conftest import AnyProcessSettings, RunningService, make_settings, start_inventory, start_pricing
 from tests.support.grpc_helpers import new_request_id, refusal, unique_sku
 
 SMALL_MESSAGE = 64 * 1024
 MAX_PAGE = 3
 
 
-def _small(database_url: str, start: Callable[[Settings], RunningService[Any]]) -> RunningService[Any]:
+def _small(
+    database_url: str, start: Callable[[AnyProcessSettings], RunningService[Any]]
+) -> RunningService[Any]:
     """A service with a small page cap and message limit, so both are cheap to reach."""
     return start(
         make_settings(
@@ -56,14 +58,14 @@ def _sized(build: Callable[[str], Message], size: int) -> Message:
 
 
 def _serving(port: int) -> bool:
-    return health_check(f"127.0.0.1:{port}", Settings()) == health_pb2.HealthCheckResponse.SERVING
+    return health_check(f"127.0.0.1:{port}", SecuritySettings()) == health_pb2.HealthCheckResponse.SERVING
 
 
 # ---------------------------------------------------------------- message size
 
 
 def test_a_request_over_the_default_4_mib_is_refused_by_grpc(inventory, fingerprints):
-    limit = inventory.settings.grpc_max_message_bytes
+    limit = inventory.settings.server.grpc_max_message_bytes
     assert limit == 4 * 1024 * 1024
     before = fingerprints.take()
 

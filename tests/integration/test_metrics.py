@@ -87,9 +87,9 @@ def test_pool_usage_is_reported_for_the_services_pool(observed):
     after = scrape(port)
 
     pool = {"pool": "inventory_svc"}
-    assert after.value("holdfast_db_pool_max_size", **pool) == inventory.settings.db_pool_max_size
-    assert after.value("holdfast_db_pool_min_size", **pool) == inventory.settings.db_pool_min_size
-    assert after.value("holdfast_db_pool_connections", **pool) >= inventory.settings.db_pool_min_size
+    assert after.value("holdfast_db_pool_max_size", **pool) == inventory.settings.database.db_pool_max_size
+    assert after.value("holdfast_db_pool_min_size", **pool) == inventory.settings.database.db_pool_min_size
+    assert after.value("holdfast_db_pool_connections", **pool) >= inventory.settings.database.db_pool_min_size
     assert (
         0
         <= after.value("holdfast_db_pool_idle_connections", **pool)

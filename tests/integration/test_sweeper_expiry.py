@@ -37,7 +37,7 @@ FAR = 3600.0  # a time budget no test reaches
 @pytest.fixture(scope="module")
 def pool(database_url: str) -> Iterator[SyncPool]:
     # A short lock_timeout: a sweep that waited on a lock would fail fast, not hang.
-    lazy = LazyPool(make_settings(database_url, db_lock_timeout_ms=500))
+    lazy = LazyPool(make_settings(database_url, db_lock_timeout_ms=500).database)
     yield lazy.get()
     lazy.close()
 

@@ -88,7 +88,7 @@ def test_a_run_returns_how_many_holds_it_expired(sweeper, db, database_url, redi
     owner = seed_holds(db, holds=50, skus=5, lines=2)
     sweeper("worker")
     settings = make_settings(database_url, redis_url=redis_url, sweeper_redis_namespace=sweeper_namespace)
-    broker = make_broker(settings)
+    broker = make_broker(settings.sweeper)
     try:
         # An operator's one-off run: sent by hand, its result read back.
         message = declare(broker, settings).send()

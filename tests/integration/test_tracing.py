@@ -148,15 +148,16 @@ def test_a_priced_create_hold_is_one_trace_across_inventory_and_pricing(database
 _NO_ENDPOINT = textwrap.dedent(
     """
     import asyncio, sys
-    from holdfast_common.settings import Settings
+    from holdfast_common.settings import InventoryServiceSettings, PricingServiceSettings
     from inventory_svc.server import create_server
     from pricing_svc.server import create_server as create_pricing_server
 
     async def main() -> None:
-        settings = Settings(database_url=sys.argv[1], db_pool_min_size=1)
-        for create in (create_pricing_server, create_server):
-            running = await create(settings, "127.0.0.1:0")
-            await running.stop(0)
+        values = {"database_url": sys.argv[1], "db_pool_min_size": 1}
+        pricing = PricingServiceSettings.with_values(**values)
+        await (await create_pricing_server(pricing, "127.0.0.1:0")).stop(0)
+        inventory = InventoryServiceSettings.with_values(**values)
+        await (await create_server(inventory, "127.0.0.1:0")).stop(0)
 
     asyncio.run(main())
     print(sorted(m for m in sys.modules if m.startswith("opentelemetry")))

@@ -104,7 +104,7 @@ def test_an_expired_hold_shows_when_it_is_reclaimed(inventory, database_url) -> 
     inventory.client.hold({b: 1})
     assert watch.next() == (a, 10, 0, 10)
     # The sweeper: the one on c.
-    lazy = LazyPool(make_settings(database_url))
+    lazy = LazyPool(make_settings(database_url).database)
     try:
         expired, _ = expire_overdue_holds(lazy.get(), batch_size=10, deadline=time.monotonic() + 10)
     finally:

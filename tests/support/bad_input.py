@@ -70,9 +70,9 @@ def build_world(inventory: Any) -> World:
         products_token=products_token,
         product_id=product.id,
         variants_token=variants_token,
-        max_lines=s.max_lines_per_hold,
-        max_quantity=s.max_quantity_per_line,
-        max_ttl=s.hold_max_ttl_seconds,
+        max_lines=s.holds.max_lines_per_hold,
+        max_quantity=s.holds.max_quantity_per_line,
+        max_ttl=s.holds.hold_max_ttl_seconds,
     )
 
 

@@ -8,13 +8,12 @@ import pytest
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from holdfast_common.errors import ErrorKind, HoldfastError
-from holdfast_common.settings import Settings
+from holdfast_common.settings import HoldSettings
 from inventory_svc import validation
 from inventory_svc.models import AdjustmentReason, HoldLine, StockAdjustment
 from tests.support import builders
 
-SETTINGS = Settings(
-    database_url="",
+SETTINGS = HoldSettings(
     hold_default_ttl_seconds=900,
     hold_max_ttl_seconds=3600,
     max_lines_per_hold=5,
