@@ -35,7 +35,7 @@ $(PROTO_STAMP): $(STAMP) $(PROTO_FILES)
 migrate: protos
 	$(DEVSTACK) migrate
 
-# The services' least-privilege roles (README "Database roles"), after the migrations, as
+# The services' least-privilege roles (docs/operations.md, "Database roles"), after the migrations, as
 # DATABASE_URL's owner: the roles INVENTORY_/PRICING_/SWEEPER_DATABASE_URL name, granted.
 roles: protos
 	$(DEVSTACK) exec -- $(PY) -m holdfast_ops.roles

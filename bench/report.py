@@ -101,7 +101,7 @@ def summary(results: Results) -> list[str]:
     lines = [_security_line(results), *table(results), "", *_sweeper_lines(results)]
     if results.peak_rss_mb:
         lines.append("Peak RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in results.peak_rss_mb.items()))
-    lines += ["", "Targets (issue 5):"]
+    lines += ["", "Targets:"]
     lines += [f"  {v.outcome:<4}  {v.target}: {v.detail}" for v in verdicts(results)]
     lines += ["", _audit_line(results.breaches), f"Wall time: {results.wall_seconds:.0f} s"]
     return lines
@@ -128,7 +128,7 @@ def markdown(results: Results) -> str:
             "|---|---|",
             *(f"| {name} | {mb:.0f} |" for name, mb in results.peak_rss_mb.items()),
             "",
-            "## Targets (issue 5)",
+            "## Targets",
             "",
             *_markdown(["target", "outcome", "measured"], [[v.target, v.outcome, v.detail] for v in targets]),
             "",

@@ -1,5 +1,5 @@
-"""The targets of issue 5, judged on one run's findings: PASS, FAIL, or n/a when the run
-did not measure what a target needs."""
+"""The performance targets (docs/performance.md), judged on one run's findings: PASS, FAIL, or n/a
+when the run did not measure what a target needs."""
 
 from __future__ import annotations
 

@@ -10,12 +10,15 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from psycopg import sql
 
+from holdfast_common.db.sqlfiles import Queries
 from holdfast_common.settings import DevSettings
 
 # HOLDFAST_DATA_DIR, resolved once against the directory the process starts in.
 DATA_DIR = DevSettings().data_dir.resolve()
 APP_DATABASE = "holdfast"
+Q = Queries.of_package("holdfast_dev.sql")
 
 
 @dataclass(frozen=True)
@@ -34,12 +37,13 @@ def with_database(url: str, database: str) -> str:
 def ensure_database(server_url: str, database: str, *, template: str | None = None) -> None:
     """Creates `database` on the server unless it exists."""
     with psycopg.connect(server_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
-        if not exists:
-            query = psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(database))
-            if template:
-                query += psycopg.sql.SQL(" TEMPLATE {}").format(psycopg.sql.Identifier(template))
-            conn.execute(query)
+        if conn.execute(Q.database_exists, {"database": database}).fetchone():
+            return
+        if template:
+            names = [sql.Identifier(database), sql.Identifier(template)]
+            conn.execute(sql.SQL(Q.create_database_from_template).format(*names))
+        else:
+            conn.execute(sql.SQL(Q.create_database).format(sql.Identifier(database)))
 
 
 def start_embedded_postgres(folder: Path) -> str:

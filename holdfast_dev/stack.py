@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         _announce(infra)
         applied = apply_migrations(infra.database_url)
         print(f"holdfast: schema up to date ({applied} migration(s) applied)", flush=True)
-        # With service URLs of their own (README "Database roles"), their roles follow the schema.
+        # With service URLs of their own (docs/operations.md, "Database roles"), their roles
+        # follow the schema.
         try:
             roles = update_roles(infra.database_url, DatabaseSettings())
         except RoleConfigError as exc:

@@ -26,7 +26,8 @@ def find_breaches(database_url: str) -> dict[str, list[str]]:
     """Breaches per invariant, read in one REPEATABLE READ snapshot so they are consistent."""
     breaches: dict[str, list[str]] = {}
     with psycopg.connect(database_url, row_factory=dict_row) as conn:
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
         for name, query in CHECKS.items():
             rows = conn.execute(query).fetchall()
             if rows:

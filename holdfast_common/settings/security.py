@@ -1,4 +1,4 @@
-"""Transport security, bearer tokens and the rate limit (README "Security")."""
+"""Transport security, bearer tokens and the rate limit (docs/operations.md, "Security")."""
 
 from __future__ import annotations
 

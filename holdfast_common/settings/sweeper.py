@@ -38,7 +38,7 @@ class SweeperSettings(Section):
     sweeper_time_budget_seconds: float = Field(
         default=30.0, gt=0, description="a run stops starting batches after this long"
     )
-    # DESIGN.md promises request_ids are kept at least 24 h.
+    # docs/contract.md ("Idempotency") promises request_ids are kept at least 24 h.
     idempotency_retention_hours: float = Field(
         default=24.0, ge=24, description="request_ids older than this are purged (at least 24)"
     )

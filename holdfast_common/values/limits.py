@@ -1,6 +1,6 @@
 """The size limits both services hold requests to, each with why it is what it is.
 
-They are part of the contract (README "Input limits" lists them): a request past one is
+They are part of the contract (docs/contract.md, "Input limits", lists them): a request past one is
 INVALID_ARGUMENT naming the field. Limits an operator tunes (lines per hold, units per line,
 page sizes, TTLs) are settings instead.
 """

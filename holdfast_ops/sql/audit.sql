@@ -1,4 +1,4 @@
--- Each query returns one row per breach of a DESIGN.md invariant, with a
+-- Each query returns one row per breach of an invariant of docs/architecture.md ("Invariants"), with a
 -- human-readable `breach` column; an empty result means the invariant holds.
 
 -- name: audit_reserved_within_on_hand

@@ -1,5 +1,5 @@
 -- What each service's PostgreSQL role may do, applied by holdfast_ops/roles.py
--- (README "Database roles") as the schema owner after every migration, in one
+-- (docs/operations.md, "Database roles") as the schema owner after every migration, in one
 -- transaction: reset_role first takes away whatever a role had, then grant_<service>
 -- gives back exactly what that service's SQL needs. A migration that adds a table or a
 -- column a service uses adds its grant here (tests/integration/test_db_roles.py fails

@@ -213,15 +213,15 @@ def _default(value: str) -> str:
 
 
 def test_the_compose_tokens_let_inventory_quote_and_the_documented_dev_token_do_everything(services):
-    readme = (REPO_ROOT / "README.md").read_text()
+    security_doc = (REPO_ROOT / "docs" / "operations.md").read_text()
     for name in ("inventory", "pricing"):
         env = services[name]["environment"]
         grants = {grant.digest.hex(): grant for grant in parse_grants(env["AUTH_TOKENS"], "AUTH_TOKENS")}
         pricing_token = grants[token_digest(_default(env["PRICING_TOKEN"]))]
         assert pricing_token.caller == "inventory_svc"
         assert pricing_token.scopes == {"pricing:read"}
-        # The README tells grpcurl users this one; it must open every method.
-        assert "holdfast-dev-admin-token" in readme
+        # docs/operations.md tells grpcurl users this one; it must open every method.
+        assert "holdfast-dev-admin-token" in security_doc
         assert grants[token_digest("holdfast-dev-admin-token")].scopes == SCOPES
         # The healthchecks send no token.
         assert env["AUTH_OPEN_HEALTH"] == "true"

@@ -1,7 +1,7 @@
 """Faults a shopper's call can meet and what it then sees: a stock row locked elsewhere, a
 client deadline shorter than the work, pricing_svc hung or gone.
 
-What each test proves is what the README's "Failure behaviour" section promises. PostgreSQL
+What each test proves is what docs/operations.md's "Failure behaviour" section promises. PostgreSQL
 restarts are in test_pg_restart.py, SIGTERM in test_lifecycle.py; that a call stuck on one
 SKU's lock does not slow carts for other SKUs is test_coalescing.py's
 test_a_batch_stuck_on_a_lock_does_not_hold_up_carts_for_other_skus.
