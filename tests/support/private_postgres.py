@@ -55,12 +55,15 @@ class PrivatePostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _tool(self, name: str, *args: str, timeout: float = 60) -> None:
+        # runuser switches the user after exec, not subprocess's user=: that makes Python fork()
+        # instead of vfork(), and a fork of this process (gRPC's threads busy with the test's
+        # load) now and then died of SIGSEGV before reaching exec.
+        as_user = ["runuser", "-u", self.user, "--"] if self.user is not None else []
         subprocess.run(
-            [str(_binaries() / name), *args],
+            [*as_user, str(_binaries() / name), *args],
             check=True,
             capture_output=True,
             timeout=timeout,
-            user=self.user,
             cwd=self.folder,
         )
 
