@@ -54,8 +54,11 @@ REVOKE TEMPORARY ON DATABASE {database} FROM PUBLIC;
 -- name: grant_inventory
 -- inventory_svc/sql/*.sql (the holds gauge too), holdfast_common/db/sql/idempotency.sql.
 -- The audit runs as the owner.
-GRANT SELECT, INSERT ON categories, products, variants, hold_lines TO {role};
+GRANT SELECT, INSERT ON categories, products, variants, hold_lines, hold_allocations TO {role};
 GRANT SELECT, INSERT, UPDATE (on_hand, reserved, update_time) ON stock TO {role};
+GRANT SELECT, INSERT, UPDATE (name, active) ON locations TO {role};
+GRANT SELECT, INSERT, UPDATE (name, strategy) ON channels TO {role};
+GRANT SELECT, INSERT, DELETE ON channel_locations TO {role};
 GRANT SELECT, INSERT, UPDATE (state, end_time, expire_time) ON holds TO {role};
 GRANT INSERT ON stock_ledger TO {role};
 GRANT SELECT, INSERT, UPDATE (response) ON idempotency_keys TO {role};
@@ -69,7 +72,7 @@ GRANT SELECT, INSERT, UPDATE (response) ON idempotency_keys TO {role};
 -- name: grant_sweeper
 -- sweeper/sql/*.sql: expires overdue holds (stock.reserved down, an EXPIRE ledger row)
 -- and deletes old idempotency records, which it locks first (hence the UPDATE).
-GRANT SELECT ON hold_lines TO {role};
+GRANT SELECT ON hold_lines, hold_allocations TO {role};
 GRANT SELECT, UPDATE (state, end_time) ON holds TO {role};
 GRANT SELECT, UPDATE (reserved, update_time) ON stock TO {role};
 GRANT INSERT ON stock_ledger TO {role};
