@@ -12,11 +12,14 @@ from holdfast_common.settings import DatabaseSettings
 from holdfast_ops.queries import Q
 
 CHECKS = {
-    "0 <= reserved <= on_hand": Q.audit_reserved_within_on_hand,
-    "reserved = sum of ACTIVE hold lines": Q.audit_reserved_equals_active_holds,
-    "on_hand and reserved = sums of ledger deltas": Q.audit_stock_equals_ledger,
-    "one ledger row per line per hold transition": Q.audit_hold_ledger_rows,
-    "hold ledger rows match hold lines": Q.audit_ledger_rows_match_hold_lines,
+    "0 <= reserved <= on_hand at every (SKU, location)": Q.audit_reserved_within_on_hand,
+    "reserved = sum of ACTIVE allocations at every (SKU, location)": Q.audit_reserved_equals_active_allocations,
+    "on_hand and reserved = sums of ledger deltas at every (SKU, location)": Q.audit_stock_equals_ledger,
+    "a hold line's allocations sum to its quantity": Q.audit_allocations_sum_to_lines,
+    "a pinned line is held at its pin": Q.audit_pinned_lines_stay_pinned,
+    "one ledger row per allocation per hold transition": Q.audit_hold_ledger_rows,
+    "hold ledger rows match allocations": Q.audit_ledger_rows_match_allocations,
+    "a transfer's two ledger rows cancel out": Q.audit_transfers_pair_up,
     "every hold has lines": Q.audit_holds_have_lines,
     "priced holds price every line": Q.audit_priced_holds_price_every_line,
 }

@@ -79,7 +79,7 @@ async def _insert_variant(
             "request_id": request_id,
         },
     )
-    level = StockLevel(row["sku"], row.pop("on_hand"), row.pop("reserved"))
+    level = StockLevel(row["sku"], row.pop("on_hand"), row.pop("reserved"), location=row.pop("location"))
     return Variant(**row, currency=product["currency"]), level
 
 

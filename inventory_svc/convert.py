@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from holdfast_common.values.money import Money
 from holdfast_common.values.timestamps import timestamp
-from inventory_svc.models import Category, Hold, HoldLine, HoldState, Product, StockLevel, Variant
+from inventory_svc.models import Category, Hold, HoldLine, HoldState, Product, SkuLevels, StockLevel, Variant
 
+STRATEGIES = {
+    "PRIORITY": pb.ALLOCATION_STRATEGY_PRIORITY,
+    "MOST_AVAILABLE": pb.ALLOCATION_STRATEGY_MOST_AVAILABLE,
+    "FEWEST_LOCATIONS": pb.ALLOCATION_STRATEGY_FEWEST_LOCATIONS,
+    "SINGLE_LOCATION": pb.ALLOCATION_STRATEGY_SINGLE_LOCATION,
+}
 HOLD_STATES = {
     HoldState.ACTIVE: pb.HOLD_STATE_ACTIVE,
     HoldState.COMMITTED: pb.HOLD_STATE_COMMITTED,
@@ -44,7 +52,18 @@ def variant(v: Variant) -> pb.Variant:
 
 
 def stock_level(s: StockLevel) -> pb.StockLevel:
-    return pb.StockLevel(sku=s.sku, on_hand=s.on_hand, reserved=s.reserved, available=s.available)
+    return pb.StockLevel(
+        sku=s.sku,
+        on_hand=s.on_hand,
+        reserved=s.reserved,
+        available=s.available,
+        location=s.location,
+        channel=s.channel,
+    )
+
+
+def location_levels(levels: Sequence[SkuLevels]) -> list[pb.StockLevel]:
+    return [stock_level(level) for sku in levels for level in sku.locations]
 
 
 def hold(h: Hold) -> pb.Hold:
@@ -60,6 +79,8 @@ def hold(h: Hold) -> pb.Hold:
         total=Money(h.total_minor, h.currency).to_proto()
         if h.currency and h.total_minor is not None
         else None,
+        channel=h.channel,
+        strategy=STRATEGIES[h.strategy],
     )
 
 
@@ -67,4 +88,10 @@ def hold_line(line: HoldLine, currency: str | None) -> pb.HoldLine:
     unit_price = None
     if currency is not None and line.unit_price_minor is not None:
         unit_price = Money(line.unit_price_minor, currency).to_proto()
-    return pb.HoldLine(sku=line.sku, quantity=line.quantity, unit_price=unit_price)
+    return pb.HoldLine(
+        sku=line.sku,
+        quantity=line.quantity,
+        unit_price=unit_price,
+        location=line.location or "",
+        allocations=[pb.Allocation(location=a.location, quantity=a.quantity) for a in line.allocations],
+    )

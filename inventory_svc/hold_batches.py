@@ -1,5 +1,7 @@
-"""CreateHold for a batch of carts in one transaction: one lock per SKU, one commit, and an
-outcome of its own for each cart (its hold, its first response replayed, or its refusal)."""
+"""CreateHold for a batch of carts in one transaction: one lock per (SKU, location), one
+commit, and an outcome of its own for each cart (its hold, its first response replayed, or its
+refusal). Each cart is allocated over its channel's locations in arrival order, against what
+the earlier carts of the batch took."""
 
 from __future__ import annotations
 
@@ -15,10 +17,19 @@ import uuid6
 
 from holdfast_common.db.idempotency import RequestRecord, encode, request_in_flight, send_record_lookup
 from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction, read
-from holdfast_common.errors import HoldfastError, unknown_skus
-from inventory_svc.models import Hold, HoldLine, HoldState, LockedPrices, NewHold
+from holdfast_common.errors import FieldViolation, HoldfastError, invalid_argument, not_found, unknown_skus
+from inventory_svc.allocation import CartLine, Strategy, allocate, take
+from inventory_svc.models import (
+    ChannelRoute,
+    Hold,
+    HoldLine,
+    HoldState,
+    LineAllocation,
+    LockedPrices,
+    NewHold,
+)
 from inventory_svc.queries import Q
-from inventory_svc.stock import insufficient_stock, lock_levels
+from inventory_svc.stock import lock_levels, route_of
 
 Outcome = Hold | HoldfastError
 
@@ -34,8 +45,8 @@ class HoldRequest:
 async def create_holds(pool: AsyncPool, requests: Sequence[HoldRequest]) -> list[Outcome]:
     """Reserves each cart all-or-nothing, in order, against the stock the earlier ones left.
 
-    Two round trips while rows are locked: the lock (with the idempotency lookup and
-    BEGIN), then every insert with COMMIT.
+    Two round trips while rows are locked: the lock (with the idempotency lookup, the
+    channels and pinned locations the carts name, and BEGIN), then every insert with COMMIT.
     """
     made: dict[int, Hold] = {}
 
@@ -44,15 +55,23 @@ async def create_holds(pool: AsyncPool, requests: Sequence[HoldRequest]) -> list
     ) -> tuple[list[Outcome | None], psycopg.AsyncCursor[Any] | None]:
         made.clear()
         records = await send_record_lookup(conn, [r.record.request_id for r in requests])
+        channels = await conn.execute(Q.resolve_channel_routes, {"refs": sorted({r.new.channel for r in requests})})
+        pin_refs = sorted({x.location for r in requests for x in r.new.lines if x.location is not None})
+        pinned = await conn.execute(Q.resolve_location_refs, {"refs": pin_refs}) if pin_refs else None
         levels, now = await lock_levels(conn, sorted({x.sku for r in requests for x in r.new.lines}))
         stored = {row["request_id"]: row for row in await records.fetchall()}
-        available = {sku: level.available for sku, level in levels.items()}
+        places = Places(
+            {row["ref"]: route_of(row) for row in await channels.fetchall()},
+            {row["ref"]: (row["code"], row["active"]) for row in (await pinned.fetchall() if pinned else [])},
+            {sku for sku, _ in levels},
+        )
+        available = {key: level.available for key, level in levels.items()}
         outcomes: list[Outcome | None] = []
         for i, request in enumerate(requests):
             try:
                 replay = request.record.answer(stored.get(request.record.request_id), Hold)
                 if replay is None:
-                    made[i] = _reserve(request, available, now)
+                    made[i] = _reserve(request, places, available, now)
                 outcomes.append(replay)
             except HoldfastError as refusal:
                 outcomes.append(refusal)
@@ -74,22 +93,64 @@ async def create_holds(pool: AsyncPool, requests: Sequence[HoldRequest]) -> list
     return outcomes  # type: ignore[return-value]
 
 
-def _reserve(request: HoldRequest, available: dict[str, int], now: datetime | None) -> Hold:
-    """The cart's hold if every line fits in what is still available (then taken from it)."""
-    new = request.new
-    missing = [x.sku for x in new.lines if x.sku not in available]
+@dataclass(frozen=True)
+class Places:
+    """What a batch's carts name, as the transaction found it."""
+
+    # Channel reference (code or id) -> where it sells from.
+    routes: dict[str, ChannelRoute]
+    # Pinned location reference -> (code, active).
+    pins: dict[str, tuple[str, bool]]
+    # The SKUs that exist (each has at least its `default` row).
+    skus: set[str]
+
+
+def _cart(new: NewHold, places: Places) -> tuple[ChannelRoute, list[CartLine]]:
+    """The cart's channel and lines with their pins as location codes; NOT_FOUND for what
+    does not exist, INVALID_ARGUMENT for a pin to an inactive location."""
+    missing = [x.sku for x in new.lines if x.sku not in places.skus]
     if missing:
         raise unknown_skus(missing)
-    assert now is not None
-    short = [(x.sku, x.quantity, available[x.sku]) for x in new.lines if available[x.sku] < x.quantity]
-    if short:
-        raise insufficient_stock(short)
+    route = places.routes.get(new.channel)
+    if route is None:
+        raise not_found("channel", "channel", new.channel)
+    fields = dict(new.pin_fields)
+    lines = []
     for line in new.lines:
-        available[line.sku] -= line.quantity
+        code = None
+        if line.location is not None:
+            pin = places.pins.get(line.location)
+            if pin is None:
+                raise not_found("location", fields[line.location], line.location)
+            code, active = pin
+            if not active:
+                raise invalid_argument([FieldViolation(fields[line.location], f"location {code} is inactive")])
+        lines.append(CartLine(line.sku, line.quantity, code))
+    return route, lines
+
+
+def _reserve(
+    request: HoldRequest, places: Places, available: dict[tuple[str, str], int], now: datetime | None
+) -> Hold:
+    """The cart's hold if every line can be allocated from what is still available (then
+    taken from it), by its channel's strategy or the one the request names."""
+    new = request.new
+    route, cart = _cart(new, places)
+    assert now is not None
+    strategy = Strategy(new.strategy or route.strategy)
+    allocations = allocate(cart, route.locations, available, strategy)
+    take(available, allocations)
     prices = request.prices
-    lines = new.lines
-    if prices is not None:
-        lines = tuple(HoldLine(x.sku, x.quantity, prices.unit_prices[x.sku]) for x in new.lines)
+    lines = tuple(
+        HoldLine(
+            x.sku,
+            x.quantity,
+            prices.unit_prices[x.sku] if prices is not None else None,
+            x.location,
+            tuple(LineAllocation(a.location, a.quantity) for a in allocations if a.sku == x.sku),
+        )
+        for x in cart
+    )
     return Hold(
         id=str(uuid6.uuid7()),
         owner_id=new.owner_id,
@@ -100,6 +161,8 @@ def _reserve(request: HoldRequest, available: dict[str, int], now: datetime | No
         end_time=None,
         currency=prices.currency if prices else None,
         customer_tier=prices.customer_tier if prices else None,
+        channel=route.code,
+        strategy=strategy.value,
     )
 
 
@@ -114,21 +177,36 @@ def _insert_params(
             "expire_time": hold.expire_time.isoformat(),
             "currency": hold.currency,
             "customer_tier": hold.customer_tier,
+            "channel": hold.channel,
+            "strategy": hold.strategy,
             "fingerprint": requests[i].record.fingerprint.hex(),
             "response": encode(hold).decode(),
         }
         for i, hold in made.items()
     ]
     lines = [
-        {"hold_id": hold.id, "sku": x.sku, "quantity": x.quantity, "unit_price_minor": x.unit_price_minor}
+        {
+            "hold_id": hold.id,
+            "sku": x.sku,
+            "quantity": x.quantity,
+            "unit_price_minor": x.unit_price_minor,
+            "location": x.location,
+        }
         for hold in made.values()
         for x in hold.lines
+    ]
+    allocations = [
+        {"hold_id": hold.id, "sku": x.sku, "location": a.location, "quantity": a.quantity}
+        for hold in made.values()
+        for x in hold.lines
+        for a in x.allocations
     ]
     return {
         "method": requests[next(iter(made))].record.method,
         "create_time": now,
         "holds": json.dumps(holds),
         "lines": json.dumps(lines),
+        "allocations": json.dumps(allocations),
         "skus": sorted({x["sku"] for x in lines}),
     }
 

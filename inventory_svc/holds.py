@@ -16,7 +16,7 @@ from holdfast_common.errors import ErrorKind, HoldfastError, not_found
 from holdfast_common.settings import HoldSettings
 from holdfast_common.values.pagination import PageRequest
 from inventory_svc.hold_batches import HoldRequest, create_holds, replay_hold
-from inventory_svc.models import Hold, HoldLine, HoldState, LockedPrices, NewHold
+from inventory_svc.models import Hold, HoldLine, HoldState, LineAllocation, LockedPrices, NewHold
 from inventory_svc.queries import Q
 
 
@@ -34,14 +34,18 @@ def _hold_from_row(row: dict[str, Any]) -> Hold:
         owner_id=row["owner_id"],
         state=HoldState(row["state"]),
         lines=tuple(
-            HoldLine(s, q, p)
-            for s, q, p in zip(row["skus"], row["quantities"], row["unit_prices"], strict=True)
+            HoldLine(s, q, p, pin, tuple(LineAllocation(location, n) for location, n in allocated))
+            for s, q, p, pin, allocated in zip(
+                row["skus"], row["quantities"], row["unit_prices"], row["pins"], row["allocations"], strict=True
+            )
         ),
         create_time=row["create_time"],
         expire_time=row["expire_time"],
         end_time=row["end_time"],
         currency=row["currency"],
         customer_tier=row["customer_tier"],
+        channel=row["channel"],
+        strategy=row["strategy"],
     )
 
 

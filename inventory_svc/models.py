@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 
+# What a request that names no location or channel uses (migration 0005 made both).
+DEFAULT_LOCATION = "default"
+DEFAULT_CHANNEL = "default"
+
+
 class HoldState(enum.StrEnum):
     ACTIVE = "ACTIVE"
     COMMITTED = "COMMITTED"
@@ -76,10 +81,48 @@ class StockLevel:
     sku: str
     on_hand: int
     reserved: int
+    # The location's code on one (SKU, location)'s level; the channel's code on a total.
+    location: str = ""
+    channel: str = ""
 
     @property
     def available(self) -> int:
         return self.on_hand - self.reserved
+
+
+@dataclass(frozen=True)
+class SkuLevels:
+    """One SKU's level at every location that keeps it, by location code."""
+
+    sku: str
+    locations: tuple[StockLevel, ...]
+
+    def total(self, route: ChannelRoute) -> StockLevel:
+        """What the channel can sell: the sum over its active locations."""
+        mine = [level for level in self.locations if level.location in route.locations]
+        return StockLevel(
+            self.sku,
+            sum(level.on_hand for level in mine),
+            sum(level.reserved for level in mine),
+            channel=route.code,
+        )
+
+
+@dataclass(frozen=True)
+class ChannelRoute:
+    """Where a channel sells from right now: its ACTIVE locations in priority order."""
+
+    code: str
+    strategy: str
+    locations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LineAllocation:
+    """Units of a hold line held at one location."""
+
+    location: str
+    quantity: int
 
 
 @dataclass(frozen=True)
@@ -88,6 +131,10 @@ class HoldLine:
     quantity: int
     # Minor units locked when a priced hold was created; None for an unpriced hold.
     unit_price_minor: int | None = None
+    # The location the line is pinned to (its code once allocated); None when unpinned.
+    location: str | None = None
+    # Where the units are held, by location code; empty on a request.
+    allocations: tuple[LineAllocation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +149,10 @@ class Hold:
     # Set, with every line's unit price, when the hold was created with prices locked.
     currency: str | None = None
     customer_tier: str | None = None
+    # The channel it was allocated through and the strategy used (the defaults: what every
+    # hold made before locations had).
+    channel: str = DEFAULT_CHANNEL
+    strategy: str = "PRIORITY"
 
     @property
     def total_minor(self) -> int | None:
@@ -120,6 +171,11 @@ class NewHold:
     ttl: timedelta
     # None: no prices to lock; "" is a customer with no tier.
     customer_tier: str | None = None
+    # The channel asked for (code or id) and the strategy overriding its own, if any.
+    channel: str = DEFAULT_CHANNEL
+    strategy: str | None = None
+    # The request field naming each pinned location reference, for refusals.
+    pin_fields: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,4 +193,16 @@ class StockAdjustment:
     sku: str
     delta: int
     reason: AdjustmentReason
+    note: str
+    # Code or id; the request's empty value is DEFAULT_LOCATION.
+    location: str = "default"
+
+
+@dataclass(frozen=True)
+class StockTransfer:
+    request_id: str
+    sku: str
+    from_location: str
+    to_location: str
+    quantity: int
     note: str

@@ -18,7 +18,8 @@ from inventory_svc import convert, validation
 from inventory_svc.catalog import Catalog
 from inventory_svc.holds import Holds
 from inventory_svc.pricing_client import PricingClient
-from inventory_svc.stock import adjust, get_levels
+from inventory_svc.models import DEFAULT_CHANNEL
+from inventory_svc.stock import adjust, get_levels, resolve_channel, transfer
 from inventory_svc.stock_events import StockEvents, listener_connect
 
 ERROR_DOMAIN = "holdfast.inventory"
@@ -88,8 +89,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     async def GetVariant(self, request: pb.GetVariantRequest, context: Ctx) -> Any:
         variant_id, sku = validation.get_variant(request)
         variant = await self._catalog.get_variant(variant_id=variant_id, sku=sku)
-        (level,) = await get_levels(self._pool, [variant.sku])
-        return pb.GetVariantResponse(variant=convert.variant(variant), stock_level=convert.stock_level(level))
+        route = await resolve_channel(self._pool, DEFAULT_CHANNEL)
+        (levels,) = await get_levels(self._pool, [variant.sku])
+        return pb.GetVariantResponse(
+            variant=convert.variant(variant), stock_level=convert.stock_level(levels.total(route))
+        )
 
     async def ListVariants(self, request: pb.ListVariantsRequest, context: Ctx) -> Any:
         product_id, listing = validation.list_variants(request, self._pages)
@@ -106,18 +110,33 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         level = await adjust(self._pool, adjustment, request_record("AdjustStock", request))
         return pb.AdjustStockResponse(stock_level=convert.stock_level(level))
 
+    async def TransferStock(self, request: pb.TransferStockRequest, context: Ctx) -> Any:
+        move = validation.transfer_stock(request)
+        source, target = await transfer(self._pool, move, request_record("TransferStock", request))
+        return pb.TransferStockResponse(from_level=convert.stock_level(source), to_level=convert.stock_level(target))
+
     async def BatchGetStockLevels(self, request: pb.BatchGetStockLevelsRequest, context: Ctx) -> Any:
-        levels = await get_levels(self._pool, validation.batch_get_stock_levels(request))
-        return pb.BatchGetStockLevelsResponse(levels=[convert.stock_level(x) for x in levels])
+        skus, channel = validation.batch_get_stock_levels(request)
+        route = await resolve_channel(self._pool, channel)
+        levels = await get_levels(self._pool, skus)
+        return pb.BatchGetStockLevelsResponse(
+            levels=[convert.stock_level(x.total(route)) for x in levels],
+            location_levels=convert.location_levels(levels),
+        )
 
     async def WatchStockLevels(
         self, request: pb.WatchStockLevelsRequest, context: Ctx
     ) -> AsyncIterator[pb.WatchStockLevelsResponse]:
-        skus = validation.watch_stock_levels(request)
+        skus, channel = validation.watch_stock_levels(request)
+        # The channel's locations as the stream starts; its totals are sums over those.
+        route = await resolve_channel(self._pool, channel)
         async with self.stock_events.watch(skus) as subscription:
             while True:
-                for level in await subscription.next():
-                    yield pb.WatchStockLevelsResponse(stock_level=convert.stock_level(level))
+                for levels in await subscription.next():
+                    yield pb.WatchStockLevelsResponse(
+                        stock_level=convert.stock_level(levels.total(route)),
+                        location_levels=convert.location_levels([levels]),
+                    )
 
     # ------------------------------------------------------------ holds
 

@@ -1,113 +1,199 @@
-"""Stock levels, adjustments, and the locking step every stock change starts with.
+"""Every stock verb and the locking step each starts with. Stock is kept per (SKU, location).
 
 Where each stock verb lives:
 
-- read levels: `get_levels` here (overdue holds never count as reserved);
-- adjust (RECEIVE, ADJUST on_hand): `adjust` here, statement `apply_adjustment` (sql/stock.sql);
+- read levels: `get_levels` here (overdue holds never count as reserved), per location, and
+  a channel's total over its active locations (`SkuLevels.total`);
+- adjust (RECEIVE, ADJUST on_hand at one location): `adjust` here, statement
+  `apply_adjustment` (sql/stock.sql);
+- transfer (on_hand from one location to another): `transfer` here, statement
+  `apply_transfer`;
 - reserve (CreateHold): `inventory_svc/hold_batches.py` `create_holds`, one transaction per
-  coalesced batch of carts, statement `insert_holds` (sql/holds.sql);
+  coalesced batch of carts, each cart allocated over its channel's locations by
+  `inventory_svc/allocation.py`, statement `insert_holds` (sql/holds.sql);
 - release and commit: `inventory_svc/holds.py` `Holds.release` / `Holds.commit`, statement
-  `finish_hold` (sql/holds.sql);
-- reclaim an overdue hold on the rows a transaction locks: `lock_levels` here, statement
-  `reclaim_overdue_holds` (sql/stock.sql);
-- expire the other overdue holds: the sweeper, `sweeper/expiry.py`, statement
-  `expire_overdue_batch` (sweeper/sql/expiry.sql), which skips locked rows instead of waiting.
+  `finish_hold` (sql/holds.sql), on exactly the hold's allocations;
+- expire: the SQL function `expire_holds` (migration 0005), written once and called by
+  `lock_levels` here on the overdue holds of the rows a transaction locks (statement
+  `reclaim_overdue_holds`) and by the sweeper on the others (`sweeper/sql/expiry.sql`, which
+  skips locked rows instead of waiting).
 
 Lock order, the same on every path so carts with overlapping SKUs never deadlock: the stock
-rows first, in ascending SKU order (`lock_levels`, statement `lock_stock`), then the hold row.
+rows first, every location of each SKU, in ascending (SKU, location code) order
+(`lock_levels`, statement `lock_stock`), then the hold row. A (SKU, location) row a verb
+needs but that does not exist yet is made empty beforehand, in its own transaction
+(`ensure_stock_row`), so that no transaction ever takes a row lock outside that order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from functools import partial
+from typing import TypeVar
 
 from holdfast_common.db.idempotency import RequestRecord, in_recorded_transaction
-from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all
-from holdfast_common.errors import ErrorKind, HoldfastError, PreconditionViolation, unknown_skus
-from inventory_svc.models import StockAdjustment, StockLevel
+from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all, in_transaction, read
+from holdfast_common.errors import (
+    ErrorKind,
+    FieldViolation,
+    HoldfastError,
+    PreconditionViolation,
+    invalid_argument,
+    not_found,
+    unknown_skus,
+)
+from inventory_svc.models import (
+    ChannelRoute,
+    SkuLevels,
+    StockAdjustment,
+    StockLevel,
+    StockTransfer,
+)
 from inventory_svc.queries import Q
 
+Levels = dict[tuple[str, str], StockLevel]
+T = TypeVar("T")
 
-def insufficient_stock(short: list[tuple[str, int, int]]) -> HoldfastError:
+
+def insufficient_stock(
+    short: list[tuple[str, int, int]], *, detail: str = "", metadata: dict[str, str] | None = None
+) -> HoldfastError:
     """FAILED_PRECONDITION naming every short SKU with what was asked and what is available."""
-    sku, requested, available = short[0]
+    listed = ", ".join(f"{s} (requested {r}, available {a})" for s, r, a in short)
+    message = "not enough stock" + (f" for: {listed}" if short else "") + (f"; {detail}" if detail else "")
+    extra = {"sku": short[0][0], "requested": str(short[0][1]), "available": str(short[0][2])} if short else {}
     return HoldfastError(
         ErrorKind.FAILED_PRECONDITION,
         "INSUFFICIENT_STOCK",
-        "not enough stock for: " + ", ".join(f"{s} (requested {r}, available {a})" for s, r, a in short),
-        metadata={
-            "sku": sku,
-            "requested": str(requested),
-            "available": str(available),
-            "skus": ",".join(s for s, _, _ in short),
-        },
+        message,
+        metadata={**extra, "skus": ",".join(s for s, _, _ in short), **(metadata or {})},
         precondition_violations=[
             PreconditionViolation("STOCK", s, f"requested {r}, available {a}") for s, r, a in short
         ],
     )
 
 
-async def lock_levels(conn: AsyncConn, skus: list[str]) -> tuple[dict[str, StockLevel], datetime | None]:
-    """Locks the stock rows of `skus` (sorted) in order and reclaims their overdue holds.
+def _level(row: dict[str, object]) -> StockLevel:
+    return StockLevel(row["sku"], row["on_hand"], row["reserved"], location=row["location"])  # type: ignore[arg-type]
 
-    Returns the levels of the SKUs that exist, after reclaiming, and the transaction's
-    `now()` (None when none exists).
+
+async def lock_levels(conn: AsyncConn, skus: list[str]) -> tuple[Levels, datetime | None]:
+    """Locks every location's row of `skus` (sorted) in order and reclaims their overdue holds.
+
+    Returns the levels by (SKU, location) of the SKUs that exist, after reclaiming, and the
+    transaction's `now()` (None when none exists).
     """
     cur = await conn.execute(Q.lock_stock, {"skus": skus})
     rows = await cur.fetchall()
     if not rows:
         return {}, None
-    levels = {r["sku"]: StockLevel(r["sku"], r["on_hand"], r["reserved"]) for r in rows}
+    levels = {(r["sku"], r["location"]): _level(r) for r in rows}
     if rows[0]["has_overdue"]:
-        cur = await conn.execute(Q.reclaim_overdue_holds, {"skus": skus, "locked": list(levels)})
+        locked = sorted({sku for sku, _ in levels})
+        cur = await conn.execute(Q.reclaim_overdue_holds, {"skus": skus, "locked": locked})
         for r in await cur.fetchall():
-            levels[r["sku"]] = StockLevel(r["sku"], r["on_hand"], r["reserved"])
+            levels[(r["sku"], r["location"])] = _level(r)
     return levels, rows[0]["now"]
 
 
-async def lock_and_reclaim(conn: AsyncConn, skus: list[str]) -> tuple[dict[str, StockLevel], datetime]:
+async def lock_and_reclaim(conn: AsyncConn, skus: list[str]) -> tuple[Levels, datetime]:
     """lock_levels, with NOT_FOUND if any SKU is unknown."""
     levels, now = await lock_levels(conn, skus)
-    missing = [s for s in skus if s not in levels]
+    known = {sku for sku, _ in levels}
+    missing = [s for s in skus if s not in known]
     if missing:
         raise unknown_skus(missing)
     assert now is not None
     return levels, now
 
 
-async def get_levels(pool: AsyncPool, skus: list[str]) -> list[StockLevel]:
-    """Levels in the order asked, overdue holds not counted; NOT_FOUND names unknown SKUs."""
-    rows = await fetch_all(pool, Q.stock_levels, {"skus": skus})
-    found = {r["sku"]: StockLevel(r["sku"], r["on_hand"], r["reserved"]) for r in rows}
+def by_sku(rows: Iterable[dict[str, object]], skus: list[str]) -> list[SkuLevels]:
+    """Each asked SKU's levels, in the order asked; NOT_FOUND names unknown SKUs."""
+    found: dict[str, list[StockLevel]] = {}
+    for row in rows:
+        found.setdefault(row["sku"], []).append(_level(row))  # type: ignore[arg-type]
     missing = [s for s in skus if s not in found]
     if missing:
         raise unknown_skus(missing)
-    return [found[s] for s in skus]
+    return [SkuLevels(s, tuple(found[s])) for s in skus]
+
+
+async def get_levels(pool: AsyncPool, skus: list[str]) -> list[SkuLevels]:
+    """Levels per location in the order asked, overdue holds not counted."""
+    return by_sku(await fetch_all(pool, Q.stock_levels, {"skus": skus}), skus)
+
+
+async def resolve_channel(pool: AsyncPool, ref: str, field: str = "channel") -> ChannelRoute:
+    """The channel a request names (code or id); NOT_FOUND naming `field`."""
+    rows = await fetch_all(pool, Q.resolve_channel_routes, {"refs": [ref]})
+    if not rows:
+        raise not_found("channel", field, ref)
+    return route_of(rows[0])
+
+
+def route_of(row: dict[str, object]) -> ChannelRoute:
+    return ChannelRoute(row["code"], row["strategy"], tuple(row["locations"]))  # type: ignore[arg-type]
+
+
+async def resolve_location(pool: AsyncPool, ref: str, field: str, *, must_be_active: bool = False) -> str:
+    """The code of the location a request names (code or id); NOT_FOUND naming `field`, and
+    INVALID_ARGUMENT where it must be active and is not."""
+    rows = await fetch_all(pool, Q.resolve_location_refs, {"refs": [ref]})
+    if not rows:
+        raise not_found("location", field, ref)
+    if must_be_active and not rows[0]["active"]:
+        raise invalid_argument([FieldViolation(field, f"location {rows[0]['code']} is inactive")])
+    return str(rows[0]["code"])
+
+
+async def _replay(pool: AsyncPool, record: RequestRecord, result_type: type[T]) -> T | None:
+    """A retry's first answer, before anything of the request is looked up again (the
+    location it named may have changed since)."""
+    return await read(pool, partial(record.replay, result_type=result_type))
+
+
+async def _ensure_row(pool: AsyncPool, sku: str, location: str) -> None:
+    await in_transaction(pool, lambda conn: conn.execute(Q.ensure_stock_row, {"sku": sku, "location": location}))
+
+
+def _on_hand_below_reserved(level: StockLevel, delta: int) -> HoldfastError:
+    return HoldfastError(
+        ErrorKind.FAILED_PRECONDITION,
+        "ON_HAND_BELOW_RESERVED",
+        f"on_hand {level.on_hand} + delta {delta} would fall below reserved {level.reserved} "
+        f"at location {level.location}",
+        metadata={
+            "sku": level.sku,
+            "location": level.location,
+            "on_hand": str(level.on_hand),
+            "reserved": str(level.reserved),
+            "delta": str(delta),
+        },
+    )
 
 
 async def adjust(pool: AsyncPool, adjustment: StockAdjustment, record: RequestRecord) -> StockLevel:
-    """Changes on_hand by delta, never below reserved; one ledger row."""
+    """Changes on_hand at one location by delta, never below reserved there; one ledger row.
+
+    An inactive location can be adjusted (a store closing down counts what is left).
+    """
+    replay = await _replay(pool, record, StockLevel)
+    if replay is not None:
+        return replay
+    location = await resolve_location(pool, adjustment.location, "location")
+    await _ensure_row(pool, adjustment.sku, location)
 
     async def work(conn: AsyncConn) -> StockLevel:
         levels, _ = await lock_and_reclaim(conn, [adjustment.sku])
-        level = levels[adjustment.sku]
+        level = levels[(adjustment.sku, location)]
         if level.on_hand + adjustment.delta < level.reserved:
-            raise HoldfastError(
-                ErrorKind.FAILED_PRECONDITION,
-                "ON_HAND_BELOW_RESERVED",
-                f"on_hand {level.on_hand} + delta {adjustment.delta} would fall below "
-                f"reserved {level.reserved}",
-                metadata={
-                    "sku": adjustment.sku,
-                    "on_hand": str(level.on_hand),
-                    "reserved": str(level.reserved),
-                    "delta": str(adjustment.delta),
-                },
-            )
+            raise _on_hand_below_reserved(level, adjustment.delta)
         cur = await conn.execute(
             Q.apply_adjustment,
             {
                 "sku": adjustment.sku,
+                "location": location,
                 "delta": adjustment.delta,
                 "reason": adjustment.reason.value,
                 "request_id": adjustment.request_id,
@@ -116,6 +202,50 @@ async def adjust(pool: AsyncPool, adjustment: StockAdjustment, record: RequestRe
         )
         row = await cur.fetchone()
         assert row is not None
-        return StockLevel(row["sku"], row["on_hand"], row["reserved"])
+        return _level(row)
 
     return await in_recorded_transaction(pool, record, StockLevel, work)
+
+
+async def transfer(
+    pool: AsyncPool, move: StockTransfer, record: RequestRecord
+) -> tuple[StockLevel, StockLevel]:
+    """Moves on_hand between two locations in one transaction, two TRANSFER ledger rows.
+
+    Only available units move (on_hand - reserved at the source): a hold's units stay where
+    they are allocated, so no location's available ever goes negative.
+    """
+    replay = await _replay(pool, record, tuple[StockLevel, StockLevel])
+    if replay is not None:
+        return replay
+    source = await resolve_location(pool, move.from_location, "from_location")
+    target = await resolve_location(pool, move.to_location, "to_location", must_be_active=True)
+    if source == target:
+        raise invalid_argument([FieldViolation("to_location", "must differ from from_location")])
+    await _ensure_row(pool, move.sku, target)
+
+    async def work(conn: AsyncConn) -> tuple[StockLevel, StockLevel]:
+        levels, _ = await lock_and_reclaim(conn, [move.sku])
+        empty = StockLevel(move.sku, 0, 0, location=source)
+        available = levels.get((move.sku, source), empty).available
+        if available < move.quantity:
+            raise insufficient_stock(
+                [(move.sku, move.quantity, available)],
+                detail=f"at location {source}",
+                metadata={"location": source},
+            )
+        cur = await conn.execute(
+            Q.apply_transfer,
+            {
+                "sku": move.sku,
+                "from_location": source,
+                "to_location": target,
+                "quantity": move.quantity,
+                "request_id": move.request_id,
+                "note": move.note,
+            },
+        )
+        moved = {level.location: level for level in map(_level, await cur.fetchall())}
+        return moved[source], moved[target]
+
+    return await in_recorded_transaction(pool, record, tuple[StockLevel, StockLevel], work)

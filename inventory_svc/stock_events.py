@@ -20,7 +20,7 @@ import structlog
 from holdfast_common.db.pool import AsyncConn, connection_kwargs
 from holdfast_common.errors import ErrorKind, HoldfastError
 from holdfast_common.settings import DatabaseSettings
-from inventory_svc.models import StockLevel
+from inventory_svc.models import SkuLevels
 from inventory_svc.queries import Q
 
 log = structlog.get_logger(__name__)
@@ -31,7 +31,7 @@ _BACKOFF_FIRST = 0.1
 _BACKOFF_MAX = 5.0
 
 Connect = Callable[[], Awaitable[AsyncConn]]
-ReadLevels = Callable[[list[str]], Awaitable[list[StockLevel]]]
+ReadLevels = Callable[[list[str]], Awaitable[list[SkuLevels]]]
 
 
 def listener_connect(database: DatabaseSettings) -> Connect:
@@ -56,7 +56,7 @@ class Subscription:
     """One stream's mailbox: the latest unsent level per SKU, so a slow stream gets
     coalesced updates and the mailbox never holds more than its SKUs."""
 
-    def __init__(self, first: list[StockLevel]) -> None:
+    def __init__(self, first: list[SkuLevels]) -> None:
         self.skus = frozenset(level.sku for level in first)
         self._known = {level.sku: level for level in first}
         self._pending = dict(self._known)
@@ -64,7 +64,7 @@ class Subscription:
         self._ready.set()
         self._closed = False
 
-    def offer(self, level: StockLevel) -> None:
+    def offer(self, level: SkuLevels) -> None:
         # A re-read that finds what the stream already has is not a change.
         if level.sku in self.skus and self._known.get(level.sku) != level:
             self._known[level.sku] = level
@@ -75,7 +75,7 @@ class Subscription:
         self._closed = True
         self._ready.set()
 
-    async def next(self) -> list[StockLevel]:
+    async def next(self) -> list[SkuLevels]:
         """The levels changed since the last call, waiting for one; UNAVAILABLE once closed."""
         await self._ready.wait()
         if self._closed:

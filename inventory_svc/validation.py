@@ -26,6 +26,8 @@ from holdfast_common.values.money import money_from_proto
 from holdfast_common.values.pagination import PageQuery, PageTokens
 from holdfast_common.values.validation import Violations, resource_id
 from inventory_svc.models import (
+    DEFAULT_CHANNEL,
+    DEFAULT_LOCATION,
     AdjustmentReason,
     HoldLine,
     HoldState,
@@ -34,6 +36,7 @@ from inventory_svc.models import (
     NewProduct,
     NewVariant,
     StockAdjustment,
+    StockTransfer,
 )
 
 
@@ -55,6 +58,13 @@ _STATES = {
 _REASONS = {
     pb.ADJUSTMENT_REASON_RECEIVE: AdjustmentReason.RECEIVE,
     pb.ADJUSTMENT_REASON_ADJUST: AdjustmentReason.ADJUST,
+}
+# The strategies by the names the channels table stores (and allocation.Strategy's values).
+_STRATEGIES = {
+    pb.ALLOCATION_STRATEGY_PRIORITY: "PRIORITY",
+    pb.ALLOCATION_STRATEGY_MOST_AVAILABLE: "MOST_AVAILABLE",
+    pb.ALLOCATION_STRATEGY_FEWEST_LOCATIONS: "FEWEST_LOCATIONS",
+    pb.ALLOCATION_STRATEGY_SINGLE_LOCATION: "SINGLE_LOCATION",
 }
 
 
@@ -190,10 +200,18 @@ def create_hold(request: pb.CreateHoldRequest, settings: HoldSettings) -> NewHol
     elif len(request.lines) > settings.max_lines_per_hold:
         v.add("lines", f"must have at most {settings.max_lines_per_hold} lines")
     totals: Counter[str] = Counter()
+    pins: dict[str, str] = {}
+    pin_fields: dict[str, str] = {}
     for i, line in enumerate(request.lines[: settings.max_lines_per_hold]):
         v.sku(f"lines[{i}].sku", line.sku)
         if not 0 < line.quantity <= settings.max_quantity_per_line:
             v.add(f"lines[{i}].quantity", f"must be 1-{settings.max_quantity_per_line}")
+        if line.location:
+            v.sku(f"lines[{i}].location", line.location)
+            pin_fields.setdefault(line.location, f"lines[{i}].location")
+        # A SKU is one line of the hold: every mention of it must agree on its pin.
+        if pins.setdefault(line.sku, line.location) != line.location:
+            v.add(f"lines[{i}].location", f"{line.sku} is named with another location in an earlier line")
         totals[line.sku] += line.quantity
     if not v.items:
         for name, total in totals.items():
@@ -206,9 +224,24 @@ def create_hold(request: pb.CreateHoldRequest, settings: HoldSettings) -> NewHol
     if request.HasField("pricing"):
         customer_tier = request.pricing.customer_tier
         v.customer_tier("pricing.customer_tier", customer_tier)
+    channel = _place(v, "channel", request.channel, DEFAULT_CHANNEL)
+    strategy = None
+    if request.strategy != pb.ALLOCATION_STRATEGY_UNSPECIFIED:
+        strategy = _STRATEGIES.get(request.strategy)
+        if strategy is None:
+            v.add("strategy", "is not a known allocation strategy")
     v.raise_if_any()
-    lines = tuple(HoldLine(s, q) for s, q in sorted(totals.items()))
-    return NewHold(request.request_id, request.owner_id, lines, hold_ttl, customer_tier)
+    lines = tuple(HoldLine(s, q, location=pins[s] or None) for s, q in sorted(totals.items()))
+    return NewHold(
+        request.request_id,
+        request.owner_id,
+        lines,
+        hold_ttl,
+        customer_tier,
+        channel=channel,
+        strategy=strategy,
+        pin_fields=tuple(sorted(pin_fields.items())),
+    )
 
 
 def extend_hold(request: pb.ExtendHoldRequest, settings: HoldSettings) -> tuple[str, timedelta]:
@@ -269,23 +302,54 @@ def adjust_stock(request: pb.AdjustStockRequest) -> StockAdjustment:
     elif abs(request.delta) > MAX_STOCK_UNITS:
         v.add("delta", "must be within ±1e12")
     v.text("note", request.note, max_len=MAX_NOTE, required=False)
+    location = _place(v, "location", request.location, DEFAULT_LOCATION)
     v.raise_if_any()
     assert reason is not None
-    return StockAdjustment(request.request_id, request.sku, request.delta, reason, request.note)
+    return StockAdjustment(request.request_id, request.sku, request.delta, reason, request.note, location)
 
 
-def batch_get_stock_levels(request: pb.BatchGetStockLevelsRequest) -> list[str]:
-    """The SKUs asked for, first mention order, each once."""
-    return _skus(request.skus)
-
-
-def watch_stock_levels(request: pb.WatchStockLevelsRequest) -> list[str]:
-    """Validated exactly as BatchGetStockLevels: same field names, same limits."""
-    return _skus(request.skus)
-
-
-def _skus(skus: Sequence[str]) -> list[str]:
+def transfer_stock(request: pb.TransferStockRequest) -> StockTransfer:
     v = Violations()
+    v.request_id("request_id", request.request_id)
+    v.sku("sku", request.sku)
+    for field, ref in (("from_location", request.from_location), ("to_location", request.to_location)):
+        if not ref:
+            v.add(field, "is required")
+        else:
+            v.sku(field, ref)
+    if request.from_location and request.from_location == request.to_location:
+        v.add("to_location", "must differ from from_location")
+    if not 0 < request.quantity <= MAX_STOCK_UNITS:
+        v.add("quantity", "must be 1-1e12")
+    v.text("note", request.note, max_len=MAX_NOTE, required=False)
+    v.raise_if_any()
+    return StockTransfer(
+        request.request_id, request.sku, request.from_location, request.to_location, request.quantity, request.note
+    )
+
+
+def batch_get_stock_levels(request: pb.BatchGetStockLevelsRequest) -> tuple[list[str], str]:
+    """The SKUs asked for, first mention order, each once; and the channel (code or id)."""
+    return _skus(request.skus, request.channel)
+
+
+def watch_stock_levels(request: pb.WatchStockLevelsRequest) -> tuple[list[str], str]:
+    """Validated exactly as BatchGetStockLevels: same field names, same limits."""
+    return _skus(request.skus, request.channel)
+
+
+def _place(v: Violations, field: str, ref: str, default: str) -> str:
+    """A location or channel reference (its code or id, both of the SKU character set), or
+    the default when the request leaves it empty."""
+    if not ref:
+        return default
+    v.sku(field, ref)
+    return ref
+
+
+def _skus(skus: Sequence[str], channel_ref: str) -> tuple[list[str], str]:
+    v = Violations()
+    channel = _place(v, "channel", channel_ref, DEFAULT_CHANNEL)
     if not skus:
         v.add("skus", "must name at least one SKU")
     elif len(skus) > MAX_BATCH_SKUS:
@@ -294,4 +358,4 @@ def _skus(skus: Sequence[str]) -> list[str]:
         for i, s in enumerate(skus):
             v.sku(f"skus[{i}]", s)
     v.raise_if_any()
-    return list(dict.fromkeys(skus))
+    return list(dict.fromkeys(skus)), channel

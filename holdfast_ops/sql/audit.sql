@@ -2,44 +2,62 @@
 -- human-readable `breach` column; an empty result means the invariant holds.
 
 -- name: audit_reserved_within_on_hand
-SELECT sku, format('sku %s: reserved %s, on_hand %s (need 0 <= reserved <= on_hand)',
-                   sku, reserved, on_hand) AS breach
+SELECT sku, format('sku %s at %s: reserved %s, on_hand %s (need 0 <= reserved <= on_hand)',
+                   sku, location, reserved, on_hand) AS breach
 FROM stock
 WHERE reserved < 0 OR reserved > on_hand OR on_hand < 0;
 
--- name: audit_reserved_equals_active_holds
-SELECT s.sku, format('sku %s: reserved %s but ACTIVE holds hold %s', s.sku, s.reserved,
-                     COALESCE(a.held, 0)) AS breach
+-- name: audit_reserved_equals_active_allocations
+SELECT s.sku, format('sku %s at %s: reserved %s but ACTIVE holds hold %s there', s.sku, s.location,
+                     s.reserved, COALESCE(a.held, 0)) AS breach
 FROM stock s
 LEFT JOIN (
-    SELECT l.sku, sum(l.quantity) AS held
-    FROM hold_lines l JOIN holds h ON h.id = l.hold_id
+    SELECT a.sku, a.location, sum(a.quantity) AS held
+    FROM hold_allocations a JOIN holds h ON h.id = a.hold_id
     WHERE h.state = 'ACTIVE'
-    GROUP BY l.sku
-) a ON a.sku = s.sku
+    GROUP BY a.sku, a.location
+) a ON a.sku = s.sku AND a.location = s.location
 WHERE s.reserved <> COALESCE(a.held, 0);
 
 -- name: audit_stock_equals_ledger
-SELECT s.sku, format('sku %s: on_hand %s / reserved %s but the ledger sums to %s / %s',
-                     s.sku, s.on_hand, s.reserved, COALESCE(g.on_hand, 0),
+SELECT s.sku, format('sku %s at %s: on_hand %s / reserved %s but the ledger sums to %s / %s',
+                     s.sku, s.location, s.on_hand, s.reserved, COALESCE(g.on_hand, 0),
                      COALESCE(g.reserved, 0)) AS breach
 FROM stock s
 LEFT JOIN (
-    SELECT sku, sum(delta_on_hand) AS on_hand, sum(delta_reserved) AS reserved
-    FROM stock_ledger GROUP BY sku
-) g ON g.sku = s.sku
+    SELECT sku, location, sum(delta_on_hand) AS on_hand, sum(delta_reserved) AS reserved
+    FROM stock_ledger GROUP BY sku, location
+) g ON g.sku = s.sku AND g.location = s.location
 WHERE s.on_hand <> COALESCE(g.on_hand, 0) OR s.reserved <> COALESCE(g.reserved, 0);
 
+-- name: audit_allocations_sum_to_lines
+-- Every hold line's allocations add up to its quantity (and a line has at least one).
+SELECT l.hold_id::text AS hold_id,
+       format('hold %s, sku %s: line of %s but allocations of %s', l.hold_id, l.sku, l.quantity,
+              COALESCE(sum(a.quantity), 0)) AS breach
+FROM hold_lines l
+LEFT JOIN hold_allocations a ON a.hold_id = l.hold_id AND a.sku = l.sku
+GROUP BY l.hold_id, l.sku, l.quantity
+HAVING COALESCE(sum(a.quantity), 0) <> l.quantity;
+
+-- name: audit_pinned_lines_stay_pinned
+-- A pinned line is held at its pin and nowhere else.
+SELECT l.hold_id::text AS hold_id,
+       format('hold %s, sku %s: pinned to %s but allocated at %s', l.hold_id, l.sku, l.location,
+              a.location) AS breach
+FROM hold_lines l JOIN hold_allocations a ON a.hold_id = l.hold_id AND a.sku = l.sku
+WHERE l.location IS NOT NULL AND a.location <> l.location;
+
 -- name: audit_hold_ledger_rows
--- Every hold has one HOLD row per line; a terminal hold has exactly one row
--- per line of its own terminal reason and none of another; an ACTIVE hold none.
+-- Every hold has one HOLD row per allocation; a terminal hold has exactly one row per
+-- allocation of its own terminal reason and none of another; an ACTIVE hold none.
 WITH expected AS (
-    SELECT h.id, h.state, l.sku, l.quantity,
+    SELECT h.id, h.state, a.sku, a.location, a.quantity,
            CASE h.state WHEN 'COMMITTED' THEN 'COMMIT' WHEN 'RELEASED' THEN 'RELEASE'
                         WHEN 'EXPIRED' THEN 'EXPIRE' END AS terminal_reason
-    FROM holds h JOIN hold_lines l ON l.hold_id = h.id
+    FROM holds h JOIN hold_allocations a ON a.hold_id = h.id
 ), counted AS (
-    SELECT e.id, e.state, e.sku,
+    SELECT e.id, e.state, e.sku, e.location,
            count(*) FILTER (WHERE g.reason = 'HOLD' AND g.delta_reserved = e.quantity
                                   AND g.delta_on_hand = 0) AS hold_rows,
            count(*) FILTER (WHERE g.reason = e.terminal_reason
@@ -49,23 +67,33 @@ WITH expected AS (
                AS terminal_rows,
            count(g.id) AS all_rows
     FROM expected e
-    LEFT JOIN stock_ledger g ON g.hold_id = e.id AND g.sku = e.sku
-    GROUP BY e.id, e.state, e.sku
+    LEFT JOIN stock_ledger g ON g.hold_id = e.id AND g.sku = e.sku AND g.location = e.location
+    GROUP BY e.id, e.state, e.sku, e.location
 )
 SELECT id::text AS hold_id,
-       format('hold %s (%s), sku %s: %s HOLD row(s), %s terminal row(s), %s row(s) in all',
-              id, state, sku, hold_rows, terminal_rows, all_rows) AS breach
+       format('hold %s (%s), sku %s at %s: %s HOLD row(s), %s terminal row(s), %s row(s) in all',
+              id, state, sku, location, hold_rows, terminal_rows, all_rows) AS breach
 FROM counted
 WHERE hold_rows <> 1
    OR terminal_rows <> CASE WHEN state = 'ACTIVE' THEN 0 ELSE 1 END
    OR all_rows <> hold_rows + terminal_rows;
 
--- name: audit_ledger_rows_match_hold_lines
-SELECT g.id, format('ledger row %s names hold %s but that hold has no line for sku %s',
-                    g.id, g.hold_id, g.sku) AS breach
+-- name: audit_ledger_rows_match_allocations
+SELECT g.id, format('ledger row %s names hold %s but that hold has no allocation of sku %s at %s',
+                    g.id, g.hold_id, g.sku, g.location) AS breach
 FROM stock_ledger g
 WHERE g.hold_id IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM hold_lines l WHERE l.hold_id = g.hold_id AND l.sku = g.sku);
+  AND NOT EXISTS (SELECT 1 FROM hold_allocations a
+                  WHERE a.hold_id = g.hold_id AND a.sku = g.sku AND a.location = g.location);
+
+-- name: audit_transfers_pair_up
+-- A transfer moves units, it never makes or loses them: its request's TRANSFER rows sum to 0.
+SELECT request_id, format('transfer %s: its ledger rows sum to %s', request_id, sum(delta_on_hand))
+    AS breach
+FROM stock_ledger
+WHERE reason = 'TRANSFER'
+GROUP BY request_id
+HAVING sum(delta_on_hand) <> 0 OR count(*) <> 2;
 
 -- name: audit_holds_have_lines
 SELECT h.id::text, format('hold %s has no lines', h.id) AS breach

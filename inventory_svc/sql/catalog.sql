@@ -39,21 +39,23 @@ ORDER BY p.id
 LIMIT %(limit)s;
 
 -- name: insert_variant
--- The variant, its stock row and (for initial stock) a RECEIVE ledger row, in one statement.
+-- The variant, its stock row at location `default` and (for initial stock) a RECEIVE ledger
+-- row, in one statement.
 WITH variant AS (
     INSERT INTO variants (id, product_id, sku, price_adjustment_minor)
     VALUES (%(id)s, %(product_id)s, %(sku)s, %(price_adjustment_minor)s)
     RETURNING id, product_id, sku, price_adjustment_minor, create_time
 ), stock_row AS (
-    INSERT INTO stock (sku, on_hand, reserved)
-    SELECT sku, %(on_hand)s, 0 FROM variant
-    RETURNING sku, on_hand, reserved
+    INSERT INTO stock (sku, location, on_hand, reserved)
+    SELECT sku, 'default', %(on_hand)s, 0 FROM variant
+    RETURNING sku, location, on_hand, reserved
 ), receipt AS (
-    INSERT INTO stock_ledger (sku, delta_on_hand, delta_reserved, reason, request_id, note)
-    SELECT sku, on_hand, 0, 'RECEIVE', %(request_id)s, 'initial stock' FROM stock_row WHERE on_hand > 0
+    INSERT INTO stock_ledger (sku, location, delta_on_hand, delta_reserved, reason, request_id, note)
+    SELECT sku, location, on_hand, 0, 'RECEIVE', %(request_id)s, 'initial stock'
+    FROM stock_row WHERE on_hand > 0
 )
 SELECT v.id::text, v.product_id::text, v.sku, v.price_adjustment_minor, v.create_time,
-       s.on_hand, s.reserved
+       s.location, s.on_hand, s.reserved
 FROM variant v, stock_row s;
 
 -- name: get_variant_by_id

@@ -1,79 +1,110 @@
 -- name: stock_levels
--- reserved leaves out ACTIVE holds already past their expire_time: they no
--- longer count, even before anything has reclaimed them.
+-- The level of each requested SKU at every location that keeps it. reserved leaves out
+-- the allocations of ACTIVE holds already past their expire_time: they no longer count,
+-- even before anything has reclaimed them.
 WITH overdue AS (
-    SELECT l.sku, sum(l.quantity)::bigint AS quantity
-    FROM holds h JOIN hold_lines l ON l.hold_id = h.id
-    WHERE h.state = 'ACTIVE' AND h.expire_time <= now() AND l.sku = ANY(%(skus)s::text[])
-    GROUP BY l.sku
+    SELECT a.sku, a.location, sum(a.quantity)::bigint AS quantity
+    FROM holds h JOIN hold_allocations a ON a.hold_id = h.id
+    WHERE h.state = 'ACTIVE' AND h.expire_time <= now() AND a.sku = ANY(%(skus)s::text[])
+    GROUP BY a.sku, a.location
 )
-SELECT s.sku, s.on_hand, s.reserved - COALESCE(o.quantity, 0) AS reserved
-FROM stock s LEFT JOIN overdue o ON o.sku = s.sku
-WHERE s.sku = ANY(%(skus)s::text[]);
+SELECT s.sku, s.location, s.on_hand, s.reserved - COALESCE(o.quantity, 0) AS reserved
+FROM stock s LEFT JOIN overdue o ON o.sku = s.sku AND o.location = s.location
+WHERE s.sku = ANY(%(skus)s::text[])
+ORDER BY s.sku, s.location;
 
 -- name: lock_stock
--- Locks the rows of the requested SKUs and of every SKU sharing an overdue
--- ACTIVE hold with them, in ascending SKU order (the one global lock order).
+-- Locks every location's row of the requested SKUs, and of every SKU sharing an overdue
+-- ACTIVE hold with them, in ascending (SKU, location) order: the one global lock order.
 WITH overdue_skus AS (
     SELECT other.sku
     FROM holds h
-    JOIN hold_lines mine ON mine.hold_id = h.id AND mine.sku = ANY(%(skus)s::text[])
-    JOIN hold_lines other ON other.hold_id = h.id
+    JOIN hold_allocations mine ON mine.hold_id = h.id AND mine.sku = ANY(%(skus)s::text[])
+    JOIN hold_allocations other ON other.hold_id = h.id
     WHERE h.state = 'ACTIVE' AND h.expire_time <= now()
 )
-SELECT s.sku, s.on_hand, s.reserved, now() AS now,
+SELECT s.sku, s.location, s.on_hand, s.reserved, now() AS now,
        EXISTS (SELECT 1 FROM overdue_skus) AS has_overdue
 FROM stock s
 -- One array, not "= ANY(...) OR IN (...)": an OR here makes the planner scan all of stock.
 WHERE s.sku = ANY(%(skus)s::text[] || ARRAY(SELECT sku FROM overdue_skus))
-ORDER BY s.sku
+ORDER BY s.sku, s.location
 FOR UPDATE OF s;
 
 -- name: reclaim_overdue_holds
--- Expires the overdue ACTIVE holds on the requested SKUs whose every line is
--- on a row this transaction has locked; holds another transaction is
--- finishing are skipped (SKIP LOCKED), never waited for.
+-- Expires the overdue ACTIVE holds on the requested SKUs whose every allocation is on a
+-- SKU this transaction has locked (all of a SKU's locations are locked together); holds
+-- another transaction is finishing are skipped (SKIP LOCKED), never waited for.
 WITH candidates AS (
     SELECT h.id
     FROM holds h
     WHERE h.state = 'ACTIVE' AND h.expire_time <= now()
-      AND EXISTS (SELECT 1 FROM hold_lines l
-                  WHERE l.hold_id = h.id AND l.sku = ANY(%(skus)s::text[]))
-      AND NOT EXISTS (SELECT 1 FROM hold_lines l
-                      WHERE l.hold_id = h.id AND NOT l.sku = ANY(%(locked)s::text[]))
+      AND EXISTS (SELECT 1 FROM hold_allocations a
+                  WHERE a.hold_id = h.id AND a.sku = ANY(%(skus)s::text[]))
+      AND NOT EXISTS (SELECT 1 FROM hold_allocations a
+                      WHERE a.hold_id = h.id AND NOT a.sku = ANY(%(locked)s::text[]))
     ORDER BY h.id
     FOR UPDATE OF h SKIP LOCKED
-), expired AS (
-    -- An expired hold ended at its expire_time, however late it is reclaimed,
-    -- so it reads the same before and after.
-    UPDATE holds h SET state = 'EXPIRED', end_time = h.expire_time
-    FROM candidates c
-    WHERE h.id = c.id AND h.state = 'ACTIVE'
-    RETURNING h.id
-), expired_lines AS (
-    SELECT l.hold_id, l.sku, l.quantity FROM hold_lines l JOIN expired e ON e.id = l.hold_id
-), ledger AS (
-    INSERT INTO stock_ledger (sku, delta_on_hand, delta_reserved, reason, hold_id)
-    SELECT sku, 0, -quantity, 'EXPIRE', hold_id FROM expired_lines
-), freed AS (
-    SELECT sku, sum(quantity)::bigint AS quantity FROM expired_lines GROUP BY sku
 )
-UPDATE stock s SET reserved = s.reserved - f.quantity, update_time = now()
-FROM freed f
-WHERE s.sku = f.sku
-RETURNING s.sku, s.on_hand, s.reserved;
+SELECT sku, location, on_hand, reserved FROM expire_holds(ARRAY(SELECT id FROM candidates));
+
+-- name: ensure_stock_row
+-- A (SKU, location) row with nothing in it, for a location that has never kept the SKU, so
+-- the transaction that follows can lock it like any other. Committed on its own, before
+-- that transaction: an empty row breaks no invariant, and creating rows inside the
+-- transaction would take locks outside the global order. Nothing for an unknown SKU.
+INSERT INTO stock (sku, location, on_hand, reserved)
+SELECT v.sku, %(location)s, 0, 0 FROM variants v WHERE v.sku = %(sku)s
+ON CONFLICT (sku, location) DO NOTHING;
 
 -- name: apply_adjustment
 WITH updated AS (
     UPDATE stock SET on_hand = on_hand + %(delta)s, update_time = now()
-    WHERE sku = %(sku)s
-    RETURNING sku, on_hand, reserved
+    WHERE sku = %(sku)s AND location = %(location)s
+    RETURNING sku, location, on_hand, reserved
 ), ledger AS (
-    INSERT INTO stock_ledger (sku, delta_on_hand, delta_reserved, reason, request_id, note)
-    SELECT sku, %(delta)s, 0, %(reason)s, %(request_id)s, %(note)s FROM updated
+    INSERT INTO stock_ledger (sku, location, delta_on_hand, delta_reserved, reason, request_id, note)
+    SELECT sku, location, %(delta)s, 0, %(reason)s, %(request_id)s, %(note)s FROM updated
 )
-SELECT sku, on_hand, reserved FROM updated;
+SELECT sku, location, on_hand, reserved FROM updated;
+
+-- name: apply_transfer
+-- on_hand out of one location and into another, one TRANSFER ledger row each; both rows
+-- are already locked in the global order.
+WITH moved AS (
+    UPDATE stock s
+    SET on_hand = s.on_hand + CASE WHEN s.location = %(from_location)s THEN -%(quantity)s
+                                   ELSE %(quantity)s END,
+        update_time = now()
+    WHERE s.sku = %(sku)s AND s.location IN (%(from_location)s, %(to_location)s)
+    RETURNING s.sku, s.location, s.on_hand, s.reserved
+), ledger AS (
+    INSERT INTO stock_ledger (sku, location, delta_on_hand, delta_reserved, reason, request_id, note)
+    SELECT sku, location,
+           CASE WHEN location = %(from_location)s THEN -%(quantity)s ELSE %(quantity)s END,
+           0, 'TRANSFER', %(request_id)s, %(note)s
+    FROM moved
+)
+SELECT sku, location, on_hand, reserved FROM moved;
 
 -- name: listen_stock_levels
 -- The channel the stock_levels_notify trigger (migration 0004) announces each changed SKU on.
 LISTEN stock_levels;
+
+-- name: resolve_channel_routes
+-- Each channel reference (code or id) found: its code, strategy, and ACTIVE locations in
+-- priority order (an inactive location gives no new allocations).
+SELECT r.ref, c.code, c.strategy,
+       COALESCE(array_agg(cl.location ORDER BY cl.position)
+                FILTER (WHERE l.active), '{}') AS locations
+FROM unnest(%(refs)s::text[]) AS r(ref)
+JOIN channels c ON c.code = r.ref OR c.id::text = r.ref
+LEFT JOIN channel_locations cl ON cl.channel_id = c.id
+LEFT JOIN locations l ON l.code = cl.location
+GROUP BY r.ref, c.code, c.strategy;
+
+-- name: resolve_location_refs
+-- Each location reference (code or id) found: its code and whether it is active.
+SELECT r.ref, l.code, l.active
+FROM unnest(%(refs)s::text[]) AS r(ref)
+JOIN locations l ON l.code = r.ref OR l.id::text = r.ref;

@@ -9,7 +9,7 @@
 -- does nothing and reports claimed = false.
 --
 -- Locks are taken in the order every path uses: stock rows first, in ascending
--- SKU order, then holds. Stock rows another transaction holds are skipped, and
+-- (SKU, location) order, then holds. Stock rows another transaction holds are skipped, and
 -- so are the holds on them (a reserve holding them reclaims those holds itself;
 -- the run walks again over the rest). A hold is locked only once all its stock
 -- rows are, so the sweeper never holds a hold that a reserve would want to
@@ -38,40 +38,25 @@ WITH claim AS (
     WHERE (strpos('0123456789abcdef', right(id::text, 1)) - 1) %% %(partitions)s = %(partition)s
     ORDER BY expire_time, id
     LIMIT %(batch_size)s
-), candidate_lines AS (
-    SELECT l.hold_id, l.sku FROM candidates c JOIN hold_lines l ON l.hold_id = c.id
+), candidate_allocations AS (
+    SELECT a.hold_id, a.sku, a.location FROM candidates c JOIN hold_allocations a ON a.hold_id = c.id
 ), locked_stock AS (
-    SELECT s.sku
+    SELECT s.sku, s.location
     FROM stock s
-    WHERE s.sku IN (SELECT sku FROM candidate_lines)
-    ORDER BY s.sku
+    WHERE (s.sku, s.location) IN (SELECT sku, location FROM candidate_allocations)
+    ORDER BY s.sku, s.location
     FOR UPDATE OF s SKIP LOCKED
 ), locked_holds AS (
     SELECT h.id
     FROM candidates c JOIN holds h ON h.id = c.id
     WHERE h.state = 'ACTIVE' AND h.expire_time <= now()
-      AND c.id NOT IN (SELECT l.hold_id FROM candidate_lines l
-                       WHERE l.sku NOT IN (SELECT sku FROM locked_stock))
+      AND c.id NOT IN (SELECT a.hold_id FROM candidate_allocations a
+                       WHERE (a.sku, a.location) NOT IN (SELECT sku, location FROM locked_stock))
     ORDER BY h.id
     FOR UPDATE OF h SKIP LOCKED
-), expired AS (
-    -- An expired hold ended at its expire_time, however late it is reclaimed,
-    -- exactly as the reserve path's reclaim_overdue_holds records it.
-    UPDATE holds h SET state = 'EXPIRED', end_time = h.expire_time
-    FROM locked_holds x
-    WHERE h.id = x.id AND h.state = 'ACTIVE'
-    RETURNING h.id
-), expired_lines AS (
-    SELECT l.hold_id, l.sku, l.quantity FROM expired e JOIN hold_lines l ON l.hold_id = e.id
-), ledger AS (
-    INSERT INTO stock_ledger (sku, delta_on_hand, delta_reserved, reason, hold_id)
-    SELECT sku, 0, -quantity, 'EXPIRE', hold_id FROM expired_lines
-), freed AS (
-    SELECT sku, sum(quantity)::bigint AS quantity FROM expired_lines GROUP BY sku
 ), released AS (
-    UPDATE stock s SET reserved = s.reserved - f.quantity, update_time = now()
-    FROM freed f
-    WHERE s.sku = f.sku
+    -- The expiry transition itself, the same the reserve path's reclaim_overdue_holds runs.
+    SELECT * FROM expire_holds(ARRAY(SELECT id FROM locked_holds))
 ), seen AS (
     -- Where the next batch starts: after the last hold taken if the batch is full,
     -- else after every hold looked at.
@@ -85,7 +70,9 @@ WITH claim AS (
 )
 SELECT (SELECT ours FROM claim) AS claimed,
        (SELECT count(*) FROM candidates) AS taken,
-       (SELECT count(*) FROM expired) AS expired,
+       -- Every locked hold is ACTIVE and overdue (checked under its lock), so each expires;
+       -- counting the released stock rows makes the expiry run (a CTE nobody reads would not).
+       (SELECT count(*) FROM locked_holds WHERE (SELECT count(*) FROM released) >= 0) AS expired,
        -- A full batch, or a full look ahead, may have more behind it.
        (SELECT count(*) FROM candidates) = %(batch_size)s
            OR (SELECT count(*) FROM ahead) = %(batch_size)s * %(partitions)s AS more,
