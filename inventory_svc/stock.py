@@ -28,19 +28,31 @@ from inventory_svc.models import StockAdjustment, StockLevel
 from inventory_svc.queries import Q
 
 
-def insufficient_stock(short: list[tuple[str, int, int]]) -> HoldfastError:
-    """FAILED_PRECONDITION naming every short SKU with what was asked and what is available."""
+def insufficient_stock(
+    short: list[tuple[str, int, int]], *, strategy: str | None = None, preface: str = ""
+) -> HoldfastError:
+    """FAILED_PRECONDITION naming every short SKU with what was asked and what is available.
+
+    An allocation strategy that refuses for reasons of its own (inventory_svc.allocation) puts
+    its name in metadata "strategy" and its reason in `preface`, before the usual message; the
+    other keys are the same either way.
+    """
     sku, requested, available = short[0]
+    metadata = {
+        "sku": sku,
+        "requested": str(requested),
+        "available": str(available),
+        "skus": ",".join(s for s, _, _ in short),
+    }
+    if strategy is not None:
+        metadata["strategy"] = strategy
     return HoldfastError(
         ErrorKind.FAILED_PRECONDITION,
         "INSUFFICIENT_STOCK",
-        "not enough stock for: " + ", ".join(f"{s} (requested {r}, available {a})" for s, r, a in short),
-        metadata={
-            "sku": sku,
-            "requested": str(requested),
-            "available": str(available),
-            "skus": ",".join(s for s, _, _ in short),
-        },
+        preface
+        + "not enough stock for: "
+        + ", ".join(f"{s} (requested {r}, available {a})" for s, r, a in short),
+        metadata=metadata,
         precondition_violations=[
             PreconditionViolation("STOCK", s, f"requested {r}, available {a}") for s, r, a in short
         ],
