@@ -57,17 +57,32 @@ T = TypeVar("T")
 
 
 def insufficient_stock(
-    short: list[tuple[str, int, int]], *, detail: str = "", metadata: dict[str, str] | None = None
+    short: list[tuple[str, int, int]],
+    *,
+    strategy: str | None = None,
+    preface: str = "",
+    metadata: dict[str, str] | None = None,
 ) -> HoldfastError:
-    """FAILED_PRECONDITION naming every short SKU with what was asked and what is available."""
-    listed = ", ".join(f"{s} (requested {r}, available {a})" for s, r, a in short)
-    message = "not enough stock" + (f" for: {listed}" if short else "") + (f"; {detail}" if detail else "")
-    extra = {"sku": short[0][0], "requested": str(short[0][1]), "available": str(short[0][2])} if short else {}
+    """FAILED_PRECONDITION naming every short SKU with what was asked and what is available.
+
+    An allocation strategy that refuses for reasons of its own (inventory_svc.allocation) puts
+    its name in metadata "strategy" and its reason in `preface`, before the usual message; a
+    transfer names its source location in `metadata`. The other keys are the same either way.
+    """
+    sku, requested, available = short[0]
+    extra = {"strategy": strategy} if strategy is not None else {}
     return HoldfastError(
         ErrorKind.FAILED_PRECONDITION,
         "INSUFFICIENT_STOCK",
-        message,
-        metadata={**extra, "skus": ",".join(s for s, _, _ in short), **(metadata or {})},
+        preface + "not enough stock for: " + ", ".join(f"{s} (requested {r}, available {a})" for s, r, a in short),
+        metadata={
+            "sku": sku,
+            "requested": str(requested),
+            "available": str(available),
+            "skus": ",".join(s for s, _, _ in short),
+            **extra,
+            **(metadata or {}),
+        },
         precondition_violations=[
             PreconditionViolation("STOCK", s, f"requested {r}, available {a}") for s, r, a in short
         ],
@@ -231,7 +246,7 @@ async def transfer(
         if available < move.quantity:
             raise insufficient_stock(
                 [(move.sku, move.quantity, available)],
-                detail=f"at location {source}",
+                preface=f"only available units move, at location {source}: ",
                 metadata={"location": source},
             )
         cur = await conn.execute(

@@ -1,0 +1,259 @@
+"""Which locations fill a cart: the pure decision of a multi-location CreateHold.
+
+A sales channel sells from its active locations in priority order, with one of four
+strategies. `allocate` splits every line of one cart over those locations, all-or-nothing,
+from the units available now; it reads nothing and changes nothing. A batch of carts calls it
+in arrival order and subtracts each result with `take`, so a later cart sees only what the
+earlier ones left.
+
+A pinned line (`CartLine.location` set) is always allocated whole at its pin, under every
+strategy; the caller has already checked that the pin exists and is active, and it need not be
+one of the channel's locations.
+
+Refusals are FAILED_PRECONDITION `INSUFFICIENT_STOCK` (`inventory_svc.stock.insufficient_stock`),
+naming every short SKU with what was requested and what the channel could offer it: the sum of
+available over the channel's locations for an unpinned line, what its pin has for a pinned one.
+PRIORITY, MOST_AVAILABLE and FEWEST_LOCATIONS refuse a cart exactly when some line is short in
+that sense, with the same error a single-pool cart gets. SINGLE_LOCATION also refuses when the
+totals suffice but no one location has the whole cart; its refusals all say so and carry
+metadata "strategy": "SINGLE_LOCATION" (see `_single_location`).
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+
+from holdfast_common.errors import ErrorKind, HoldfastError, PreconditionViolation
+from inventory_svc.stock import insufficient_stock
+
+# Past this many candidate sets, FEWEST_LOCATIONS stops searching exactly (see `_fewest_locations`).
+MAX_COMBINATIONS = 20_000
+
+Available = Mapping[tuple[str, str], int]
+
+
+class Strategy(enum.StrEnum):
+    PRIORITY = "PRIORITY"
+    MOST_AVAILABLE = "MOST_AVAILABLE"
+    FEWEST_LOCATIONS = "FEWEST_LOCATIONS"
+    SINGLE_LOCATION = "SINGLE_LOCATION"
+
+
+@dataclass(frozen=True)
+class CartLine:
+    sku: str
+    quantity: int
+    # The location code this line must be allocated at, or None to let the strategy choose.
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class Allocation:
+    sku: str
+    location: str
+    quantity: int
+
+
+def allocate(
+    lines: Sequence[CartLine],
+    locations: Sequence[str],
+    available: Available,
+    strategy: Strategy,
+) -> tuple[Allocation, ...]:
+    """Allocations sorted by (sku, location), or raises HoldfastError.
+
+    `lines`: one per SKU, sorted by SKU, positive quantities. `locations`: the channel's active
+    location codes, distinct, in priority order (may be empty). `available`: units available
+    now per (sku, location); a missing key means 0. `available` is not changed.
+    """
+    if strategy is Strategy.SINGLE_LOCATION:
+        allocations = _single_location(lines, locations, available)
+    else:
+        short = [
+            (x.sku, x.quantity, offer)
+            for x in lines
+            if (offer := _offer(x, locations, available)) < x.quantity
+        ]
+        if short:
+            raise insufficient_stock(short)
+        pinned = [Allocation(x.sku, x.location, x.quantity) for x in lines if x.location is not None]
+        free = [x for x in lines if x.location is None]
+        allocations = pinned + _SPLITTERS[strategy](free, locations, available)
+    return tuple(sorted(allocations, key=lambda a: (a.sku, a.location)))
+
+
+def take(available: MutableMapping[tuple[str, str], int], allocations: Iterable[Allocation]) -> None:
+    """Subtracts allocations from `available`, so the next cart of a batch sees what is left."""
+    for a in allocations:
+        available[a.sku, a.location] = available.get((a.sku, a.location), 0) - a.quantity
+
+
+def _offer(line: CartLine, locations: Sequence[str], available: Available) -> int:
+    """The most the channel could give this line: its pin's units, or the sum over the channel."""
+    if line.location is not None:
+        return available.get((line.sku, line.location), 0)
+    return sum(available.get((line.sku, loc), 0) for loc in locations)
+
+
+def _spill(line: CartLine, order: Iterable[str], available: Available) -> list[Allocation]:
+    """The line taken from `order`'s locations in turn, each giving what it has until filled.
+
+    The caller has checked that `order` holds enough in total.
+    """
+    allocations = []
+    needed = line.quantity
+    for loc in order:
+        units = min(needed, available.get((line.sku, loc), 0))
+        if units > 0:
+            allocations.append(Allocation(line.sku, loc, units))
+            needed -= units
+            if needed == 0:
+                break
+    assert needed == 0, f"{line.sku}: {needed} units left after spilling"
+    return allocations
+
+
+def _priority(lines: Sequence[CartLine], locations: Sequence[str], available: Available) -> list[Allocation]:
+    return [a for x in lines for a in _spill(x, locations, available)]
+
+
+def _most_available(
+    lines: Sequence[CartLine], locations: Sequence[str], available: Available
+) -> list[Allocation]:
+    # sorted() is stable, so locations holding as many units stay in priority order.
+    return [
+        a
+        for x in lines
+        for a in _spill(x, sorted(locations, key=lambda loc: -available.get((x.sku, loc), 0)), available)
+    ]
+
+
+def _fewest_locations(
+    lines: Sequence[CartLine], locations: Sequence[str], available: Available
+) -> list[Allocation]:
+    """The smallest set of locations that fills every line, each line spilling over the set in
+    priority order; among sets as small, the first in itertools.combinations order.
+
+    Locations holding none of the cart are left out of the search: a smallest set never needs
+    one, and dropping them keeps the others' relative order, so the same set wins.
+    """
+    useful = [loc for loc in locations if any(available.get((x.sku, loc), 0) > 0 for x in lines)]
+
+    def fills(chosen: Sequence[str]) -> bool:
+        return all(sum(available.get((x.sku, loc), 0) for loc in chosen) >= x.quantity for x in lines)
+
+    examined = 0
+    for size in range(len(useful) + 1):
+        for chosen in itertools.combinations(useful, size):
+            if fills(chosen):
+                return _priority(lines, chosen, available)
+            examined += 1
+            if examined >= MAX_COMBINATIONS:
+                # Exact search is exponential in the number of locations (30 locations and a
+                # set of 15 is 155 million candidates). Past the cap, settle for a greedy cover:
+                # not always the smallest set, but a small one found in polynomial time.
+                return _priority(lines, _greedy_cover(lines, useful, available), available)
+    raise AssertionError("the channel's locations together fill the cart, so some set does")
+
+
+def _greedy_cover(lines: Sequence[CartLine], locations: Sequence[str], available: Available) -> list[str]:
+    """Locations added one at a time, each the one covering the most still-missing units (ties
+    by priority), until every line is covered; returned in priority order."""
+    missing = {x.sku: x.quantity for x in lines}
+    chosen: set[str] = set()
+
+    def covers(loc: str) -> int:
+        return sum(min(units, available.get((sku, loc), 0)) for sku, units in missing.items())
+
+    while any(missing.values()):
+        # max() keeps the first of equals, i.e. the earliest in priority.
+        best = max((loc for loc in locations if loc not in chosen), key=covers)
+        chosen.add(best)
+        for sku, units in missing.items():
+            missing[sku] = units - min(units, available.get((sku, best), 0))
+    return [loc for loc in locations if loc in chosen]
+
+
+Splitter = Callable[[Sequence[CartLine], Sequence[str], Available], list[Allocation]]
+
+_SPLITTERS: dict[Strategy, Splitter] = {
+    Strategy.PRIORITY: _priority,
+    Strategy.MOST_AVAILABLE: _most_available,
+    Strategy.FEWEST_LOCATIONS: _fewest_locations,
+}
+
+
+def _single_location(
+    lines: Sequence[CartLine], locations: Sequence[str], available: Available
+) -> list[Allocation]:
+    """The whole cart, pinned lines included, from one location.
+
+    Without pins: the first location in priority order that has every line. With pins, the
+    pinned location is the only candidate, and all pins must name the same one.
+
+    Refusals, all saying that no single location can fill the cart, with metadata "strategy":
+    - pins naming different locations: "skus" the pinned SKUs, one LOCATION violation each;
+    - pinned to one location that lacks some line: the short lines, with what the pin has
+      (the only units this cart could get), as `insufficient_stock` names them;
+    - some line short over the whole channel: as the other strategies refuse, plus "strategy";
+    - enough over the channel but not at any one location: no short SKU to name, so no
+      "sku"/"requested"/"available"; "skus" is every SKU of the cart (it is the cart together
+      that no location has), one STOCK violation each with what the channel holds of it.
+    """
+    pins = sorted({x.location for x in lines if x.location is not None})
+    if len(pins) > 1:
+        raise _no_single_location(
+            f"its lines are pinned to different locations ({', '.join(pins)})",
+            [
+                PreconditionViolation("LOCATION", x.sku, f"pinned to {x.location}")
+                for x in lines
+                if x.location
+            ],
+        )
+    if pins:
+        (pin,) = pins
+        short = [
+            (x.sku, x.quantity, units)
+            for x in lines
+            if (units := available.get((x.sku, pin), 0)) < x.quantity
+        ]
+        if short:
+            raise insufficient_stock(
+                short,
+                strategy=Strategy.SINGLE_LOCATION.value,
+                preface=f"no single location can fill the cart: it is pinned to {pin}; ",
+            )
+        return [Allocation(x.sku, pin, x.quantity) for x in lines]
+    offers = [(x.sku, x.quantity, _offer(x, locations, available)) for x in lines]
+    short = [(sku, requested, offer) for sku, requested, offer in offers if offer < requested]
+    if short:
+        raise insufficient_stock(
+            short, strategy=Strategy.SINGLE_LOCATION.value, preface="no single location can fill the cart; "
+        )
+    for loc in locations:
+        if all(available.get((x.sku, loc), 0) >= x.quantity for x in lines):
+            return [Allocation(x.sku, loc, x.quantity) for x in lines]
+    raise _no_single_location(
+        "the channel's locations have enough only together",
+        [
+            PreconditionViolation("STOCK", sku, f"requested {requested}, available {offer} across locations")
+            for sku, requested, offer in offers
+        ],
+    )
+
+
+def _no_single_location(why: str, violations: list[PreconditionViolation]) -> HoldfastError:
+    """A SINGLE_LOCATION refusal with no short SKU to name: `why` and the SKUs concerned."""
+    return HoldfastError(
+        ErrorKind.FAILED_PRECONDITION,
+        "INSUFFICIENT_STOCK",
+        f"no single location can fill the cart: {why}",
+        metadata={
+            "strategy": Strategy.SINGLE_LOCATION.value,
+            "skus": ",".join(v.subject for v in violations),
+        },
+        precondition_violations=violations,
+    )
