@@ -13,7 +13,7 @@ from holdfast_ops.queries import Q
 
 CHECKS = {
     "0 <= reserved <= on_hand at every (SKU, location)": Q.audit_reserved_within_on_hand,
-    "reserved = sum of ACTIVE allocations at every (SKU, location)": Q.audit_reserved_equals_active_allocations,
+    "reserved = sum of ACTIVE allocations there": Q.audit_reserved_equals_active_allocations,
     "on_hand and reserved = sums of ledger deltas at every (SKU, location)": Q.audit_stock_equals_ledger,
     "a hold line's allocations sum to its quantity": Q.audit_allocations_sum_to_lines,
     "a pinned line is held at its pin": Q.audit_pinned_lines_stay_pinned,

@@ -55,7 +55,9 @@ async def create_holds(pool: AsyncPool, requests: Sequence[HoldRequest]) -> list
     ) -> tuple[list[Outcome | None], psycopg.AsyncCursor[Any] | None]:
         made.clear()
         records = await send_record_lookup(conn, [r.record.request_id for r in requests])
-        channels = await conn.execute(Q.resolve_channel_routes, {"refs": sorted({r.new.channel for r in requests})})
+        channels = await conn.execute(
+            Q.resolve_channel_routes, {"refs": sorted({r.new.channel for r in requests})}
+        )
         pin_refs = sorted({x.location for r in requests for x in r.new.lines if x.location is not None})
         pinned = await conn.execute(Q.resolve_location_refs, {"refs": pin_refs}) if pin_refs else None
         levels, now = await lock_levels(conn, sorted({x.sku for r in requests for x in r.new.lines}))
@@ -124,7 +126,9 @@ def _cart(new: NewHold, places: Places) -> tuple[ChannelRoute, list[CartLine]]:
                 raise not_found("location", fields[line.location], line.location)
             code, active = pin
             if not active:
-                raise invalid_argument([FieldViolation(fields[line.location], f"location {code} is inactive")])
+                raise invalid_argument(
+                    [FieldViolation(fields[line.location], f"location {code} is inactive")]
+                )
         lines.append(CartLine(line.sku, line.quantity, code))
     return route, lines
 

@@ -36,7 +36,12 @@ def _hold_from_row(row: dict[str, Any]) -> Hold:
         lines=tuple(
             HoldLine(s, q, p, pin, tuple(LineAllocation(location, n) for location, n in allocated))
             for s, q, p, pin, allocated in zip(
-                row["skus"], row["quantities"], row["unit_prices"], row["pins"], row["allocations"], strict=True
+                row["skus"],
+                row["quantities"],
+                row["unit_prices"],
+                row["pins"],
+                row["allocations"],
+                strict=True,
             )
         ),
         create_time=row["create_time"],

@@ -6,7 +6,6 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-
 # What a request that names no location or channel uses (migration 0005 made both).
 DEFAULT_LOCATION = "default"
 DEFAULT_CHANNEL = "default"

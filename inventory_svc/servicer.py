@@ -17,8 +17,8 @@ from holdfast_common.values.pagination import PageTokens
 from inventory_svc import convert, validation
 from inventory_svc.catalog import Catalog
 from inventory_svc.holds import Holds
-from inventory_svc.pricing_client import PricingClient
 from inventory_svc.models import DEFAULT_CHANNEL
+from inventory_svc.pricing_client import PricingClient
 from inventory_svc.stock import adjust, get_levels, resolve_channel, transfer
 from inventory_svc.stock_events import StockEvents, listener_connect
 
@@ -113,7 +113,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     async def TransferStock(self, request: pb.TransferStockRequest, context: Ctx) -> Any:
         move = validation.transfer_stock(request)
         source, target = await transfer(self._pool, move, request_record("TransferStock", request))
-        return pb.TransferStockResponse(from_level=convert.stock_level(source), to_level=convert.stock_level(target))
+        return pb.TransferStockResponse(
+            from_level=convert.stock_level(source), to_level=convert.stock_level(target)
+        )
 
     async def BatchGetStockLevels(self, request: pb.BatchGetStockLevelsRequest, context: Ctx) -> Any:
         skus, channel = validation.batch_get_stock_levels(request)

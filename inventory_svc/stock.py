@@ -74,7 +74,9 @@ def insufficient_stock(
     return HoldfastError(
         ErrorKind.FAILED_PRECONDITION,
         "INSUFFICIENT_STOCK",
-        preface + "not enough stock for: " + ", ".join(f"{s} (requested {r}, available {a})" for s, r, a in short),
+        preface
+        + "not enough stock for: "
+        + ", ".join(f"{s} (requested {r}, available {a})" for s, r, a in short),
         metadata={
             "sku": sku,
             "requested": str(requested),
@@ -169,7 +171,9 @@ async def _replay(pool: AsyncPool, record: RequestRecord, result_type: type[T]) 
 
 
 async def _ensure_row(pool: AsyncPool, sku: str, location: str) -> None:
-    await in_transaction(pool, lambda conn: conn.execute(Q.ensure_stock_row, {"sku": sku, "location": location}))
+    await in_transaction(
+        pool, lambda conn: conn.execute(Q.ensure_stock_row, {"sku": sku, "location": location})
+    )
 
 
 def _on_hand_below_reserved(level: StockLevel, delta: int) -> HoldfastError:

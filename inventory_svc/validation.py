@@ -324,7 +324,12 @@ def transfer_stock(request: pb.TransferStockRequest) -> StockTransfer:
     v.text("note", request.note, max_len=MAX_NOTE, required=False)
     v.raise_if_any()
     return StockTransfer(
-        request.request_id, request.sku, request.from_location, request.to_location, request.quantity, request.note
+        request.request_id,
+        request.sku,
+        request.from_location,
+        request.to_location,
+        request.quantity,
+        request.note,
     )
 
 
