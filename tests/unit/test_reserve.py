@@ -1,6 +1,8 @@
 """The reserve decision of a CreateHold batch (inventory_svc.hold_batches._reserve), without a
 database: carts in arrival order against the stock available per SKU, each reserved whole or
-refused whole, a later cart seeing only what the earlier ones left."""
+refused whole, a later cart seeing only what the earlier ones left. Here every SKU is kept at
+location `default` alone and sold by channel `default`, as before locations existed (how a
+cart is spread over several locations: tests/unit/test_allocation.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,16 @@ import pytest
 
 from holdfast_common.db.idempotency import RequestRecord
 from holdfast_common.errors import HoldfastError
-from inventory_svc.hold_batches import HoldRequest, _reserve
-from inventory_svc.models import Hold, HoldLine, HoldState, LockedPrices, NewHold
+from inventory_svc.hold_batches import HoldRequest, Places, _reserve
+from inventory_svc.models import (
+    ChannelRoute,
+    Hold,
+    HoldLine,
+    HoldState,
+    LineAllocation,
+    LockedPrices,
+    NewHold,
+)
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 TTL = timedelta(minutes=15)
@@ -31,15 +41,30 @@ def cart_request(number: int, cart: Cart, prices: LockedPrices | None = None) ->
     return HoldRequest(new, RequestRecord(request_id, "CreateHold", b"fingerprint"), prices)
 
 
+DEFAULT = ChannelRoute("default", "PRIORITY", ("default",))
+
+
+def reserve(request: HoldRequest, available: dict[str, int]) -> Hold:
+    """_reserve with every SKU at `default`; `available` (per SKU) loses what the cart took."""
+    at_default = {(sku, "default"): units for sku, units in available.items()}
+    hold = _reserve(request, Places({"default": DEFAULT}, {}, set(available)), at_default, NOW)
+    available.update({sku: units for (sku, _), units in at_default.items()})
+    return hold
+
+
 def reserve_in_order(carts: list[Cart], available: dict[str, int]) -> list[Hold | HoldfastError]:
     """Each cart's outcome, in arrival order, as create_holds decides them in one batch."""
     outcomes: list[Hold | HoldfastError] = []
     for number, cart in enumerate(carts):
         try:
-            outcomes.append(_reserve(cart_request(number, cart), available, NOW))
+            outcomes.append(reserve(cart_request(number, cart), available))
         except HoldfastError as refusal:
             outcomes.append(refusal)
     return outcomes
+
+
+def held_at_default(sku: str, quantity: int, unit_price_minor: int | None = None) -> HoldLine:
+    return HoldLine(sku, quantity, unit_price_minor, None, (LineAllocation("default", quantity),))
 
 
 def described(outcome: Hold | HoldfastError) -> Outcome:
@@ -99,15 +124,16 @@ def test_a_held_cart_is_an_active_hold_of_its_lines_until_its_ttl() -> None:
     (hold,) = reserve_in_order([{"B": 1, "A": 2}], {"A": 2, "B": 1})
     assert isinstance(hold, Hold)
     assert (hold.owner_id, hold.state, hold.end_time) == ("cart-0", HoldState.ACTIVE, None)
-    assert hold.lines == (HoldLine("A", 2), HoldLine("B", 1))
+    assert hold.lines == (held_at_default("A", 2), held_at_default("B", 1))
+    assert (hold.channel, hold.strategy) == ("default", "PRIORITY")
     assert (hold.create_time, hold.expire_time) == (NOW, NOW + TTL)
     assert hold.currency is None and hold.total_minor is None
 
 
 def test_a_priced_cart_keeps_the_unit_prices_it_was_quoted() -> None:
     prices = LockedPrices(customer_tier="gold", currency="USD", unit_prices={"A": 250, "B": 1000})
-    hold = _reserve(cart_request(0, {"A": 2, "B": 1}, prices), {"A": 2, "B": 1}, NOW)
-    assert hold.lines == (HoldLine("A", 2, 250), HoldLine("B", 1, 1000))
+    hold = reserve(cart_request(0, {"A": 2, "B": 1}, prices), {"A": 2, "B": 1})
+    assert hold.lines == (held_at_default("A", 2, 250), held_at_default("B", 1, 1000))
     assert (hold.currency, hold.customer_tier, hold.total_minor) == ("USD", "gold", 1500)
 
 
