@@ -18,11 +18,15 @@ def yoyo_url(database_url: str) -> str:
     return f"postgresql+psycopg://{rest}"
 
 
-def apply_migrations(database_url: str) -> int:
-    """Applies every pending migration; returns how many were applied."""
+def apply_migrations(database_url: str, up_to: str | None = None) -> int:
+    """Applies every pending migration, or only those whose id sorts <= `up_to` (e.g.
+    "0004.stock-notify", to build a database as an older release left it); returns how many
+    were applied."""
     backend = get_backend(yoyo_url(database_url))
     try:
         migrations = read_migrations(str(MIGRATIONS_DIR))
+        if up_to is not None:
+            migrations = migrations.filter(lambda migration: migration.id <= up_to)
         with backend.lock():
             pending = backend.to_apply(migrations)
             backend.apply_migrations(pending)
