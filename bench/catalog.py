@@ -30,10 +30,10 @@ WITH p AS (
     FROM generate_series(0, %(skus)s - 1) i JOIN p ON p.n = i %% %(products)s
     RETURNING sku
 ), stock AS (
-    INSERT INTO stock (sku, on_hand) SELECT sku, %(on_hand)s FROM variants
+    INSERT INTO stock (sku, location, on_hand) SELECT sku, 'default', %(on_hand)s FROM variants
 )
-INSERT INTO stock_ledger (sku, delta_on_hand, delta_reserved, reason)
-SELECT sku, %(on_hand)s, 0, 'RECEIVE' FROM variants
+INSERT INTO stock_ledger (sku, location, delta_on_hand, delta_reserved, reason)
+SELECT sku, 'default', %(on_hand)s, 0, 'RECEIVE' FROM variants
 """
 
 # A sale on one top-level category (so quotes walk the category ancestry), a bulk

@@ -42,22 +42,22 @@ WITH variants AS (
     FROM generate_series(0, %(skus)s - 1) i
     RETURNING sku
 ), stock AS (
-    INSERT INTO stock (sku, on_hand) SELECT sku, %(on_hand)s FROM variants
+    INSERT INTO stock (sku, location, on_hand) SELECT sku, 'default', %(on_hand)s FROM variants
 )
-INSERT INTO stock_ledger (sku, delta_on_hand, delta_reserved, reason)
-SELECT sku, %(on_hand)s, 0, 'RECEIVE' FROM variants
+INSERT INTO stock_ledger (sku, location, delta_on_hand, delta_reserved, reason)
+SELECT sku, 'default', %(on_hand)s, 0, 'RECEIVE' FROM variants
 """
 
-# Hold n holds `lines` consecutive SKUs (mod skus), each line `quantity` units:
-# the holds, their lines, one HOLD ledger row per line and the reserved counts,
-# exactly what CreateHold would have written.
+# Hold n holds `lines` consecutive SKUs (mod skus), each line `quantity` units at location
+# `default`: the holds, their lines and allocations, one HOLD ledger row per allocation and the
+# reserved counts, exactly what CreateHold would have written.
 _SEED_HOLDS = """
 WITH new_holds AS (
     SELECT gen_random_uuid() AS id, n FROM generate_series(0, %(holds)s - 1) n
 ), inserted AS (
-    INSERT INTO holds (id, owner_id, state, create_time, expire_time)
+    INSERT INTO holds (id, owner_id, state, create_time, expire_time, channel, strategy)
     SELECT id, %(prefix)s, 'ACTIVE', now() + %(expire_in)s - interval '10 minutes',
-           now() + %(expire_in)s
+           now() + %(expire_in)s, 'default', 'PRIORITY'
     FROM new_holds
 ), lines AS (
     SELECT h.id AS hold_id, %(prefix)s || '-' || ((h.n * %(lines)s + k) %% %(skus)s) AS sku,
@@ -65,13 +65,16 @@ WITH new_holds AS (
     FROM new_holds h, generate_series(0, %(lines)s - 1) k
 ), inserted_lines AS (
     INSERT INTO hold_lines (hold_id, sku, quantity) SELECT hold_id, sku, quantity FROM lines
+), allocations AS (
+    INSERT INTO hold_allocations (hold_id, sku, location, quantity)
+    SELECT hold_id, sku, 'default', quantity FROM lines
 ), ledger AS (
-    INSERT INTO stock_ledger (sku, delta_on_hand, delta_reserved, reason, hold_id)
-    SELECT sku, 0, quantity, 'HOLD', hold_id FROM lines
+    INSERT INTO stock_ledger (sku, location, delta_on_hand, delta_reserved, reason, hold_id)
+    SELECT sku, 'default', 0, quantity, 'HOLD', hold_id FROM lines
 )
 UPDATE stock s SET reserved = s.reserved + t.quantity
 FROM (SELECT sku, sum(quantity) AS quantity FROM lines GROUP BY sku) t
-WHERE s.sku = t.sku
+WHERE s.sku = t.sku AND s.location = 'default'
 """
 
 OVERDUE_COUNT = "SELECT count(*) FROM holds WHERE state = 'ACTIVE' AND expire_time <= now()"

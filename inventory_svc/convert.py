@@ -58,7 +58,6 @@ def stock_level(s: StockLevel) -> pb.StockLevel:
         reserved=s.reserved,
         available=s.available,
         location=s.location,
-        channel=s.channel,
     )
 
 

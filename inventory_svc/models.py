@@ -80,9 +80,8 @@ class StockLevel:
     sku: str
     on_hand: int
     reserved: int
-    # The location's code on one (SKU, location)'s level; the channel's code on a total.
+    # The location's code on one (SKU, location)'s level; empty on a channel's total.
     location: str = ""
-    channel: str = ""
 
     @property
     def available(self) -> int:
@@ -103,7 +102,6 @@ class SkuLevels:
             self.sku,
             sum(level.on_hand for level in mine),
             sum(level.reserved for level in mine),
-            channel=route.code,
         )
 
 

@@ -149,7 +149,14 @@ def test_a_lost_listener_connection_loses_no_change(inventory, db, database_url)
     with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
         conn.execute(
             Q.apply_adjustment,
-            {"sku": sku, "delta": 1, "reason": "ADJUST", "request_id": None, "note": "in the gap"},
+            {
+                "sku": sku,
+                "location": "default",
+                "delta": 1,
+                "reason": "ADJUST",
+                "request_id": None,
+                "note": "in the gap",
+            },
         )
         conn.execute("SELECT pg_terminate_backend(%s)", (old_pid,))
         wait_until(lambda: old_pid not in listener_pids(db), 5, "the listener's backend to end")
