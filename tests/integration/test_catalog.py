@@ -274,8 +274,11 @@ def test_create_variant_with_negative_adjustment_and_initial_stock(inventory, db
     assert (variant.product_id, variant.sku) == (product.id, sku)
     assert variant.price_adjustment == _money(-2, -500_000_000)
     # The level at location `default`, where a variant's initial stock goes.
-    assert response.stock_level == pb.StockLevel(sku=sku, on_hand=7, reserved=0, available=7, location="default")
-    assert inventory.client.level(sku) == response.stock_level
+    assert response.stock_level == pb.StockLevel(
+        sku=sku, on_hand=7, reserved=0, available=7, location="default"
+    )
+    # All of it at `default`, which channel `default` sells from: the channel's total is the same.
+    assert inventory.client.level(sku) == pb.StockLevel(sku=sku, on_hand=7, reserved=0, available=7)
     rows = db.execute(
         "SELECT reason, delta_on_hand, delta_reserved FROM stock_ledger WHERE sku = %s", (sku,)
     ).fetchall()
@@ -286,7 +289,9 @@ def test_create_variant_without_stock_writes_no_ledger_row(inventory, db):
     product = inventory.client.product()
     sku = unique_sku()
     response = inventory.stub.CreateVariant(pb.CreateVariantRequest(product_id=product.id, sku=sku))
-    assert response.stock_level == pb.StockLevel(sku=sku, on_hand=0, reserved=0, available=0, location="default")
+    assert response.stock_level == pb.StockLevel(
+        sku=sku, on_hand=0, reserved=0, available=0, location="default"
+    )
     assert response.variant.price_adjustment == _money(0)
     assert db.execute("SELECT count(*) FROM stock_ledger WHERE sku = %s", (sku,)).fetchone()[0] == 0
 

@@ -65,7 +65,7 @@ def test_catalog_and_hold_through_json(inventory) -> None:
     assert created["variant"]["sku"] == sku
     assert created["variant"]["product_id"] == product["id"]
     # reserved is 0, which proto3 JSON leaves out.
-    assert created["stock_level"] == {"sku": sku, "on_hand": "5", "available": "5"}
+    assert created["stock_level"] == {"sku": sku, "on_hand": "5", "available": "5", "location": "default"}
 
     hold = json.loads(
         grpcurl(
