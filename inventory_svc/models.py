@@ -19,6 +19,15 @@ class AdjustmentReason(enum.StrEnum):
     ADJUST = "ADJUST"
 
 
+class AllocationStrategy(enum.StrEnum):
+    """How a channel spreads a hold over its locations; the values channels.strategy stores."""
+
+    PRIORITY = "PRIORITY"
+    MOST_AVAILABLE = "MOST_AVAILABLE"
+    FEWEST_LOCATIONS = "FEWEST_LOCATIONS"
+    SINGLE_LOCATION = "SINGLE_LOCATION"
+
+
 @dataclass(frozen=True)
 class Category:
     id: str
@@ -138,3 +147,83 @@ class StockAdjustment:
     delta: int
     reason: AdjustmentReason
     note: str
+
+
+@dataclass(frozen=True)
+class Location:
+    id: str
+    code: str
+    name: str
+    active: bool
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: str
+    code: str
+    name: str
+    # In priority order, inactive ones included.
+    location_codes: tuple[str, ...]
+    strategy: AllocationStrategy
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class NewLocation:
+    code: str
+    name: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class NewChannel:
+    code: str
+    name: str
+    location_codes: tuple[str, ...]
+    strategy: AllocationStrategy
+
+
+@dataclass(frozen=True)
+class PlaceRef:
+    """A location or channel as an update request names it: by id or by code."""
+
+    # The id, or the code when no id was given.
+    ref: str
+    # The request field `ref` came from, named when nothing matches it.
+    field: str
+    # A code given beside an id: it must be that one's code (codes never change).
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class LocationChange:
+    """The fields an UpdateLocation writes; None leaves a field as it is."""
+
+    name: str | None = None
+    active: bool | None = None
+
+
+@dataclass(frozen=True)
+class ChannelChange:
+    """The fields an UpdateChannel writes; None leaves a field as it is."""
+
+    name: str | None = None
+    location_codes: tuple[str, ...] | None = None
+    strategy: AllocationStrategy | None = None
+
+
+@dataclass(frozen=True)
+class ChannelRoute:
+    """What the stock paths need of a channel: where it sells from now, and how it allocates."""
+
+    code: str
+    strategy: AllocationStrategy
+    # Its active locations' codes, in priority order (empty when none is active).
+    locations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LocationRef:
+    code: str
+    active: bool
