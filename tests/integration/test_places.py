@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 
 from inventory_svc.models import AllocationStrategy, ChannelRoute, LocationRef
 from inventory_svc.places import resolve_channels, resolve_locations
+from tests.support.bad_input import BAD, INVALID, NOT_FOUND, Case
 from tests.support.grpc_helpers import new_request_id, refusal
 
 PRIORITY = pb.ALLOCATION_STRATEGY_PRIORITY
@@ -300,53 +301,364 @@ def _create_channel(**fields: Any) -> pb.CreateChannelRequest:
     return pb.CreateChannelRequest(channel=pb.Channel(**values))
 
 
-INVALID = grpc.StatusCode.INVALID_ARGUMENT
-NOT_FOUND = grpc.StatusCode.NOT_FOUND
-# (id, method, request builder taking a location and a channel that exist, code, field named)
+ALREADY_EXISTS = grpc.StatusCode.ALREADY_EXISTS
+# Each aims at `existing`: a location (w.id, w.code, w.token: page 2 of ListLocations) and a
+# channel (w.channel). The field is named by a BadRequest violation or, for NOT_FOUND and
+# ALREADY_EXISTS, by the ErrorInfo's metadata.
 REFUSALS = [
-    ("location code empty", "CreateLocation", lambda loc, ch: pb.CreateLocationRequest(location=pb.Location(name="n")), INVALID, "location.code"),
-    ("location code with space", "CreateLocation", lambda loc, ch: pb.CreateLocationRequest(location=pb.Location(code="a b", name="n")), INVALID, "location.code"),
-    ("location code too long", "CreateLocation", lambda loc, ch: pb.CreateLocationRequest(location=pb.Location(code="c" * 65, name="n")), INVALID, "location.code"),
-    ("location name blank", "CreateLocation", lambda loc, ch: pb.CreateLocationRequest(location=pb.Location(code=_code(), name=" ")), INVALID, "location.name"),
-    ("location name too long", "CreateLocation", lambda loc, ch: pb.CreateLocationRequest(location=pb.Location(code=_code(), name="n" * 201)), INVALID, "location.name"),
-    ("location bad request_id", "CreateLocation", lambda loc, ch: pb.CreateLocationRequest(request_id="a b", location=pb.Location(code=_code(), name="n")), INVALID, "request_id"),
-    ("get location empty", "GetLocation", lambda loc, ch: pb.GetLocationRequest(), INVALID, "location"),
-    ("get location bad ref", "GetLocation", lambda loc, ch: pb.GetLocationRequest(location="a\x00"), INVALID, "location"),
-    ("get location unknown", "GetLocation", lambda loc, ch: pb.GetLocationRequest(location=_code()), NOT_FOUND, "location"),
-    ("get location unknown id", "GetLocation", lambda loc, ch: pb.GetLocationRequest(location=str(uuid.uuid4())), NOT_FOUND, "location"),
-    ("list locations negative size", "ListLocations", lambda loc, ch: pb.ListLocationsRequest(page_size=-1), INVALID, "page_size"),
-    ("list locations bad token", "ListLocations", lambda loc, ch: pb.ListLocationsRequest(page_token="xyz"), INVALID, "page_token"),
-    ("update location empty mask", "UpdateLocation", lambda loc, ch: pb.UpdateLocationRequest(location=pb.Location(code=loc.code, name="x")), INVALID, "update_mask"),
-    ("update location unknown path", "UpdateLocation", lambda loc, ch: pb.UpdateLocationRequest(location=pb.Location(code=loc.code, name="x"), update_mask=_mask("name", "code")), INVALID, "update_mask"),
-    ("update location star", "UpdateLocation", lambda loc, ch: pb.UpdateLocationRequest(location=pb.Location(code=loc.code), update_mask=_mask("*")), INVALID, "update_mask"),
-    ("update location names none", "UpdateLocation", lambda loc, ch: pb.UpdateLocationRequest(location=pb.Location(name="x"), update_mask=_mask("name")), INVALID, "location"),
-    ("update location bad id", "UpdateLocation", lambda loc, ch: pb.UpdateLocationRequest(location=pb.Location(id="abc", name="x"), update_mask=_mask("name")), INVALID, "location.id"),
-    ("update location blank name", "UpdateLocation", lambda loc, ch: pb.UpdateLocationRequest(location=pb.Location(code=loc.code, name=""), update_mask=_mask("name")), INVALID, "location.name"),
-    ("update location unknown code", "UpdateLocation", lambda loc, ch: pb.UpdateLocationRequest(location=pb.Location(code=_code(), name="x"), update_mask=_mask("name")), NOT_FOUND, "location.code"),
-    ("update location unknown id", "UpdateLocation", lambda loc, ch: pb.UpdateLocationRequest(location=pb.Location(id=str(uuid.uuid4()), name="x"), update_mask=_mask("name")), NOT_FOUND, "location.id"),
-    ("update location code of another", "UpdateLocation", lambda loc, ch: pb.UpdateLocationRequest(location=pb.Location(id=loc.id, code="default", name="x"), update_mask=_mask("name")), INVALID, "location.code"),
-    ("channel code bad", "CreateChannel", lambda loc, ch: _create_channel(code="-x"), INVALID, "channel.code"),
-    ("channel name empty", "CreateChannel", lambda loc, ch: _create_channel(name=""), INVALID, "channel.name"),
-    ("channel no locations", "CreateChannel", lambda loc, ch: _create_channel(location_codes=[]), INVALID, "channel.location_codes"),
-    ("channel bad location code", "CreateChannel", lambda loc, ch: _create_channel(location_codes=["default", "a b"]), INVALID, "channel.location_codes[1]"),
-    ("channel duplicate location", "CreateChannel", lambda loc, ch: _create_channel(location_codes=[loc.code, "default", loc.code]), INVALID, "channel.location_codes[2]"),
-    ("channel unknown location", "CreateChannel", lambda loc, ch: _create_channel(location_codes=["default", loc.code, _code()]), NOT_FOUND, "channel.location_codes[2]"),
-    ("channel strategy unset", "CreateChannel", lambda loc, ch: _create_channel(strategy=pb.ALLOCATION_STRATEGY_UNSPECIFIED), INVALID, "channel.strategy"),
-    ("channel strategy unknown", "CreateChannel", lambda loc, ch: _create_channel(strategy=99), INVALID, "channel.strategy"),
-    ("channel duplicate code", "CreateChannel", lambda loc, ch: _create_channel(code=ch.code), grpc.StatusCode.ALREADY_EXISTS, "code"),
-    ("get channel empty", "GetChannel", lambda loc, ch: pb.GetChannelRequest(), INVALID, "channel"),
-    ("get channel unknown", "GetChannel", lambda loc, ch: pb.GetChannelRequest(channel=_code()), NOT_FOUND, "channel"),
-    ("list channels token of locations", "ListChannels", lambda loc, ch: pb.ListChannelsRequest(page_token=loc.token), INVALID, "page_token"),
-    ("update channel empty mask", "UpdateChannel", lambda loc, ch: pb.UpdateChannelRequest(channel=pb.Channel(code=ch.code, name="x")), INVALID, "update_mask"),
-    ("update channel unknown path", "UpdateChannel", lambda loc, ch: pb.UpdateChannelRequest(channel=pb.Channel(code=ch.code), update_mask=_mask("active")), INVALID, "update_mask"),
-    ("update channel strategy unset", "UpdateChannel", lambda loc, ch: pb.UpdateChannelRequest(channel=pb.Channel(code=ch.code), update_mask=_mask("strategy")), INVALID, "channel.strategy"),
-    ("update channel no locations", "UpdateChannel", lambda loc, ch: pb.UpdateChannelRequest(channel=pb.Channel(code=ch.code), update_mask=_mask("location_codes")), INVALID, "channel.location_codes"),
-    ("update channel duplicate location", "UpdateChannel", lambda loc, ch: pb.UpdateChannelRequest(channel=pb.Channel(code=ch.code, location_codes=["default", "default"]), update_mask=_mask("location_codes")), INVALID, "channel.location_codes[1]"),
-    ("update channel unknown location", "UpdateChannel", lambda loc, ch: pb.UpdateChannelRequest(channel=pb.Channel(code=ch.code, location_codes=[_code()]), update_mask=_mask("location_codes")), NOT_FOUND, "channel.location_codes[0]"),
-    ("update channel unknown", "UpdateChannel", lambda loc, ch: pb.UpdateChannelRequest(channel=pb.Channel(code=_code(), name="x"), update_mask=_mask("name")), NOT_FOUND, "channel.code"),
-    ("update channel unknown id", "UpdateChannel", lambda loc, ch: pb.UpdateChannelRequest(channel=pb.Channel(id=str(uuid.uuid4()), name="x"), update_mask=_mask("name")), NOT_FOUND, "channel.id"),
-    ("update channel code of another", "UpdateChannel", lambda loc, ch: pb.UpdateChannelRequest(channel=pb.Channel(id=ch.id, code="default", name="x"), update_mask=_mask("name")), INVALID, "channel.code"),
-]  # fmt: skip
+    Case(
+        "location code empty",
+        "CreateLocation",
+        lambda w: pb.CreateLocationRequest(location=pb.Location(name="n")),
+        INVALID,
+        BAD,
+        "location.code",
+    ),
+    Case(
+        "location code with space",
+        "CreateLocation",
+        lambda w: pb.CreateLocationRequest(location=pb.Location(code="a b", name="n")),
+        INVALID,
+        BAD,
+        "location.code",
+    ),
+    Case(
+        "location code too long",
+        "CreateLocation",
+        lambda w: pb.CreateLocationRequest(location=pb.Location(code="c" * 65, name="n")),
+        INVALID,
+        BAD,
+        "location.code",
+    ),
+    Case(
+        "location name blank",
+        "CreateLocation",
+        lambda w: pb.CreateLocationRequest(location=pb.Location(code=_code(), name=" ")),
+        INVALID,
+        BAD,
+        "location.name",
+    ),
+    Case(
+        "location name too long",
+        "CreateLocation",
+        lambda w: pb.CreateLocationRequest(location=pb.Location(code=_code(), name="n" * 201)),
+        INVALID,
+        BAD,
+        "location.name",
+    ),
+    Case(
+        "location bad request_id",
+        "CreateLocation",
+        lambda w: pb.CreateLocationRequest(request_id="a b", location=pb.Location(code=_code(), name="n")),
+        INVALID,
+        BAD,
+        "request_id",
+    ),
+    Case("get location empty", "GetLocation", lambda w: pb.GetLocationRequest(), INVALID, BAD, "location"),
+    Case(
+        "get location bad ref",
+        "GetLocation",
+        lambda w: pb.GetLocationRequest(location="a\x00"),
+        INVALID,
+        BAD,
+        "location",
+    ),
+    Case(
+        "get location unknown",
+        "GetLocation",
+        lambda w: pb.GetLocationRequest(location=_code()),
+        NOT_FOUND,
+        "LOCATION_NOT_FOUND",
+        "location",
+    ),
+    Case(
+        "get location unknown id",
+        "GetLocation",
+        lambda w: pb.GetLocationRequest(location=str(uuid.uuid4())),
+        NOT_FOUND,
+        "LOCATION_NOT_FOUND",
+        "location",
+    ),
+    Case(
+        "list locations negative size",
+        "ListLocations",
+        lambda w: pb.ListLocationsRequest(page_size=-1),
+        INVALID,
+        BAD,
+        "page_size",
+    ),
+    Case(
+        "list locations bad token",
+        "ListLocations",
+        lambda w: pb.ListLocationsRequest(page_token="xyz"),
+        INVALID,
+        BAD,
+        "page_token",
+    ),
+    Case(
+        "update location empty mask",
+        "UpdateLocation",
+        lambda w: pb.UpdateLocationRequest(location=pb.Location(code=w.code, name="x")),
+        INVALID,
+        BAD,
+        "update_mask",
+    ),
+    Case(
+        "update location unknown path",
+        "UpdateLocation",
+        lambda w: pb.UpdateLocationRequest(
+            location=pb.Location(code=w.code, name="x"), update_mask=_mask("name", "code")
+        ),
+        INVALID,
+        BAD,
+        "update_mask",
+    ),
+    Case(
+        "update location star",
+        "UpdateLocation",
+        lambda w: pb.UpdateLocationRequest(location=pb.Location(code=w.code), update_mask=_mask("*")),
+        INVALID,
+        BAD,
+        "update_mask",
+    ),
+    Case(
+        "update location names none",
+        "UpdateLocation",
+        lambda w: pb.UpdateLocationRequest(location=pb.Location(name="x"), update_mask=_mask("name")),
+        INVALID,
+        BAD,
+        "location",
+    ),
+    Case(
+        "update location bad id",
+        "UpdateLocation",
+        lambda w: pb.UpdateLocationRequest(
+            location=pb.Location(id="abc", name="x"), update_mask=_mask("name")
+        ),
+        INVALID,
+        BAD,
+        "location.id",
+    ),
+    Case(
+        "update location blank name",
+        "UpdateLocation",
+        lambda w: pb.UpdateLocationRequest(
+            location=pb.Location(code=w.code, name=""), update_mask=_mask("name")
+        ),
+        INVALID,
+        BAD,
+        "location.name",
+    ),
+    Case(
+        "update location unknown code",
+        "UpdateLocation",
+        lambda w: pb.UpdateLocationRequest(
+            location=pb.Location(code=_code(), name="x"), update_mask=_mask("name")
+        ),
+        NOT_FOUND,
+        "LOCATION_NOT_FOUND",
+        "location.code",
+    ),
+    Case(
+        "update location unknown id",
+        "UpdateLocation",
+        lambda w: pb.UpdateLocationRequest(
+            location=pb.Location(id=str(uuid.uuid4()), name="x"), update_mask=_mask("name")
+        ),
+        NOT_FOUND,
+        "LOCATION_NOT_FOUND",
+        "location.id",
+    ),
+    Case(
+        "update location code of another",
+        "UpdateLocation",
+        lambda w: pb.UpdateLocationRequest(
+            location=pb.Location(id=w.id, code="default", name="x"), update_mask=_mask("name")
+        ),
+        INVALID,
+        BAD,
+        "location.code",
+    ),
+    Case(
+        "channel code bad",
+        "CreateChannel",
+        lambda w: _create_channel(code="-x"),
+        INVALID,
+        BAD,
+        "channel.code",
+    ),
+    Case(
+        "channel name empty",
+        "CreateChannel",
+        lambda w: _create_channel(name=""),
+        INVALID,
+        BAD,
+        "channel.name",
+    ),
+    Case(
+        "channel no locations",
+        "CreateChannel",
+        lambda w: _create_channel(location_codes=[]),
+        INVALID,
+        BAD,
+        "channel.location_codes",
+    ),
+    Case(
+        "channel bad location code",
+        "CreateChannel",
+        lambda w: _create_channel(location_codes=["default", "a b"]),
+        INVALID,
+        BAD,
+        "channel.location_codes[1]",
+    ),
+    Case(
+        "channel duplicate location",
+        "CreateChannel",
+        lambda w: _create_channel(location_codes=[w.code, "default", w.code]),
+        INVALID,
+        BAD,
+        "channel.location_codes[2]",
+    ),
+    Case(
+        "channel unknown location",
+        "CreateChannel",
+        lambda w: _create_channel(location_codes=["default", w.code, _code()]),
+        NOT_FOUND,
+        "LOCATION_NOT_FOUND",
+        "channel.location_codes[2]",
+    ),
+    Case(
+        "channel strategy unset",
+        "CreateChannel",
+        lambda w: _create_channel(strategy=pb.ALLOCATION_STRATEGY_UNSPECIFIED),
+        INVALID,
+        BAD,
+        "channel.strategy",
+    ),
+    Case(
+        "channel strategy unknown",
+        "CreateChannel",
+        lambda w: _create_channel(strategy=99),
+        INVALID,
+        BAD,
+        "channel.strategy",
+    ),
+    Case(
+        "channel duplicate code",
+        "CreateChannel",
+        lambda w: _create_channel(code=w.channel.code),
+        ALREADY_EXISTS,
+        "CHANNEL_ALREADY_EXISTS",
+        "code",
+    ),
+    Case("get channel empty", "GetChannel", lambda w: pb.GetChannelRequest(), INVALID, BAD, "channel"),
+    Case(
+        "get channel unknown",
+        "GetChannel",
+        lambda w: pb.GetChannelRequest(channel=_code()),
+        NOT_FOUND,
+        "CHANNEL_NOT_FOUND",
+        "channel",
+    ),
+    Case(
+        "list channels token of locations",
+        "ListChannels",
+        lambda w: pb.ListChannelsRequest(page_token=w.token),
+        INVALID,
+        BAD,
+        "page_token",
+    ),
+    Case(
+        "update channel empty mask",
+        "UpdateChannel",
+        lambda w: pb.UpdateChannelRequest(channel=pb.Channel(code=w.channel.code, name="x")),
+        INVALID,
+        BAD,
+        "update_mask",
+    ),
+    Case(
+        "update channel unknown path",
+        "UpdateChannel",
+        lambda w: pb.UpdateChannelRequest(
+            channel=pb.Channel(code=w.channel.code), update_mask=_mask("active")
+        ),
+        INVALID,
+        BAD,
+        "update_mask",
+    ),
+    Case(
+        "update channel strategy unset",
+        "UpdateChannel",
+        lambda w: pb.UpdateChannelRequest(
+            channel=pb.Channel(code=w.channel.code), update_mask=_mask("strategy")
+        ),
+        INVALID,
+        BAD,
+        "channel.strategy",
+    ),
+    Case(
+        "update channel no locations",
+        "UpdateChannel",
+        lambda w: pb.UpdateChannelRequest(
+            channel=pb.Channel(code=w.channel.code), update_mask=_mask("location_codes")
+        ),
+        INVALID,
+        BAD,
+        "channel.location_codes",
+    ),
+    Case(
+        "update channel duplicate location",
+        "UpdateChannel",
+        lambda w: pb.UpdateChannelRequest(
+            channel=pb.Channel(code=w.channel.code, location_codes=["default", "default"]),
+            update_mask=_mask("location_codes"),
+        ),
+        INVALID,
+        BAD,
+        "channel.location_codes[1]",
+    ),
+    Case(
+        "update channel unknown location",
+        "UpdateChannel",
+        lambda w: pb.UpdateChannelRequest(
+            channel=pb.Channel(code=w.channel.code, location_codes=[_code()]),
+            update_mask=_mask("location_codes"),
+        ),
+        NOT_FOUND,
+        "LOCATION_NOT_FOUND",
+        "channel.location_codes[0]",
+    ),
+    Case(
+        "update channel unknown",
+        "UpdateChannel",
+        lambda w: pb.UpdateChannelRequest(
+            channel=pb.Channel(code=_code(), name="x"), update_mask=_mask("name")
+        ),
+        NOT_FOUND,
+        "CHANNEL_NOT_FOUND",
+        "channel.code",
+    ),
+    Case(
+        "update channel unknown id",
+        "UpdateChannel",
+        lambda w: pb.UpdateChannelRequest(
+            channel=pb.Channel(id=str(uuid.uuid4()), name="x"), update_mask=_mask("name")
+        ),
+        NOT_FOUND,
+        "CHANNEL_NOT_FOUND",
+        "channel.id",
+    ),
+    Case(
+        "update channel code of another",
+        "UpdateChannel",
+        lambda w: pb.UpdateChannelRequest(
+            channel=pb.Channel(id=w.channel.id, code="default", name="x"), update_mask=_mask("name")
+        ),
+        INVALID,
+        BAD,
+        "channel.code",
+    ),
+]
 
 
 class _Existing:
@@ -364,15 +676,14 @@ def existing(inventory) -> _Existing:
     return _Existing(inventory)
 
 
-@pytest.mark.parametrize("case", REFUSALS, ids=[c[0] for c in REFUSALS])
-def test_bad_requests_are_refused_naming_the_field_and_write_nothing(inventory, db, existing, case):
-    _, method, build, code, field = case
-    request = build(existing, existing.channel)
-    _refused_unchanged(db, getattr(inventory.stub, method), request, code, field)
-    assert (
-        inventory.stub.GetChannel(pb.GetChannelRequest(channel=existing.channel.id)).channel
-        == existing.channel
+@pytest.mark.parametrize("case", REFUSALS, ids=[c.id for c in REFUSALS])
+def test_bad_requests_are_refused_naming_the_field_and_write_nothing(inventory, db, existing, case: Case):
+    f = _refused_unchanged(
+        db, getattr(inventory.stub, case.method), case.build(existing), case.code, case.field
     )
+    assert f.reason == case.reason, f.message
+    channel = inventory.stub.GetChannel(pb.GetChannelRequest(channel=existing.channel.id)).channel
+    assert channel == existing.channel
 
 
 def test_a_refused_update_with_a_request_id_can_be_retried_once_fixed(inventory):
