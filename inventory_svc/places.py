@@ -141,10 +141,10 @@ class Places:
         except pg_errors.UniqueViolation:
             raise _already_exists("location", new.code) from None
 
-    async def get_location(self, ref: str, field: str = "location") -> Location:
+    async def get_location(self, ref: str) -> Location:
         row = await fetch_one(self._pool, Q.get_location, {"ref": ref})
         if row is None:
-            raise not_found("location", field, ref)
+            raise not_found("location", "location", ref)
         return Location(**row)
 
     async def list_locations(self, page: PageRequest) -> tuple[list[Location], str | None]:
@@ -167,10 +167,10 @@ class Places:
         except pg_errors.UniqueViolation:
             raise _already_exists("channel", new.code) from None
 
-    async def get_channel(self, ref: str, field: str = "channel") -> Channel:
+    async def get_channel(self, ref: str) -> Channel:
         row = await fetch_one(self._pool, Q.get_channel, {"ref": ref})
         if row is None:
-            raise not_found("channel", field, ref)
+            raise not_found("channel", "channel", ref)
         return _channel(row)
 
     async def list_channels(self, page: PageRequest) -> tuple[list[Channel], str | None]:

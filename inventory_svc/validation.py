@@ -228,6 +228,21 @@ def _update_paths(v: Violations, mask: field_mask_pb2.FieldMask, allowed: frozen
     return set(mask.paths) & allowed
 
 
+def _update(
+    v: Violations,
+    kind: str,
+    patch: pb.Location | pb.Channel,
+    mask: field_mask_pb2.FieldMask,
+    allowed: frozenset[str],
+) -> tuple[PlaceRef, set[str]]:
+    """What every update of a location or channel checks: whom it names, its mask, a new name."""
+    target = _update_target(v, kind, patch.id, patch.code)
+    paths = _update_paths(v, mask, allowed)
+    if "name" in paths:
+        v.text(f"{kind}.name", patch.name, max_len=MAX_NAME)
+    return target, paths
+
+
 def _location_codes(v: Violations, field: str, codes: Sequence[str]) -> tuple[str, ...]:
     """At least one well-formed code, none twice."""
     if not codes:
@@ -262,11 +277,16 @@ def create_location(request: pb.CreateLocationRequest) -> tuple[NewLocation, Req
     return NewLocation(location.code, location.name, active=not request.create_inactive), record
 
 
-def get_location(request: pb.GetLocationRequest) -> str:
+def _named_place(field: str, ref: str) -> str:
+    """A request naming one location or channel by code or id, or INVALID_ARGUMENT."""
     v = Violations()
-    place_ref(v, "location", request.location)
+    place_ref(v, field, ref)
     v.raise_if_any()
-    return request.location
+    return ref
+
+
+def get_location(request: pb.GetLocationRequest) -> str:
+    return _named_place("location", request.location)
 
 
 def list_locations(request: pb.ListLocationsRequest, pages: PageTokens) -> PageQuery:
@@ -278,10 +298,7 @@ def update_location(
 ) -> tuple[PlaceRef, LocationChange, RequestRecord | None]:
     v = Violations()
     location = request.location
-    target = _update_target(v, "location", location.id, location.code)
-    paths = _update_paths(v, request.update_mask, LOCATION_PATHS)
-    if "name" in paths:
-        v.text("location.name", location.name, max_len=MAX_NAME)
+    target, paths = _update(v, "location", location, request.update_mask, LOCATION_PATHS)
     record = optional_record(v, "UpdateLocation", request)
     v.raise_if_any()
     change = LocationChange(
@@ -304,10 +321,7 @@ def create_channel(request: pb.CreateChannelRequest) -> tuple[NewChannel, Reques
 
 
 def get_channel(request: pb.GetChannelRequest) -> str:
-    v = Violations()
-    place_ref(v, "channel", request.channel)
-    v.raise_if_any()
-    return request.channel
+    return _named_place("channel", request.channel)
 
 
 def list_channels(request: pb.ListChannelsRequest, pages: PageTokens) -> PageQuery:
@@ -317,10 +331,7 @@ def list_channels(request: pb.ListChannelsRequest, pages: PageTokens) -> PageQue
 def update_channel(request: pb.UpdateChannelRequest) -> tuple[PlaceRef, ChannelChange, RequestRecord | None]:
     v = Violations()
     channel = request.channel
-    target = _update_target(v, "channel", channel.id, channel.code)
-    paths = _update_paths(v, request.update_mask, CHANNEL_PATHS)
-    if "name" in paths:
-        v.text("channel.name", channel.name, max_len=MAX_NAME)
+    target, paths = _update(v, "channel", channel, request.update_mask, CHANNEL_PATHS)
     codes = None
     if "location_codes" in paths:
         codes = _location_codes(v, "channel.location_codes", channel.location_codes)

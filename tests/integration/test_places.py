@@ -161,16 +161,22 @@ def test_deactivating_a_location_leaves_its_stock_alone(inventory, db):
     assert rows == [(made.code, 4, 0)]
 
 
-def test_list_locations_by_code_in_pages(inventory):
-    made = sorted(_location(inventory, _code("page")).code for _ in range(5))
-    seen, token = [], ""
+def _codes_in_pages(list_call, request_type, items: str, page_size: int = 2) -> list[str]:
+    """Every code a list call returns, page after page, each page at most page_size long."""
+    codes, token = [], ""
     while True:
-        response = inventory.stub.ListLocations(pb.ListLocationsRequest(page_size=2, page_token=token))
-        assert len(response.locations) <= 2
-        seen += [x.code for x in response.locations]
+        response = list_call(request_type(page_size=page_size, page_token=token))
+        page = getattr(response, items)
+        assert len(page) <= page_size
+        codes += [x.code for x in page]
         token = response.next_page_token
         if not token:
-            break
+            return codes
+
+
+def test_list_locations_by_code_in_pages(inventory):
+    made = sorted(_location(inventory, _code("page")).code for _ in range(5))
+    seen = _codes_in_pages(inventory.stub.ListLocations, pb.ListLocationsRequest, "locations")
     assert seen == sorted(seen)
     assert set(made) <= set(seen) and "default" in seen
     everything = inventory.stub.ListLocations(pb.ListLocationsRequest()).locations
@@ -228,16 +234,8 @@ def test_update_a_channel(inventory):
 def test_list_channels_in_pages(inventory):
     for _ in range(3):
         _channel(inventory, ["default"])
-    pages, token = [], ""
-    while True:
-        response = inventory.stub.ListChannels(pb.ListChannelsRequest(page_size=2, page_token=token))
-        pages.append([c.code for c in response.channels])
-        token = response.next_page_token
-        if not token:
-            break
-    codes = [code for page in pages for code in page]
+    codes = _codes_in_pages(inventory.stub.ListChannels, pb.ListChannelsRequest, "channels")
     assert codes == sorted(codes) and len(codes) == len(set(codes)) >= 4
-    assert all(len(page) <= 2 for page in pages)
 
 
 # ---------------------------------------------------------------- idempotency
