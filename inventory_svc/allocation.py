@@ -21,12 +21,12 @@ metadata "strategy": "SINGLE_LOCATION" (see `_single_location`).
 
 from __future__ import annotations
 
-import enum
 import itertools
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
 from holdfast_common.errors import ErrorKind, HoldfastError, PreconditionViolation
+from inventory_svc.models import AllocationStrategy
 from inventory_svc.stock import insufficient_stock
 
 # Past this many candidate sets, FEWEST_LOCATIONS stops searching exactly (see `_fewest_locations`).
@@ -35,11 +35,8 @@ MAX_COMBINATIONS = 20_000
 Available = Mapping[tuple[str, str], int]
 
 
-class Strategy(enum.StrEnum):
-    PRIORITY = "PRIORITY"
-    MOST_AVAILABLE = "MOST_AVAILABLE"
-    FEWEST_LOCATIONS = "FEWEST_LOCATIONS"
-    SINGLE_LOCATION = "SINGLE_LOCATION"
+# One enum of the strategies: the values channels.strategy stores.
+Strategy = AllocationStrategy
 
 
 @dataclass(frozen=True)

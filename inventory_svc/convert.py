@@ -8,19 +8,32 @@ from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from holdfast_common.values.money import Money
 from holdfast_common.values.timestamps import timestamp
-from inventory_svc.models import Category, Hold, HoldLine, HoldState, Product, SkuLevels, StockLevel, Variant
+from inventory_svc.models import (
+    AllocationStrategy,
+    Category,
+    Channel,
+    Hold,
+    HoldLine,
+    HoldState,
+    Location,
+    Product,
+    SkuLevels,
+    StockLevel,
+    Variant,
+)
 
-STRATEGIES = {
-    "PRIORITY": pb.ALLOCATION_STRATEGY_PRIORITY,
-    "MOST_AVAILABLE": pb.ALLOCATION_STRATEGY_MOST_AVAILABLE,
-    "FEWEST_LOCATIONS": pb.ALLOCATION_STRATEGY_FEWEST_LOCATIONS,
-    "SINGLE_LOCATION": pb.ALLOCATION_STRATEGY_SINGLE_LOCATION,
-}
 HOLD_STATES = {
     HoldState.ACTIVE: pb.HOLD_STATE_ACTIVE,
     HoldState.COMMITTED: pb.HOLD_STATE_COMMITTED,
     HoldState.RELEASED: pb.HOLD_STATE_RELEASED,
     HoldState.EXPIRED: pb.HOLD_STATE_EXPIRED,
+}
+
+STRATEGIES = {
+    AllocationStrategy.PRIORITY: pb.ALLOCATION_STRATEGY_PRIORITY,
+    AllocationStrategy.MOST_AVAILABLE: pb.ALLOCATION_STRATEGY_MOST_AVAILABLE,
+    AllocationStrategy.FEWEST_LOCATIONS: pb.ALLOCATION_STRATEGY_FEWEST_LOCATIONS,
+    AllocationStrategy.SINGLE_LOCATION: pb.ALLOCATION_STRATEGY_SINGLE_LOCATION,
 }
 
 
@@ -93,4 +106,21 @@ def hold_line(line: HoldLine, currency: str | None) -> pb.HoldLine:
         unit_price=unit_price,
         location=line.location or "",
         allocations=[pb.Allocation(location=a.location, quantity=a.quantity) for a in line.allocations],
+    )
+
+
+def location(x: Location) -> pb.Location:
+    return pb.Location(
+        id=x.id, code=x.code, name=x.name, active=x.active, create_time=timestamp(x.create_time)
+    )
+
+
+def channel(c: Channel) -> pb.Channel:
+    return pb.Channel(
+        id=c.id,
+        code=c.code,
+        name=c.name,
+        location_codes=c.location_codes,
+        strategy=STRATEGIES[c.strategy],
+        create_time=timestamp(c.create_time),
     )

@@ -17,7 +17,7 @@ import uuid6
 
 from holdfast_common.db.idempotency import RequestRecord, encode, request_in_flight, send_record_lookup
 from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction, read
-from holdfast_common.errors import FieldViolation, HoldfastError, invalid_argument, not_found, unknown_skus
+from holdfast_common.errors import HoldfastError, not_found, unknown_skus
 from inventory_svc.allocation import CartLine, Strategy, allocate, take
 from inventory_svc.models import (
     ChannelRoute,
@@ -25,11 +25,13 @@ from inventory_svc.models import (
     HoldLine,
     HoldState,
     LineAllocation,
+    LocationRef,
     LockedPrices,
     NewHold,
 )
+from inventory_svc.places import location_refs_of, routes_of
 from inventory_svc.queries import Q
-from inventory_svc.stock import lock_levels, route_of
+from inventory_svc.stock import lock_levels, usable_location
 
 Outcome = Hold | HoldfastError
 
@@ -55,16 +57,14 @@ async def create_holds(pool: AsyncPool, requests: Sequence[HoldRequest]) -> list
     ) -> tuple[list[Outcome | None], psycopg.AsyncCursor[Any] | None]:
         made.clear()
         records = await send_record_lookup(conn, [r.record.request_id for r in requests])
-        channels = await conn.execute(
-            Q.resolve_channel_routes, {"refs": sorted({r.new.channel for r in requests})}
-        )
+        channels = await conn.execute(Q.resolve_channels, {"refs": sorted({r.new.channel for r in requests})})
         pin_refs = sorted({x.location for r in requests for x in r.new.lines if x.location is not None})
-        pinned = await conn.execute(Q.resolve_location_refs, {"refs": pin_refs}) if pin_refs else None
+        pinned = await conn.execute(Q.resolve_locations, {"refs": pin_refs}) if pin_refs else None
         levels, now = await lock_levels(conn, sorted({x.sku for r in requests for x in r.new.lines}))
         stored = {row["request_id"]: row for row in await records.fetchall()}
-        places = Places(
-            {row["ref"]: route_of(row) for row in await channels.fetchall()},
-            {row["ref"]: (row["code"], row["active"]) for row in (await pinned.fetchall() if pinned else [])},
+        places = BatchPlaces(
+            routes_of(await channels.fetchall()),
+            location_refs_of(await pinned.fetchall() if pinned else []),
             {sku for sku, _ in levels},
         )
         available = {key: level.available for key, level in levels.items()}
@@ -96,18 +96,18 @@ async def create_holds(pool: AsyncPool, requests: Sequence[HoldRequest]) -> list
 
 
 @dataclass(frozen=True)
-class Places:
+class BatchPlaces:
     """What a batch's carts name, as the transaction found it."""
 
     # Channel reference (code or id) -> where it sells from.
     routes: dict[str, ChannelRoute]
-    # Pinned location reference -> (code, active).
-    pins: dict[str, tuple[str, bool]]
+    # Pinned location reference -> the location.
+    pins: dict[str, LocationRef]
     # The SKUs that exist (each has at least its `default` row).
     skus: set[str]
 
 
-def _cart(new: NewHold, places: Places) -> tuple[ChannelRoute, list[CartLine]]:
+def _cart(new: NewHold, places: BatchPlaces) -> tuple[ChannelRoute, list[CartLine]]:
     """The cart's channel and lines with their pins as location codes; NOT_FOUND for what
     does not exist, INVALID_ARGUMENT for a pin to an inactive location."""
     missing = [x.sku for x in new.lines if x.sku not in places.skus]
@@ -121,20 +121,14 @@ def _cart(new: NewHold, places: Places) -> tuple[ChannelRoute, list[CartLine]]:
     for line in new.lines:
         code = None
         if line.location is not None:
-            pin = places.pins.get(line.location)
-            if pin is None:
-                raise not_found("location", fields[line.location], line.location)
-            code, active = pin
-            if not active:
-                raise invalid_argument(
-                    [FieldViolation(fields[line.location], f"location {code} is inactive")]
-                )
+            found = places.pins.get(line.location)
+            code = usable_location(found, line.location, fields[line.location], must_be_active=True)
         lines.append(CartLine(line.sku, line.quantity, code))
     return route, lines
 
 
 def _reserve(
-    request: HoldRequest, places: Places, available: dict[tuple[str, str], int], now: datetime | None
+    request: HoldRequest, places: BatchPlaces, available: dict[tuple[str, str], int], now: datetime | None
 ) -> Hold:
     """The cart's hold if every line can be allocated from what is still available (then
     taken from it), by its channel's strategy or the one the request names."""
@@ -166,7 +160,7 @@ def _reserve(
         currency=prices.currency if prices else None,
         customer_tier=prices.customer_tier if prices else None,
         channel=route.code,
-        strategy=strategy.value,
+        strategy=strategy,
     )
 
 

@@ -16,7 +16,15 @@ from holdfast_common.errors import ErrorKind, HoldfastError, not_found
 from holdfast_common.settings import HoldSettings
 from holdfast_common.values.pagination import PageRequest
 from inventory_svc.hold_batches import HoldRequest, create_holds, replay_hold
-from inventory_svc.models import Hold, HoldLine, HoldState, LineAllocation, LockedPrices, NewHold
+from inventory_svc.models import (
+    AllocationStrategy,
+    Hold,
+    HoldLine,
+    HoldState,
+    LineAllocation,
+    LockedPrices,
+    NewHold,
+)
 from inventory_svc.queries import Q
 
 
@@ -50,7 +58,7 @@ def _hold_from_row(row: dict[str, Any]) -> Hold:
         currency=row["currency"],
         customer_tier=row["customer_tier"],
         channel=row["channel"],
-        strategy=row["strategy"],
+        strategy=AllocationStrategy(row["strategy"]),
     )
 
 

@@ -23,6 +23,15 @@ class AdjustmentReason(enum.StrEnum):
     ADJUST = "ADJUST"
 
 
+class AllocationStrategy(enum.StrEnum):
+    """How a channel spreads a hold over its locations; the values channels.strategy stores."""
+
+    PRIORITY = "PRIORITY"
+    MOST_AVAILABLE = "MOST_AVAILABLE"
+    FEWEST_LOCATIONS = "FEWEST_LOCATIONS"
+    SINGLE_LOCATION = "SINGLE_LOCATION"
+
+
 @dataclass(frozen=True)
 class Category:
     id: str
@@ -107,11 +116,20 @@ class SkuLevels:
 
 @dataclass(frozen=True)
 class ChannelRoute:
-    """Where a channel sells from right now: its ACTIVE locations in priority order."""
+    """What the stock paths need of a channel: where it sells from now, and how it allocates."""
 
     code: str
-    strategy: str
+    strategy: AllocationStrategy
+    # Its active locations' codes, in priority order (empty when none is active).
     locations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LocationRef:
+    """A location a request named, as found: its code and whether it is active."""
+
+    code: str
+    active: bool
 
 
 @dataclass(frozen=True)
@@ -149,7 +167,7 @@ class Hold:
     # The channel it was allocated through and the strategy used (the defaults: what every
     # hold made before locations had).
     channel: str = DEFAULT_CHANNEL
-    strategy: str = "PRIORITY"
+    strategy: AllocationStrategy = AllocationStrategy.PRIORITY
 
     @property
     def total_minor(self) -> int | None:
@@ -170,7 +188,7 @@ class NewHold:
     customer_tier: str | None = None
     # The channel asked for (code or id) and the strategy overriding its own, if any.
     channel: str = DEFAULT_CHANNEL
-    strategy: str | None = None
+    strategy: AllocationStrategy | None = None
     # The request field naming each pinned location reference, for refusals.
     pin_fields: tuple[tuple[str, str], ...] = ()
 
@@ -203,3 +221,67 @@ class StockTransfer:
     to_location: str
     quantity: int
     note: str
+
+
+@dataclass(frozen=True)
+class Location:
+    id: str
+    code: str
+    name: str
+    active: bool
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: str
+    code: str
+    name: str
+    # In priority order, inactive ones included.
+    location_codes: tuple[str, ...]
+    strategy: AllocationStrategy
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class NewLocation:
+    code: str
+    name: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class NewChannel:
+    code: str
+    name: str
+    location_codes: tuple[str, ...]
+    strategy: AllocationStrategy
+
+
+@dataclass(frozen=True)
+class PlaceRef:
+    """A location or channel as an update request names it: by id or by code."""
+
+    # The id, or the code when no id was given.
+    ref: str
+    # The request field `ref` came from, named when nothing matches it.
+    field: str
+    # A code given beside an id: it must be that one's code (codes never change).
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class LocationChange:
+    """The fields an UpdateLocation writes; None leaves a field as it is."""
+
+    name: str | None = None
+    active: bool | None = None
+
+
+@dataclass(frozen=True)
+class ChannelChange:
+    """The fields an UpdateChannel writes; None leaves a field as it is."""
+
+    name: str | None = None
+    location_codes: tuple[str, ...] | None = None
+    strategy: AllocationStrategy | None = None

@@ -18,6 +18,7 @@ from inventory_svc import convert, validation
 from inventory_svc.catalog import Catalog
 from inventory_svc.holds import Holds
 from inventory_svc.models import DEFAULT_CHANNEL
+from inventory_svc.places import Places
 from inventory_svc.pricing_client import PricingClient
 from inventory_svc.stock import adjust, get_levels, resolve_channel, transfer
 from inventory_svc.stock_events import StockEvents, listener_connect
@@ -32,6 +33,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self._settings = settings
         self._catalog = Catalog(pool)
         self._holds = Holds(pool, settings.holds, pricing)
+        self._places = Places(pool)
         self._pool = pool
         # One LISTEN connection for every WatchStockLevels stream of the process.
         self.stock_events = StockEvents(
@@ -102,6 +104,52 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             variants=[convert.variant(x) for x in items],
             next_page_token=self._pages.next_token(after, listing.query),
         )
+
+    # ------------------------------------------------------------ locations and channels
+
+    async def CreateLocation(self, request: pb.CreateLocationRequest, context: Ctx) -> Any:
+        new, record = validation.create_location(request)
+        created = await self._places.create_location(new, record)
+        return pb.CreateLocationResponse(location=convert.location(created))
+
+    async def GetLocation(self, request: pb.GetLocationRequest, context: Ctx) -> Any:
+        location = await self._places.get_location(validation.get_location(request))
+        return pb.GetLocationResponse(location=convert.location(location))
+
+    async def ListLocations(self, request: pb.ListLocationsRequest, context: Ctx) -> Any:
+        listing = validation.list_locations(request, self._pages)
+        items, after = await self._places.list_locations(listing.page)
+        return pb.ListLocationsResponse(
+            locations=[convert.location(x) for x in items],
+            next_page_token=self._pages.next_token(after, listing.query),
+        )
+
+    async def UpdateLocation(self, request: pb.UpdateLocationRequest, context: Ctx) -> Any:
+        target, change, record = validation.update_location(request)
+        updated = await self._places.update_location(target, change, record)
+        return pb.UpdateLocationResponse(location=convert.location(updated))
+
+    async def CreateChannel(self, request: pb.CreateChannelRequest, context: Ctx) -> Any:
+        new, record = validation.create_channel(request)
+        created = await self._places.create_channel(new, record)
+        return pb.CreateChannelResponse(channel=convert.channel(created))
+
+    async def GetChannel(self, request: pb.GetChannelRequest, context: Ctx) -> Any:
+        channel = await self._places.get_channel(validation.get_channel(request))
+        return pb.GetChannelResponse(channel=convert.channel(channel))
+
+    async def ListChannels(self, request: pb.ListChannelsRequest, context: Ctx) -> Any:
+        listing = validation.list_channels(request, self._pages)
+        items, after = await self._places.list_channels(listing.page)
+        return pb.ListChannelsResponse(
+            channels=[convert.channel(x) for x in items],
+            next_page_token=self._pages.next_token(after, listing.query),
+        )
+
+    async def UpdateChannel(self, request: pb.UpdateChannelRequest, context: Ctx) -> Any:
+        target, change, record = validation.update_channel(request)
+        updated = await self._places.update_channel(target, change, record)
+        return pb.UpdateChannelResponse(channel=convert.channel(updated))
 
     # ------------------------------------------------------------ stock
 

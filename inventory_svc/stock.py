@@ -45,11 +45,13 @@ from holdfast_common.errors import (
 )
 from inventory_svc.models import (
     ChannelRoute,
+    LocationRef,
     SkuLevels,
     StockAdjustment,
     StockLevel,
     StockTransfer,
 )
+from inventory_svc.places import resolve_channels, resolve_locations
 from inventory_svc.queries import Q
 
 Levels = dict[tuple[str, str], StockLevel]
@@ -143,25 +145,25 @@ async def get_levels(pool: AsyncPool, skus: list[str]) -> list[SkuLevels]:
 
 async def resolve_channel(pool: AsyncPool, ref: str, field: str = "channel") -> ChannelRoute:
     """The channel a request names (code or id); NOT_FOUND naming `field`."""
-    rows = await fetch_all(pool, Q.resolve_channel_routes, {"refs": [ref]})
-    if not rows:
+    found = await read(pool, partial(resolve_channels, refs=[ref]))
+    if ref not in found:
         raise not_found("channel", field, ref)
-    return route_of(rows[0])
+    return found[ref]
 
 
-def route_of(row: dict[str, object]) -> ChannelRoute:
-    return ChannelRoute(row["code"], row["strategy"], tuple(row["locations"]))  # type: ignore[arg-type]
+def usable_location(found: LocationRef | None, ref: str, field: str, *, must_be_active: bool) -> str:
+    """The code of a location a request named; NOT_FOUND naming `field` when there is none,
+    INVALID_ARGUMENT where it must be active and is not."""
+    if found is None:
+        raise not_found("location", field, ref)
+    if must_be_active and not found.active:
+        raise invalid_argument([FieldViolation(field, f"location {found.code} is inactive")])
+    return found.code
 
 
 async def resolve_location(pool: AsyncPool, ref: str, field: str, *, must_be_active: bool = False) -> str:
-    """The code of the location a request names (code or id); NOT_FOUND naming `field`, and
-    INVALID_ARGUMENT where it must be active and is not."""
-    rows = await fetch_all(pool, Q.resolve_location_refs, {"refs": [ref]})
-    if not rows:
-        raise not_found("location", field, ref)
-    if must_be_active and not rows[0]["active"]:
-        raise invalid_argument([FieldViolation(field, f"location {rows[0]['code']} is inactive")])
-    return str(rows[0]["code"])
+    found = await read(pool, partial(resolve_locations, refs=[ref]))
+    return usable_location(found.get(ref), ref, field, must_be_active=must_be_active)
 
 
 async def _replay(pool: AsyncPool, record: RequestRecord, result_type: type[T]) -> T | None:

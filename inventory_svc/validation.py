@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, field_mask_pb2
 from google.protobuf.message import Message
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
@@ -29,12 +29,18 @@ from inventory_svc.models import (
     DEFAULT_CHANNEL,
     DEFAULT_LOCATION,
     AdjustmentReason,
+    AllocationStrategy,
+    ChannelChange,
     HoldLine,
     HoldState,
+    LocationChange,
     NewCategory,
+    NewChannel,
     NewHold,
+    NewLocation,
     NewProduct,
     NewVariant,
+    PlaceRef,
     StockAdjustment,
     StockTransfer,
 )
@@ -55,16 +61,15 @@ _STATES = {
     pb.HOLD_STATE_RELEASED: HoldState.RELEASED,
     pb.HOLD_STATE_EXPIRED: HoldState.EXPIRED,
 }
+_STRATEGIES = {
+    pb.ALLOCATION_STRATEGY_PRIORITY: AllocationStrategy.PRIORITY,
+    pb.ALLOCATION_STRATEGY_MOST_AVAILABLE: AllocationStrategy.MOST_AVAILABLE,
+    pb.ALLOCATION_STRATEGY_FEWEST_LOCATIONS: AllocationStrategy.FEWEST_LOCATIONS,
+    pb.ALLOCATION_STRATEGY_SINGLE_LOCATION: AllocationStrategy.SINGLE_LOCATION,
+}
 _REASONS = {
     pb.ADJUSTMENT_REASON_RECEIVE: AdjustmentReason.RECEIVE,
     pb.ADJUSTMENT_REASON_ADJUST: AdjustmentReason.ADJUST,
-}
-# The strategies by the names the channels table stores (and allocation.Strategy's values).
-_STRATEGIES = {
-    pb.ALLOCATION_STRATEGY_PRIORITY: "PRIORITY",
-    pb.ALLOCATION_STRATEGY_MOST_AVAILABLE: "MOST_AVAILABLE",
-    pb.ALLOCATION_STRATEGY_FEWEST_LOCATIONS: "FEWEST_LOCATIONS",
-    pb.ALLOCATION_STRATEGY_SINGLE_LOCATION: "SINGLE_LOCATION",
 }
 
 
@@ -186,6 +191,160 @@ def list_variants(request: pb.ListVariantsRequest, pages: PageTokens) -> tuple[s
     v.raise_if_any()
     assert product_id is not None
     return product_id, PageQuery(page, query)
+
+
+# ------------------------------------------------------------ locations and channels
+
+LOCATION_PATHS = frozenset({"name", "active"})
+CHANNEL_PATHS = frozenset({"name", "location_codes", "strategy"})
+
+
+def place_ref(v: Violations, field: str, value: str) -> None:
+    """A location or channel named by code or id (an id is in the code character set)."""
+    if not value:
+        v.add(field, "is required: a code or an id")
+    else:
+        v.code(field, value)
+
+
+def _update_target(v: Violations, kind: str, resource_id: str, code: str) -> PlaceRef:
+    """The location or channel an update names: by id when it has one (then a code given
+    too must be its code), else by code."""
+    if resource_id:
+        canonical = v.uuid(f"{kind}.id", resource_id)
+        if code:
+            v.code(f"{kind}.code", code)
+        return PlaceRef(canonical or resource_id, f"{kind}.id", code or None)
+    if not code:
+        v.add(kind, f"name the {kind} to update by {kind}.id or {kind}.code")
+    else:
+        v.code(f"{kind}.code", code)
+    return PlaceRef(code, f"{kind}.code")
+
+
+def _update_paths(v: Violations, mask: field_mask_pb2.FieldMask, allowed: frozenset[str]) -> set[str]:
+    if not mask.paths:
+        v.add("update_mask", f"must name the fields to update: {', '.join(sorted(allowed))}")
+    for path in mask.paths:
+        if path not in allowed:
+            v.add("update_mask", f"{path!r} is not one of {', '.join(sorted(allowed))}")
+    return set(mask.paths) & allowed
+
+
+def _update(
+    v: Violations,
+    kind: str,
+    patch: pb.Location | pb.Channel,
+    mask: field_mask_pb2.FieldMask,
+    allowed: frozenset[str],
+) -> tuple[PlaceRef, set[str]]:
+    """What every update of a location or channel checks: whom it names, its mask, a new name."""
+    target = _update_target(v, kind, patch.id, patch.code)
+    paths = _update_paths(v, mask, allowed)
+    if "name" in paths:
+        v.text(f"{kind}.name", patch.name, max_len=MAX_NAME)
+    return target, paths
+
+
+def _location_codes(v: Violations, field: str, codes: Sequence[str]) -> tuple[str, ...]:
+    """At least one well-formed code, none twice."""
+    if not codes:
+        v.add(field, "must name at least one location")
+    first_index: dict[str, int] = {}
+    for i, code in enumerate(codes):
+        if not v.code(f"{field}[{i}]", code):
+            continue
+        if code in first_index:
+            v.add(f"{field}[{i}]", f"repeats {field}[{first_index[code]}] ({code!r})")
+        else:
+            first_index[code] = i
+    return tuple(codes)
+
+
+def _strategy(v: Violations, field: str, value: pb.AllocationStrategy) -> AllocationStrategy:
+    strategy = _STRATEGIES.get(value)
+    if value == pb.ALLOCATION_STRATEGY_UNSPECIFIED:
+        v.add(field, "must be set")
+    elif strategy is None:
+        v.add(field, "is not a known allocation strategy")
+    return strategy or AllocationStrategy.PRIORITY
+
+
+def create_location(request: pb.CreateLocationRequest) -> tuple[NewLocation, RequestRecord | None]:
+    v = Violations()
+    location = request.location
+    v.code("location.code", location.code)
+    v.text("location.name", location.name, max_len=MAX_NAME)
+    record = optional_record(v, "CreateLocation", request)
+    v.raise_if_any()
+    return NewLocation(location.code, location.name, active=not request.create_inactive), record
+
+
+def _named_place(field: str, ref: str) -> str:
+    """A request naming one location or channel by code or id, or INVALID_ARGUMENT."""
+    v = Violations()
+    place_ref(v, field, ref)
+    v.raise_if_any()
+    return ref
+
+
+def get_location(request: pb.GetLocationRequest) -> str:
+    return _named_place("location", request.location)
+
+
+def list_locations(request: pb.ListLocationsRequest, pages: PageTokens) -> PageQuery:
+    return pages.page_query(request.page_size, request.page_token, {"list": "locations"})
+
+
+def update_location(
+    request: pb.UpdateLocationRequest,
+) -> tuple[PlaceRef, LocationChange, RequestRecord | None]:
+    v = Violations()
+    location = request.location
+    target, paths = _update(v, "location", location, request.update_mask, LOCATION_PATHS)
+    record = optional_record(v, "UpdateLocation", request)
+    v.raise_if_any()
+    change = LocationChange(
+        name=location.name if "name" in paths else None,
+        active=location.active if "active" in paths else None,
+    )
+    return target, change, record
+
+
+def create_channel(request: pb.CreateChannelRequest) -> tuple[NewChannel, RequestRecord | None]:
+    v = Violations()
+    channel = request.channel
+    v.code("channel.code", channel.code)
+    v.text("channel.name", channel.name, max_len=MAX_NAME)
+    codes = _location_codes(v, "channel.location_codes", channel.location_codes)
+    strategy = _strategy(v, "channel.strategy", channel.strategy)
+    record = optional_record(v, "CreateChannel", request)
+    v.raise_if_any()
+    return NewChannel(channel.code, channel.name, codes, strategy), record
+
+
+def get_channel(request: pb.GetChannelRequest) -> str:
+    return _named_place("channel", request.channel)
+
+
+def list_channels(request: pb.ListChannelsRequest, pages: PageTokens) -> PageQuery:
+    return pages.page_query(request.page_size, request.page_token, {"list": "channels"})
+
+
+def update_channel(request: pb.UpdateChannelRequest) -> tuple[PlaceRef, ChannelChange, RequestRecord | None]:
+    v = Violations()
+    channel = request.channel
+    target, paths = _update(v, "channel", channel, request.update_mask, CHANNEL_PATHS)
+    codes = None
+    if "location_codes" in paths:
+        codes = _location_codes(v, "channel.location_codes", channel.location_codes)
+    strategy = None
+    if "strategy" in paths:
+        strategy = _strategy(v, "channel.strategy", channel.strategy)
+    record = optional_record(v, "UpdateChannel", request)
+    v.raise_if_any()
+    name = channel.name if "name" in paths else None
+    return target, ChannelChange(name, codes, strategy), record
 
 
 # ------------------------------------------------------------ holds

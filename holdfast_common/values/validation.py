@@ -70,6 +70,11 @@ class Violations:
             field, value, _SKU, "must be 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit"
         )
 
+    def code(self, field: str, value: str) -> bool:
+        """Checks a location's or channel's code: the SKU character set, so codes sort and
+        lock as SKUs do; True when it is well formed."""
+        return self.sku(field, value)
+
     def customer_tier(self, field: str, value: str) -> None:
         """A tier name, or empty for a customer with none."""
         self.pattern(field, value, _CUSTOMER_TIER, "must be 0-64 characters of A-Z a-z 0-9 . _ -")

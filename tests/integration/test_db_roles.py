@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from google.protobuf import field_mask_pb2
 from holdfast.inventory.v1 import inventory_pb2 as ipb
 from holdfast.pricing.v1 import pricing_pb2 as ppb
 from psycopg import errors as pg_errors
@@ -232,6 +233,39 @@ def test_inventory_cannot_write_price_rules_or_rewrite_the_ledger(roles: Roles) 
         assert_denied(conn, "UPDATE idempotency_keys SET method = '' WHERE false")
         assert_denied(conn, "DELETE FROM idempotency_keys WHERE false")
         assert_allowed(conn, WRITES["stock_ledger"][0])
+
+
+def test_inventory_manages_locations_and_channels_on_its_own_role(roles: Roles) -> None:
+    """Every place write works as the inventory role; a code never changes and nothing is deleted."""
+    inventory = start_inventory(roles.settings())
+    try:
+        stub, mask = inventory.stub, field_mask_pb2.FieldMask
+        code = f"role-{uuid.uuid4().hex[:8]}"
+        stub.CreateLocation(ipb.CreateLocationRequest(location=ipb.Location(code=code, name="a")))
+        location = ipb.Location(code=code, name="b", active=False)
+        stub.UpdateLocation(
+            ipb.UpdateLocationRequest(location=location, update_mask=mask(paths=["name", "active"]))
+        )
+        channel = ipb.Channel(
+            code=code, name="c", location_codes=[code], strategy=ipb.ALLOCATION_STRATEGY_PRIORITY
+        )
+        stub.CreateChannel(ipb.CreateChannelRequest(channel=channel))
+        changed = ipb.Channel(
+            code=code,
+            name="d",
+            location_codes=["default", code],
+            strategy=ipb.ALLOCATION_STRATEGY_MOST_AVAILABLE,
+        )
+        paths = ["name", "location_codes", "strategy"]
+        updated = stub.UpdateChannel(ipb.UpdateChannelRequest(channel=changed, update_mask=mask(paths=paths)))
+        assert list(updated.channel.location_codes) == ["default", code]
+    finally:
+        inventory.stop()
+    with connect_as(roles, "inventory_svc") as conn:
+        for table in ("locations", "channels"):
+            assert_denied(conn, f"UPDATE {table} SET code = '' WHERE false")
+            assert_denied(conn, f"DELETE FROM {table} WHERE false")
+        assert_denied(conn, "UPDATE channel_locations SET position = 0 WHERE false")
 
 
 @pytest.mark.parametrize("service", SERVICES)

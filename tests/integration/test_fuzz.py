@@ -83,6 +83,10 @@ class World:
     rule_ids: list[str]
     page_tokens: list[str]
     request_ids: list[str]
+    location_codes: list[str]
+    location_ids: list[str]
+    channel_codes: list[str]
+    channel_ids: list[str]
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +129,27 @@ def world(priced_inventory, pricing) -> World:
             end_time=future,
         ),
     ]
+    locations = [
+        inv.CreateLocation(
+            ipb.CreateLocationRequest(
+                location=ipb.Location(code=unique_sku("LOC"), name=f"l{i}"), create_inactive=i == 1
+            )
+        ).location
+        for i in range(2)
+    ]
+    channel = inv.CreateChannel(
+        ipb.CreateChannelRequest(
+            channel=ipb.Channel(
+                code=unique_sku("CH"),
+                name="web",
+                location_codes=[x.code for x in locations],
+                strategy=ipb.ALLOCATION_STRATEGY_PRIORITY,
+            )
+        )
+    ).channel
     tokens = [
+        inv.ListLocations(ipb.ListLocationsRequest(page_size=1)).next_page_token,
+        inv.ListChannels(ipb.ListChannelsRequest(page_size=1)).next_page_token,
         inv.ListCategories(ipb.ListCategoriesRequest(page_size=1)).next_page_token,
         inv.ListProducts(ipb.ListProductsRequest(category_id=root.id, page_size=1)).next_page_token,
         inv.ListVariants(ipb.ListVariantsRequest(product_id=products[0].id, page_size=1)).next_page_token,
@@ -143,6 +167,10 @@ def world(priced_inventory, pricing) -> World:
         rule_ids=[r.id for r in rules],
         page_tokens=tokens,
         request_ids=[new_request_id() for _ in range(2)],
+        location_codes=["default", *(x.code for x in locations)],
+        location_ids=[x.id for x in locations],
+        channel_codes=["default", channel.code],
+        channel_ids=[channel.id],
     )
 
 
@@ -256,6 +284,20 @@ def samples(world: World, method: str) -> dict[str, Strategy]:
         "price_time": _recent_timestamps(),
         "start_time": _recent_timestamps(),
         "end_time": _recent_timestamps(),
+        # Locations and channels: named by code or id, and fresh codes to create.
+        "holdfast.inventory.v1.GetLocationRequest.location": places(world.location_codes, world.location_ids),
+        "holdfast.inventory.v1.GetChannelRequest.channel": places(world.channel_codes, world.channel_ids),
+        "holdfast.inventory.v1.Location.id": st.sampled_from(["", *world.location_ids]),
+        "holdfast.inventory.v1.Location.code": places(world.location_codes, []),
+        "holdfast.inventory.v1.Channel.id": st.sampled_from(["", *world.channel_ids]),
+        "holdfast.inventory.v1.Channel.code": places(world.channel_codes, []),
+        "location_codes": st.sampled_from(world.location_codes),
+        "holdfast.inventory.v1.UpdateLocationRequest.update_mask": masks(
+            [["name"], ["active"], ["name", "active"]]
+        ),
+        "holdfast.inventory.v1.UpdateChannelRequest.update_mask": masks(
+            [["name"], ["strategy"], ["location_codes"], ["name", "location_codes", "strategy"]]
+        ),
         "paths": st.sampled_from(sorted(pricing_validation.WRITABLE_FIELDS | {"*", "id", "create_time"})),
         # Masks that keep a valid rule valid, whatever it was before.
         "update_mask": st.builds(
@@ -263,6 +305,15 @@ def samples(world: World, method: str) -> dict[str, Strategy]:
             paths=st.sampled_from([[], ["*"], ["name"], ["priority", "active"], ["name", "priority"]]),
         ),
     }
+
+
+def places(codes: list[str], ids: list[str]) -> Strategy:
+    """A location or channel by code or id, or a code that names none yet."""
+    return st.one_of(st.sampled_from(codes + ids), st.builds(unique_sku, st.just("NEW")))
+
+
+def masks(paths: list[list[str]]) -> Strategy:
+    return st.builds(field_mask_pb2.FieldMask, paths=st.sampled_from(paths))
 
 
 # Lengths just past each cap the services enforce on a list.

@@ -13,8 +13,9 @@ import pytest
 
 from holdfast_common.db.idempotency import RequestRecord
 from holdfast_common.errors import HoldfastError
-from inventory_svc.hold_batches import HoldRequest, Places, _reserve
+from inventory_svc.hold_batches import BatchPlaces, HoldRequest, _reserve
 from inventory_svc.models import (
+    AllocationStrategy,
     ChannelRoute,
     Hold,
     HoldLine,
@@ -41,13 +42,13 @@ def cart_request(number: int, cart: Cart, prices: LockedPrices | None = None) ->
     return HoldRequest(new, RequestRecord(request_id, "CreateHold", b"fingerprint"), prices)
 
 
-DEFAULT = ChannelRoute("default", "PRIORITY", ("default",))
+DEFAULT = ChannelRoute("default", AllocationStrategy.PRIORITY, ("default",))
 
 
 def reserve(request: HoldRequest, available: dict[str, int]) -> Hold:
     """_reserve with every SKU at `default`; `available` (per SKU) loses what the cart took."""
     at_default = {(sku, "default"): units for sku, units in available.items()}
-    hold = _reserve(request, Places({"default": DEFAULT}, {}, set(available)), at_default, NOW)
+    hold = _reserve(request, BatchPlaces({"default": DEFAULT}, {}, set(available)), at_default, NOW)
     available.update({sku: units for (sku, _), units in at_default.items()})
     return hold
 
