@@ -292,6 +292,16 @@ def samples(world: World, method: str) -> dict[str, Strategy]:
         "holdfast.inventory.v1.Channel.id": st.sampled_from(["", *world.channel_ids]),
         "holdfast.inventory.v1.Channel.code": places(world.channel_codes, []),
         "location_codes": st.sampled_from(world.location_codes),
+        # Stock and holds name locations and channels too (code or id, or empty: the default).
+        "from_location": st.sampled_from(world.location_codes),
+        "to_location": st.sampled_from(world.location_codes),
+        "holdfast.inventory.v1.AdjustStockRequest.location": places(world.location_codes, world.location_ids),
+        "holdfast.inventory.v1.HoldLine.location": st.sampled_from(["", *world.location_codes]),
+        "holdfast.inventory.v1.CreateHoldRequest.channel": st.sampled_from(["", *world.channel_codes]),
+        "holdfast.inventory.v1.BatchGetStockLevelsRequest.channel": st.sampled_from(
+            ["", *world.channel_codes]
+        ),
+        "holdfast.inventory.v1.WatchStockLevelsRequest.channel": st.sampled_from(["", *world.channel_codes]),
         "holdfast.inventory.v1.UpdateLocationRequest.update_mask": masks(
             [["name"], ["active"], ["name", "active"]]
         ),

@@ -9,12 +9,16 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import grpc
 import pytest
-from google.protobuf import field_mask_pb2
+from google.protobuf import duration_pb2, field_mask_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
+from sweeper.database import LazyPool
+from sweeper.expiry import sweep
+from tests.conftest import make_settings
 from tests.support.builders import new_request_id
 from tests.support.grpc_helpers import failure, refusal
 
@@ -383,3 +387,33 @@ def test_transfers_racing_holds_never_make_available_negative_anywhere(inventory
     levels = shop.at(sku)
     assert all(0 <= reserved <= on_hand for on_hand, reserved in levels.values()), levels
     assert sum(on_hand for on_hand, _ in levels.values()) == 30
+
+
+def test_the_sweeper_expires_multi_location_holds_once_giving_each_location_its_units_back(
+    inventory, database_url, db
+):
+    shop = Shop(inventory, 3)
+    sku = shop.sku(2, 2, 20)
+    # The first spans all three locations.
+    short_lived = [shop.hold({sku: n}, ttl=duration_pb2.Duration(seconds=1)) for n in (5, 3, 3, 3)]
+    assert len(shop.names(short_lived[0])[sku]) == 3
+    lazy = LazyPool(make_settings(database_url, db_lock_timeout_ms=500).database)
+    try:
+        time.sleep(1.2)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            runs = list(
+                pool.map(
+                    lambda _: sweep(lazy.get(), batch_size=2, time_budget=30, retention=timedelta(hours=24)),
+                    range(2),
+                )
+            )
+    finally:
+        lazy.close()
+    assert sum(run.expired for run in runs) == 4
+    assert shop.at(sku) == {loc: (n, 0) for loc, n in zip(shop.locations, (2, 2, 20), strict=True)}
+    expired = db.execute(
+        "SELECT count(*) FROM stock_ledger WHERE reason = 'EXPIRE' AND hold_id = ANY(%s::uuid[])",
+        ([h.id for h in short_lived],),
+    ).fetchone()
+    allocations = sum(len(line.allocations) for h in short_lived for line in h.lines)
+    assert expired == (allocations,)
