@@ -81,7 +81,10 @@ def test_catalog_and_hold_through_json(inventory) -> None:
     )["hold"]
     assert hold["state"] == "HOLD_STATE_ACTIVE"
     assert hold["owner_id"] == "cart-grpcurl"
-    assert hold["lines"] == [{"sku": sku, "quantity": "2"}]
+    assert hold["lines"] == [
+        {"sku": sku, "quantity": "2", "allocations": [{"location": "default", "quantity": "2"}]}
+    ]
+    assert (hold["channel"], hold["strategy"]) == ("default", "ALLOCATION_STRATEGY_PRIORITY")
     created_at, expires_at = (datetime.fromisoformat(hold[k]) for k in ("create_time", "expire_time"))
     assert expires_at - created_at == timedelta(seconds=60)
     assert "end_time" not in hold

@@ -182,9 +182,9 @@ def test_audit_command_reports_a_corrupted_stock_row(pg_server_url, template_dat
         broken = run_audit(url)
         assert broken.returncode != 0
         out = broken.stdout
-        assert "BREACH reserved = sum of ACTIVE hold lines: 1" in out, out
-        assert f"sku {sku}: reserved 3 but ACTIVE holds hold 2" in out, out
-        assert "BREACH on_hand and reserved = sums of ledger deltas: 1" in out, out
+        assert "BREACH reserved = sum of ACTIVE allocations there: 1" in out, out
+        assert f"sku {sku} at default: reserved 3 but ACTIVE holds hold 2 there" in out, out
+        assert "BREACH on_hand and reserved = sums of ledger deltas at every (SKU, location): 1" in out, out
         assert clean_sku not in out
     finally:
         drop_database(pg_server_url, name)
