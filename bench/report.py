@@ -12,7 +12,7 @@ from typing import Any
 from bench.findings import Results
 from bench.measurement import Measurement, ms
 from bench.security import PLAIN
-from bench.targets import verdicts
+from bench.targets import SPREAD_PEERS, verdicts
 
 
 def progress(run: Measurement) -> str:
@@ -40,8 +40,19 @@ def _markdown(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def table(results: Results) -> list[str]:
-    """scenario, concurrency, rps, p50, p99, errors, and the ratios to the baselines."""
-    header = ["scenario", "concurrency", "rps", "p50 ms", "p99 ms", "errors", "x echo", "x pgbench"]
+    """scenario, concurrency, rps, p50, p99, errors, and the ratios to the baselines (to spread
+    for the multi-location scenarios, which are spread through a channel of three locations)."""
+    header = [
+        "scenario",
+        "concurrency",
+        "rps",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "x echo",
+        "x pgbench",
+        "x spread",
+    ]
     rows = []
     runs = [*results.pgbench, *results.measurements]
     if results.sweeper is not None:
@@ -51,6 +62,7 @@ def table(results: Results) -> list[str]:
         is_baseline = run.scenario.startswith("pgbench")
         echo = None if is_baseline else results.find("echo", run.concurrency)
         sql = None if is_baseline or is_sweep else results.pgbench_for(run.scenario, run.concurrency)
+        spread = results.find("spread", run.concurrency) if run.scenario in SPREAD_PEERS else None
         rows.append(
             [
                 "spread during sweep" if is_sweep else run.scenario,
@@ -61,6 +73,7 @@ def table(results: Results) -> list[str]:
                 _errors(run),
                 f"{run.rps / echo.rps:.2f}" if echo and echo.rps else "-",
                 f"{run.rps / sql.rps:.2f}" if sql and sql.rps else "-",
+                f"{run.rps / spread.rps:.2f}" if spread and spread.rps else "-",
             ]
         )
     return _markdown(header, rows)

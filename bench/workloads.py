@@ -15,7 +15,7 @@ from holdfast.inventory.v1 import inventory_pb2_grpc
 from holdfast.pricing.v1 import pricing_pb2 as ppb
 from holdfast.pricing.v1 import pricing_pb2_grpc
 
-from bench.catalog import TIER
+from bench.catalog import FEWEST_CHANNEL, PRIORITY_CHANNEL, TIER
 from bench.skus import SkuSet
 
 # Holds outlive any run, so nothing expires under the bench's feet.
@@ -49,7 +49,9 @@ def _echo(channel: grpc.aio.Channel, skus: SkuSet, metadata: Metadata | None) ->
 
 
 def _create_hold(
-    lines: Callable[[SkuSet], list[ipb.HoldLine]], pricing: ipb.HoldPricing | None = None
+    lines: Callable[[SkuSet], list[ipb.HoldLine]],
+    pricing: ipb.HoldPricing | None = None,
+    sales_channel: str = "",
 ) -> Callable[[grpc.aio.Channel, SkuSet, Metadata | None], Call]:
     def make(channel: grpc.aio.Channel, skus: SkuSet, metadata: Metadata | None) -> Call:
         stub = inventory_pb2_grpc.InventoryServiceStub(channel)
@@ -61,6 +63,7 @@ def _create_hold(
                 lines=lines(skus),
                 ttl=HOLD_TTL,
                 pricing=pricing,
+                channel=sales_channel,
             )
             return stub.CreateHold(request, timeout=CALL_TIMEOUT_SECONDS, metadata=metadata)
 
@@ -109,6 +112,18 @@ SCENARIOS = {
         Scenario("echo", "inventory", "grpc.health.v1.Health/Check on the inventory server", _echo),
         Scenario("hot", "inventory", "CreateHold, every call on one SKU", _create_hold(_hot)),
         Scenario("spread", "inventory", "CreateHold, a random SKU", _create_hold(_spread)),
+        Scenario(
+            "multi-priority",
+            "inventory",
+            f"CreateHold, a random SKU, through {PRIORITY_CHANNEL} (3 locations, PRIORITY)",
+            _create_hold(_spread, sales_channel=PRIORITY_CHANNEL),
+        ),
+        Scenario(
+            "multi-fewest",
+            "inventory",
+            f"CreateHold, a random SKU, through {FEWEST_CHANNEL} (3 locations, FEWEST_LOCATIONS)",
+            _create_hold(_spread, sales_channel=FEWEST_CHANNEL),
+        ),
         Scenario("cart5", "inventory", "CreateHold, 5 distinct random SKUs", _create_hold(_cart5)),
         Scenario(
             "priced",

@@ -14,6 +14,7 @@ from holdfast.inventory.v1 import inventory_pb2_grpc
 from bench.pgbench_baseline import MATCHES, find_pgbench
 from bench.security import BENCH_CALLER, PLAIN, PRICING_CALLER, SECURE, StackSecurity
 from bench.stack import Services
+from bench.targets import SPREAD_PEERS
 from bench.workloads import SCENARIOS
 from holdfast_common.rpc.channels import bearer, open_channel
 from holdfast_common.settings import SecuritySettings
@@ -57,6 +58,16 @@ def test_every_scenario_is_measured_without_errors(bench_run) -> None:
         assert m["rps"] > 0 and m["ok"] > 0, name
         assert m["errors"] == {}, name
         assert m["p50_ms"] <= m["p99_ms"], name
+
+
+def test_the_multi_location_scenarios_run_and_compare_with_spread(bench_run) -> None:
+    """Holds through the bench's three-location channels, in the table with their ratio to spread."""
+    stdout, data, _ = bench_run
+    measured = [m["scenario"] for m in data["measurements"]]
+    assert set(SPREAD_PEERS) <= set(measured) and "spread" in measured
+    table_rows = [line for line in stdout.splitlines() if line.startswith("| multi-")]
+    assert len(table_rows) == len(SPREAD_PEERS) and "x spread" in stdout
+    assert all(row.rstrip(" |").rsplit("|", 1)[-1].strip() != "-" for row in table_rows)
 
 
 @pytest.mark.skipif(find_pgbench() is None, reason="pgbench is not installed")
