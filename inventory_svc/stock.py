@@ -20,9 +20,9 @@ Where each stock verb lives:
 
 Lock order, the same on every path so carts with overlapping SKUs never deadlock: the stock
 rows first, every location of each SKU, in ascending (SKU, location code) order
-(`lock_levels`, statement `lock_stock`), then the hold row. A (SKU, location) row a verb
-needs but that does not exist yet is made empty beforehand, in its own transaction
-(`ensure_stock_row`), so that no transaction ever takes a row lock outside that order.
+(`lock_levels`, statement `lock_stock`), then the hold row. A (SKU, location) row that an
+adjustment or a transfer needs but that does not exist yet is inserted once the SKU's other
+rows are locked (`_row_at`): whoever else would touch it locks those first.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from functools import partial
 from typing import TypeVar
 
 from holdfast_common.db.idempotency import RequestRecord, in_recorded_transaction
-from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all, in_transaction, read
+from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all, read
 from holdfast_common.errors import (
     ErrorKind,
     FieldViolation,
@@ -172,10 +172,15 @@ async def _replay(pool: AsyncPool, record: RequestRecord, result_type: type[T]) 
     return await read(pool, partial(record.replay, result_type=result_type))
 
 
-async def _ensure_row(pool: AsyncPool, sku: str, location: str) -> None:
-    await in_transaction(
-        pool, lambda conn: conn.execute(Q.ensure_stock_row, {"sku": sku, "location": location})
-    )
+async def _row_at(conn: AsyncConn, levels: Levels, sku: str, location: str) -> StockLevel:
+    """The SKU's level at `location`, its empty row inserted if it has none yet (the SKU's
+    rows must be locked: see the module docstring)."""
+    if (sku, location) in levels:
+        return levels[(sku, location)]
+    cur = await conn.execute(Q.insert_stock_row, {"sku": sku, "location": location})
+    row = await cur.fetchone()
+    assert row is not None
+    return _level(row)
 
 
 def _on_hand_below_reserved(level: StockLevel, delta: int) -> HoldfastError:
@@ -203,11 +208,10 @@ async def adjust(pool: AsyncPool, adjustment: StockAdjustment, record: RequestRe
     if replay is not None:
         return replay
     location = await resolve_location(pool, adjustment.location, "location")
-    await _ensure_row(pool, adjustment.sku, location)
 
     async def work(conn: AsyncConn) -> StockLevel:
         levels, _ = await lock_and_reclaim(conn, [adjustment.sku])
-        level = levels[(adjustment.sku, location)]
+        level = await _row_at(conn, levels, adjustment.sku, location)
         if level.on_hand + adjustment.delta < level.reserved:
             raise _on_hand_below_reserved(level, adjustment.delta)
         cur = await conn.execute(
@@ -243,7 +247,6 @@ async def transfer(
     target = await resolve_location(pool, move.to_location, "to_location", must_be_active=True)
     if source == target:
         raise invalid_argument([FieldViolation("to_location", "must differ from from_location")])
-    await _ensure_row(pool, move.sku, target)
 
     async def work(conn: AsyncConn) -> tuple[StockLevel, StockLevel]:
         levels, _ = await lock_and_reclaim(conn, [move.sku])
@@ -255,6 +258,7 @@ async def transfer(
                 preface=f"only available units move, at location {source}: ",
                 metadata={"location": source},
             )
+        await _row_at(conn, levels, move.sku, target)
         cur = await conn.execute(
             Q.apply_transfer,
             {

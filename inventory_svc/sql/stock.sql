@@ -48,14 +48,13 @@ WITH candidates AS (
 )
 SELECT sku, location, on_hand, reserved FROM expire_holds(ARRAY(SELECT id FROM candidates));
 
--- name: ensure_stock_row
--- A (SKU, location) row with nothing in it, for a location that has never kept the SKU, so
--- the transaction that follows can lock it like any other. Committed on its own, before
--- that transaction: an empty row breaks no invariant, and creating rows inside the
--- transaction would take locks outside the global order. Nothing for an unknown SKU.
+-- name: insert_stock_row
+-- The first row of a SKU at a location (empty: it breaks no invariant), made by a verb that
+-- already holds every other location's row of the SKU: anyone else who would touch it locks
+-- those first, so the new row's lock waits on no one and no one waits on it out of order.
 INSERT INTO stock (sku, location, on_hand, reserved)
-SELECT v.sku, %(location)s, 0, 0 FROM variants v WHERE v.sku = %(sku)s
-ON CONFLICT (sku, location) DO NOTHING;
+VALUES (%(sku)s, %(location)s, 0, 0)
+RETURNING sku, location, on_hand, reserved;
 
 -- name: apply_adjustment
 WITH updated AS (

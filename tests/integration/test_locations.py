@@ -417,3 +417,29 @@ def test_the_sweeper_expires_multi_location_holds_once_giving_each_location_its_
     ).fetchone()
     allocations = sum(len(line.allocations) for h in short_lived for line in h.lines)
     assert expired == (allocations,)
+
+
+def test_a_refused_transfer_or_adjustment_at_a_new_location_leaves_no_row_there(inventory):
+    shop = Shop(inventory, 2)
+    sku = shop.sku(2, 0)
+    fresh = shop.location("fresh")
+    too_many = pb.TransferStockRequest(
+        request_id=new_request_id(), sku=sku, from_location=shop.locations[0], to_location=fresh, quantity=3
+    )
+    assert refusal(shop.stub.TransferStock, too_many).reason == "INSUFFICIENT_STOCK"
+    below = pb.AdjustStockRequest(
+        request_id=new_request_id(), sku=sku, delta=-1, reason=pb.ADJUSTMENT_REASON_ADJUST, location=fresh
+    )
+    assert refusal(shop.stub.AdjustStock, below).reason == "ON_HAND_BELOW_RESERVED"
+    levels = shop.stub.BatchGetStockLevels(pb.BatchGetStockLevelsRequest(skus=[sku])).location_levels
+    assert fresh not in {x.location for x in levels}
+    moved = shop.stub.TransferStock(
+        pb.TransferStockRequest(
+            request_id=new_request_id(),
+            sku=sku,
+            from_location=shop.locations[0],
+            to_location=fresh,
+            quantity=2,
+        )
+    )
+    assert (moved.from_level.on_hand, moved.to_level.on_hand, moved.to_level.location) == (0, 2, fresh)
