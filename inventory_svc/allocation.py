@@ -10,7 +10,7 @@ A pinned line (`CartLine.location` set) is always allocated whole at its pin, un
 strategy; the caller has already checked that the pin exists and is active, and it need not be
 one of the channel's locations.
 
-Refusals are FAILED_PRECONDITION `INSUFFICIENT_STOCK` (`inventory_svc.stock.insufficient_stock`),
+Refusals are FAILED_PRECONDITION `INSUFFICIENT_STOCK` (`insufficient_stock` below),
 naming every short SKU with what was requested and what the channel could offer it: the sum of
 available over the channel's locations for an unpinned line, what its pin has for a pinned one.
 PRIORITY, MOST_AVAILABLE and FEWEST_LOCATIONS refuse a cart exactly when some line is short in
@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 from holdfast_common.errors import ErrorKind, HoldfastError, PreconditionViolation
 from inventory_svc.models import AllocationStrategy
-from inventory_svc.stock import insufficient_stock
 
 # Past this many candidate sets, FEWEST_LOCATIONS stops searching exactly (see `_fewest_locations`).
 MAX_COMBINATIONS = 20_000
@@ -52,6 +51,41 @@ class Allocation:
     sku: str
     location: str
     quantity: int
+
+
+def insufficient_stock(
+    short: list[tuple[str, int, int]],
+    *,
+    strategy: str | None = None,
+    preface: str = "",
+    metadata: dict[str, str] | None = None,
+) -> HoldfastError:
+    """FAILED_PRECONDITION naming every short SKU with what was asked and what is available.
+
+    An allocation strategy that refuses for reasons of its own (inventory_svc.allocation) puts
+    its name in metadata "strategy" and its reason in `preface`, before the usual message; a
+    transfer names its source location in `metadata`. The other keys are the same either way.
+    """
+    sku, requested, available = short[0]
+    extra = {"strategy": strategy} if strategy is not None else {}
+    return HoldfastError(
+        ErrorKind.FAILED_PRECONDITION,
+        "INSUFFICIENT_STOCK",
+        preface
+        + "not enough stock for: "
+        + ", ".join(f"{s} (requested {r}, available {a})" for s, r, a in short),
+        metadata={
+            "sku": sku,
+            "requested": str(requested),
+            "available": str(available),
+            "skus": ",".join(s for s, _, _ in short),
+            **extra,
+            **(metadata or {}),
+        },
+        precondition_violations=[
+            PreconditionViolation("STOCK", s, f"requested {r}, available {a}") for s, r, a in short
+        ],
+    )
 
 
 def allocate(

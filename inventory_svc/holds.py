@@ -5,27 +5,33 @@ Which module changes stock for each verb, and the lock order: inventory_svc/stoc
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import Protocol
 
 from holdfast_common.coalescer import Coalescer
 from holdfast_common.db.idempotency import RequestRecord, in_recorded_transaction
 from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all, fetch_one
-from holdfast_common.errors import ErrorKind, HoldfastError, not_found
+from holdfast_common.errors import HoldfastError, not_found
 from holdfast_common.settings import HoldSettings
 from holdfast_common.values.pagination import PageRequest
-from inventory_svc.hold_batches import HoldRequest, create_holds, replay_hold
 from inventory_svc.models import (
-    AllocationStrategy,
     Hold,
     HoldLine,
     HoldState,
-    LineAllocation,
     LockedPrices,
     NewHold,
 )
 from inventory_svc.queries import Q
+from inventory_svc.stock import (
+    HoldRequest,
+    create_holds,
+    finish_hold,
+    hold_from_row,
+    read_hold,
+    replay_hold,
+    require_live,
+)
 
 
 class PriceLocker(Protocol):
@@ -34,32 +40,6 @@ class PriceLocker(Protocol):
     async def lock_prices(self, lines: tuple[HoldLine, ...], customer_tier: str) -> LockedPrices:
         """The cart's unit prices for the tier, or the refusal (a HoldfastError) to pass on."""
         ...
-
-
-def _hold_from_row(row: dict[str, Any]) -> Hold:
-    return Hold(
-        id=row["id"],
-        owner_id=row["owner_id"],
-        state=HoldState(row["state"]),
-        lines=tuple(
-            HoldLine(s, q, p, pin, tuple(LineAllocation(location, n) for location, n in allocated))
-            for s, q, p, pin, allocated in zip(
-                row["skus"],
-                row["quantities"],
-                row["unit_prices"],
-                row["pins"],
-                row["allocations"],
-                strict=True,
-            )
-        ),
-        create_time=row["create_time"],
-        expire_time=row["expire_time"],
-        end_time=row["end_time"],
-        currency=row["currency"],
-        customer_tier=row["customer_tier"],
-        channel=row["channel"],
-        strategy=AllocationStrategy(row["strategy"]),
-    )
 
 
 class Holds:
@@ -108,7 +88,7 @@ class Holds:
         row = await fetch_one(self._pool, Q.get_hold, {"id": hold_id})
         if row is None:
             raise not_found("hold", "hold_id", hold_id)
-        return _hold_from_row(row)
+        return hold_from_row(row)
 
     async def list(
         self, owner_id: str, state: HoldState | None, page: PageRequest
@@ -124,7 +104,7 @@ class Holds:
                 "limit": page.size + 1,
             },
         )
-        holds = [_hold_from_row(r) for r in rows[: page.size]]
+        holds = [hold_from_row(r) for r in rows[: page.size]]
         return holds, (holds[-1].id if len(rows) > page.size else None)
 
     async def extend(self, hold_id: str, ttl: timedelta, record: RequestRecord) -> Hold:
@@ -135,62 +115,17 @@ class Holds:
             row = await cur.fetchone()
             if row is None:
                 raise not_found("hold", "hold_id", hold_id)
-            _require_live(hold_id, row["state"], row["expire_time"], row["now"])
+            require_live(hold_id, row["state"], row["expire_time"], row["now"])
             expire_time = min(row["now"] + ttl, row["create_time"] + self._max_lifetime)
             await conn.execute(Q.extend_hold, {"id": hold_id, "expire_time": expire_time})
-            return await _read_hold(conn, hold_id)
+            return await read_hold(conn, hold_id)
 
         return await in_recorded_transaction(self._pool, record, Hold, work)
 
     async def release(self, hold_id: str, record: RequestRecord) -> Hold:
         """Returns the held units to available stock."""
-        return await self._finish(hold_id, HoldState.RELEASED, "RELEASE", record)
+        return await finish_hold(self._pool, hold_id, HoldState.RELEASED, record)
 
     async def commit(self, hold_id: str, record: RequestRecord) -> Hold:
         """Checkout: on_hand and reserved both drop by the held quantities."""
-        return await self._finish(hold_id, HoldState.COMMITTED, "COMMIT", record)
-
-    async def _finish(self, hold_id: str, state: HoldState, reason: str, record: RequestRecord) -> Hold:
-        async def work(conn: AsyncConn) -> Hold:
-            # Lines never change, so reading them unlocked is safe; the stock rows
-            # are then locked before the hold row, the order every path uses.
-            current = await _read_hold(conn, hold_id)
-            cur = await conn.execute(Q.lock_stock, {"skus": [line.sku for line in current.lines]})
-            await cur.fetchall()
-            cur = await conn.execute(Q.lock_hold, {"id": hold_id})
-            row = await cur.fetchone()
-            assert row is not None
-            _require_live(hold_id, row["state"], row["expire_time"], row["now"])
-            await conn.execute(
-                Q.finish_hold,
-                {"id": hold_id, "state": state.value, "reason": reason, "request_id": record.request_id},
-            )
-            return await _read_hold(conn, hold_id)
-
-        return await in_recorded_transaction(self._pool, record, Hold, work)
-
-
-async def _read_hold(conn: AsyncConn, hold_id: str) -> Hold:
-    cur = await conn.execute(Q.get_hold, {"id": hold_id})
-    row = await cur.fetchone()
-    if row is None:
-        raise not_found("hold", "hold_id", hold_id)
-    return _hold_from_row(row)
-
-
-def _require_live(hold_id: str, state: str, expire_time: datetime, now: datetime) -> None:
-    """A hold past its expire_time is expired for every purpose, reclaimed or not."""
-    if state == HoldState.EXPIRED or (state == HoldState.ACTIVE and expire_time <= now):
-        raise HoldfastError(
-            ErrorKind.FAILED_PRECONDITION,
-            "HOLD_EXPIRED",
-            f"hold {hold_id} expired at {expire_time.isoformat()}",
-            metadata={"hold_id": hold_id, "expire_time": expire_time.isoformat()},
-        )
-    if state != HoldState.ACTIVE:
-        raise HoldfastError(
-            ErrorKind.FAILED_PRECONDITION,
-            "HOLD_NOT_ACTIVE",
-            f"hold {hold_id} is {state}",
-            metadata={"hold_id": hold_id, "state": state},
-        )
+        return await finish_hold(self._pool, hold_id, HoldState.COMMITTED, record)

@@ -1,4 +1,4 @@
-"""The reserve decision of a CreateHold batch (inventory_svc.hold_batches._reserve), without a
+"""The reserve decision of a CreateHold batch (inventory_svc.stock._reserve), without a
 database: carts in arrival order against the stock available per SKU, each reserved whole or
 refused whole, a later cart seeing only what the earlier ones left. Here every SKU is kept at
 location `default` alone and sold by channel `default`, as before locations existed (how a
@@ -13,7 +13,6 @@ import pytest
 
 from holdfast_common.db.idempotency import RequestRecord
 from holdfast_common.errors import HoldfastError
-from inventory_svc.hold_batches import BatchPlaces, HoldRequest, _reserve
 from inventory_svc.models import (
     AllocationStrategy,
     ChannelRoute,
@@ -24,6 +23,7 @@ from inventory_svc.models import (
     LockedPrices,
     NewHold,
 )
+from inventory_svc.stock import BatchPlaces, HoldRequest, _reserve
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 TTL = timedelta(minutes=15)
