@@ -439,7 +439,7 @@ def _insert_params(
 
 async def replay_hold(pool: AsyncPool, record: RequestRecord) -> Hold | None:
     """The hold an earlier call with this request_id created, if any."""
-    return await read(pool, partial(record.replay, result_type=Hold))
+    return await _replay(pool, record, Hold)
 
 
 async def _replayed_outcome(pool: AsyncPool, record: RequestRecord) -> Outcome:

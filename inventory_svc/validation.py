@@ -366,7 +366,7 @@ def create_hold(request: pb.CreateHoldRequest, settings: HoldSettings) -> NewHol
         if not 0 < line.quantity <= settings.max_quantity_per_line:
             v.add(f"lines[{i}].quantity", f"must be 1-{settings.max_quantity_per_line}")
         if line.location:
-            v.sku(f"lines[{i}].location", line.location)
+            v.code(f"lines[{i}].location", line.location)
             pin_fields.setdefault(line.location, f"lines[{i}].location")
         # A SKU is one line of the hold: every mention of it must agree on its pin.
         if pins.setdefault(line.sku, line.location) != line.location:
@@ -471,11 +471,8 @@ def transfer_stock(request: pb.TransferStockRequest) -> StockTransfer:
     v = Violations()
     v.request_id("request_id", request.request_id)
     v.sku("sku", request.sku)
-    for field, ref in (("from_location", request.from_location), ("to_location", request.to_location)):
-        if not ref:
-            v.add(field, "is required")
-        else:
-            v.sku(field, ref)
+    place_ref(v, "from_location", request.from_location)
+    place_ref(v, "to_location", request.to_location)
     if request.from_location and request.from_location == request.to_location:
         v.add("to_location", "must differ from from_location")
     if not 0 < request.quantity <= MAX_STOCK_UNITS:
@@ -507,7 +504,7 @@ def _place(v: Violations, field: str, ref: str, default: str) -> str:
     the default when the request leaves it empty."""
     if not ref:
         return default
-    v.sku(field, ref)
+    v.code(field, ref)
     return ref
 
 
