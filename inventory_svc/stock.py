@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 import uuid6
@@ -73,7 +73,6 @@ from inventory_svc.places import location_refs_of, resolve_channels, resolve_loc
 from inventory_svc.queries import Q
 
 Levels = dict[tuple[str, str], StockLevel]
-T = TypeVar("T")
 
 
 def _level(row: dict[str, object]) -> StockLevel:
@@ -144,15 +143,11 @@ def usable_location(found: LocationRef | None, ref: str, field: str, *, must_be_
     return found.code
 
 
-async def resolve_location(pool: AsyncPool, ref: str, field: str, *, must_be_active: bool = False) -> str:
-    found = await read(pool, partial(resolve_locations, refs=[ref]))
+async def _location_in(conn: AsyncConn, ref: str, field: str, *, must_be_active: bool = False) -> str:
+    """Looked up inside the verb's transaction, after its request_id is claimed: a retry gets
+    its first answer even if the location has changed since."""
+    found = await resolve_locations(conn, [ref])
     return usable_location(found.get(ref), ref, field, must_be_active=must_be_active)
-
-
-async def _replay(pool: AsyncPool, record: RequestRecord, result_type: type[T]) -> T | None:
-    """A retry's first answer, before anything of the request is looked up again (the
-    location it named may have changed since)."""
-    return await read(pool, partial(record.replay, result_type=result_type))
 
 
 async def _row_at(conn: AsyncConn, levels: Levels, sku: str, location: str) -> StockLevel:
@@ -187,12 +182,9 @@ async def adjust(pool: AsyncPool, adjustment: StockAdjustment, record: RequestRe
 
     An inactive location can be adjusted (a store closing down counts what is left).
     """
-    replay = await _replay(pool, record, StockLevel)
-    if replay is not None:
-        return replay
-    location = await resolve_location(pool, adjustment.location, "location")
 
     async def work(conn: AsyncConn) -> StockLevel:
+        location = await _location_in(conn, adjustment.location, "location")
         levels, _ = await lock_and_reclaim(conn, [adjustment.sku])
         level = await _row_at(conn, levels, adjustment.sku, location)
         if level.on_hand + adjustment.delta < level.reserved:
@@ -223,15 +215,12 @@ async def transfer(
     Only available units move (on_hand - reserved at the source): a hold's units stay where
     they are allocated, so no location's available ever goes negative.
     """
-    replay = await _replay(pool, record, tuple[StockLevel, StockLevel])
-    if replay is not None:
-        return replay
-    source = await resolve_location(pool, move.from_location, "from_location")
-    target = await resolve_location(pool, move.to_location, "to_location", must_be_active=True)
-    if source == target:
-        raise invalid_argument([FieldViolation("to_location", "must differ from from_location")])
 
     async def work(conn: AsyncConn) -> tuple[StockLevel, StockLevel]:
+        source = await _location_in(conn, move.from_location, "from_location")
+        target = await _location_in(conn, move.to_location, "to_location", must_be_active=True)
+        if source == target:
+            raise invalid_argument([FieldViolation("to_location", "must differ from from_location")])
         levels, _ = await lock_and_reclaim(conn, [move.sku])
         empty = StockLevel(move.sku, 0, 0, location=source)
         available = levels.get((move.sku, source), empty).available
@@ -439,7 +428,7 @@ def _insert_params(
 
 async def replay_hold(pool: AsyncPool, record: RequestRecord) -> Hold | None:
     """The hold an earlier call with this request_id created, if any."""
-    return await _replay(pool, record, Hold)
+    return await read(pool, partial(record.replay, result_type=Hold))
 
 
 async def _replayed_outcome(pool: AsyncPool, record: RequestRecord) -> Outcome:
