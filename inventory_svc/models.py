@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from holdfast_common.errors import HoldfastError
+
 # What a request that names no location or channel uses (migration 0005 made both).
 DEFAULT_LOCATION = "default"
 DEFAULT_CHANNEL = "default"
@@ -211,6 +213,34 @@ class StockAdjustment:
     note: str
     # Code or id; the request's empty value is DEFAULT_LOCATION.
     location: str = "default"
+
+
+@dataclass(frozen=True)
+class StockUpdate:
+    """One row of a bulk update: exactly one of set_on_hand and adjust_delta is given."""
+
+    sku: str
+    # Code or id; the request's empty value is DEFAULT_LOCATION.
+    location: str
+    set_on_hand: int | None
+    adjust_delta: int | None
+    # Compare-and-set, with set_on_hand only.
+    expected_on_hand: int | None = None
+    reason: AdjustmentReason = AdjustmentReason.ADJUST
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class StockUpdateResult:
+    """What one row did (or would do): the level after it, or the refusal."""
+
+    index: int
+    # After the row; on a refusal the current level where the row named a known (SKU, location).
+    level: StockLevel | None
+    previous_on_hand: int
+    changed: bool
+    # Set when the row was refused.
+    refusal: HoldfastError | None = None
 
 
 @dataclass(frozen=True)

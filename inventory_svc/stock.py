@@ -68,6 +68,8 @@ from inventory_svc.models import (
     StockAdjustment,
     StockLevel,
     StockTransfer,
+    StockUpdate,
+    StockUpdateResult,
 )
 from inventory_svc.places import location_refs_of, resolve_channels, resolve_locations, routes_of
 from inventory_svc.queries import Q
@@ -523,3 +525,20 @@ def require_live(hold_id: str, state: str, expire_time: datetime, now: datetime)
             f"hold {hold_id} is {state}",
             metadata={"hold_id": hold_id, "state": state},
         )
+
+
+# ------------------------------------------------------------ bulk update
+
+
+async def update_stock(
+    pool: AsyncPool,
+    updates: Sequence[StockUpdate],
+    *,
+    all_or_nothing: bool,
+    validate_only: bool,
+    record: RequestRecord | None,
+) -> list[StockUpdateResult]:
+    """SET or ADJUST on_hand at many (SKU, location) rows in one transaction (BatchUpdateStock,
+    and the stock rows of ImportCatalog with record None, PER_ROW). Not written yet: the
+    issue-15 contract stub."""
+    raise NotImplementedError
