@@ -15,6 +15,7 @@ RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['p
     && /app/.venv/bin/pip install -r /tmp/requirements.txt
 COPY README.md Makefile ./
 COPY protos protos
+COPY holdfast_cli holdfast_cli
 COPY holdfast_common holdfast_common
 COPY holdfast_ops holdfast_ops
 COPY holdfast_dev holdfast_dev

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from google.type import money_pb2
@@ -46,11 +47,35 @@ def minor_exponent(currency: str) -> int:
 
 def format_minor(minor: int, currency: str) -> str:
     """Minor units as people read them: 5990 USD -> "59.90 USD", -500 -> "-5.00 USD"."""
+    return f"{major_string(minor, currency)} {currency}"
+
+
+def major_string(minor: int, currency: str) -> str:
+    """Minor units as a decimal of the major unit: 5990 USD -> "59.90", 500 JPY -> "500"."""
     exp = minor_exponent(currency)
     if exp == 0:
-        return f"{minor} {currency}"
+        return str(minor)
     units, rest = divmod(abs(minor), 10**exp)
-    return f"{'-' if minor < 0 else ''}{units}.{rest:0{exp}d} {currency}"
+    return f"{'-' if minor < 0 else ''}{units}.{rest:0{exp}d}"
+
+
+_DECIMAL = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
+
+
+def parse_major(text: str, currency: str) -> int:
+    """A decimal of the major unit as minor units: "19.99" EUR -> 1999, "-5" USD -> -500.
+
+    ValueError for anything else, or for more decimals than the currency's minor unit has
+    ("19.999" USD): an amount is never rounded on the way in. No exponents, no float."""
+    found = _DECIMAL.fullmatch(text.strip())
+    if not found:
+        raise ValueError(f"{text!r} is not a decimal amount such as 19.99")
+    sign, units, fraction = found.group(1), found.group(2), (found.group(3) or "").rstrip("0")
+    exp = minor_exponent(currency)
+    if len(fraction) > exp:
+        raise ValueError(f"{text!r} has more decimals than {currency}'s {exp}")
+    minor = int(units) * 10**exp + int(fraction.ljust(exp, "0") or "0")
+    return -minor if sign else minor
 
 
 @dataclass(frozen=True, order=True)
