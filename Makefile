@@ -10,6 +10,8 @@ PROTO_STAMP := protos/.generated
 PROTO_DEPS := .proto-deps
 PROTO_DEPS_STAMP := $(PROTO_DEPS)/.copied
 DEVSTACK := $(PY) -m holdfast_dev.stack
+# The operator's command (holdfast_cli, docs/operators.md), installed by setup.
+HOLDFAST := $(VENV)/bin/holdfast
 
 .PHONY: setup protos migrate roles run run-inventory run-sweeper test test-unit seed audit docs lint clean bench bench-quick
 
@@ -38,7 +40,7 @@ migrate: protos
 # The services' least-privilege roles (docs/operations.md, "Database roles"), after the migrations, as
 # DATABASE_URL's owner: the roles INVENTORY_/PRICING_/SWEEPER_DATABASE_URL name, granted.
 roles: protos
-	$(DEVSTACK) exec -- $(PY) -m holdfast_ops.roles
+	$(DEVSTACK) exec -- $(HOLDFAST) roles
 
 run: protos
 	$(DEVSTACK) run
@@ -59,10 +61,10 @@ test-unit: protos
 
 # Loads the demo catalog and price rules into the running services (`make run` first).
 seed: protos
-	$(PY) -m holdfast_dev.seed
+	$(HOLDFAST) seed
 
 audit: protos
-	$(DEVSTACK) exec -- $(PY) -m holdfast_ops audit
+	$(DEVSTACK) exec -- $(HOLDFAST) audit
 
 # docs/configuration.md from the settings' descriptions (a unit test fails while it is stale).
 docs: setup

@@ -27,7 +27,9 @@ _READERS: dict[str, type[ProcessSettings]] = {
     "inventory_svc": InventoryServiceSettings,
     "pricing_svc": PricingServiceSettings,
     "the sweeper's worker and scheduler": SweeperProcessSettings,
-    "the services' healthchecks and `make seed`": ClientSettings,
+    "the services' healthchecks, `make seed` and the `holdfast` command's stock, import and export": (
+        ClientSettings
+    ),
 }
 
 _INTRO = """\
@@ -41,7 +43,7 @@ only the sections it uses:
 """
 
 _OUTRO = """
-`holdfast_ops` (migrate, roles, audit) reads the Database section; the sweeper's healthcheck the
+`holdfast migrate|roles|audit` (`holdfast_ops`) reads the Database section; the sweeper's healthcheck the
 Sweeper section; the development tools (`make run`, `make test`) the Database and Development
 sections.
 """

@@ -22,7 +22,8 @@ class SecuritySettings(Section):
     )
     tls_ca_file: str = Field(
         default="",
-        description="outbound calls (pricing client, healthchecks, `make seed`) use TLS, trusting this CA",
+        description="outbound calls (pricing client, healthchecks, `make seed`, `holdfast`) use TLS, trusting "
+        "this CA",
     )
     tls_client_cert_file: str = Field(
         default="", description="the client certificate outbound calls present (servers that require mTLS)"
@@ -48,8 +49,8 @@ class SecuritySettings(Section):
     )
     client_token: str = Field(
         default="",
-        description="the plaintext bearer token `make seed` and the healthchecks send (when health is not "
-        "open)",
+        description="the plaintext bearer token `make seed`, the `holdfast` command and the healthchecks "
+        "send (when health is not open)",
     )
     rate_limit_per_second: float = Field(
         default=0.0,

@@ -12,7 +12,9 @@ class ServerSettings(Section):
     message size, shutdown, and the conventions of their API (currency, pages)."""
 
     inventory_listen: str = Field(
-        default="127.0.0.1:50051", description="inventory_svc listen address (`host:0` picks a free port)"
+        default="127.0.0.1:50051",
+        description="inventory_svc listen address (`host:0` picks a free port); the address the "
+        "`holdfast` command dials",
     )
     pricing_listen: str = Field(default="127.0.0.1:50052", description="pricing_svc listen address")
     grpc_max_message_bytes: int = Field(

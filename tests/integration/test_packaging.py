@@ -77,3 +77,26 @@ def test_an_installed_copy_finds_its_queries_and_migrations_inside_itself(wheel:
     assert found["migrations"].startswith(str(site)), found
     assert found["ops"].startswith(str(site)), found
     assert found["count"] == len([m for m in tracked_sql() if m.startswith("holdfast_ops/migrations/")])
+
+
+def test_the_wheel_carries_the_holdfast_command(wheel: Path):
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = set(archive.namelist())
+        (entry_points,) = [name for name in shipped if name.endswith(".dist-info/entry_points.txt")]
+        scripts = archive.read(entry_points).decode()
+    assert "holdfast/__main__.py" in shipped  # `python -m holdfast`
+    assert "holdfast_cli/main.py" in shipped
+    assert "[console_scripts]\nholdfast = holdfast_cli.main:main" in scripts
+
+
+def test_make_setup_installs_the_holdfast_command_in_the_virtualenv(tmp_path: Path):
+    # The tests run on the virtualenv `make setup` made; its bin/ has the console script.
+    script = Path(sys.executable).parent / "holdfast"
+    assert script.exists(), f"{script} missing: `make setup` should install the console script"
+    for argv in ([str(script)], [sys.executable, "-m", "holdfast"]):
+        for command in ([], ["stock", "set"], ["import"], ["export"], ["audit"]):
+            done = subprocess.run(
+                [*argv, *command, "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+            )
+            assert done.returncode == 0, (argv, command, done.stderr)
+            assert done.stdout.startswith(f"usage: holdfast {' '.join(command)}".rstrip()), done.stdout
