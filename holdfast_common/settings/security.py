@@ -22,8 +22,8 @@ class SecuritySettings(Section):
     )
     tls_ca_file: str = Field(
         default="",
-        description="outbound calls (pricing client, healthchecks, `make seed`, `holdfast`) use TLS, trusting "
-        "this CA",
+        description="outbound calls (pricing client, healthchecks, `make seed`, `holdfast`) use TLS, "
+        "trusting this CA",
     )
     tls_client_cert_file: str = Field(
         default="", description="the client certificate outbound calls present (servers that require mTLS)"

@@ -15,13 +15,13 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.doc_commands import Command, Result, split_commands, walkthrough_blocks
 from tests.support.paths import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
@@ -42,89 +42,9 @@ _FRAGMENT = re.compile(
 )
 
 
-@dataclass
-class Command:
-    """One shell command of the walkthrough and what the README says it prints."""
-
-    block: int
-    line: int  # in README.md
-    text: str
-    notes: list[str] = field(default_factory=list)  # the comments documenting its output
-    table: str = ""  # the markdown after the block, when the block's last command is described there
-
-    @property
-    def assigns(self) -> str | None:
-        match = re.match(r"(\w+)=\$\(", self.text)
-        return match.group(1) if match else None
-
-    @property
-    def streams(self) -> bool:
-        return "WatchStockLevels" in self.text
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-def walkthrough_blocks(markdown: str) -> list[tuple[int, str, str]]:
-    """(first line number, code, the markdown up to the next block) of each ```bash block in
-    the walkthrough section."""
-    lines = markdown.splitlines()
-    start = lines.index(SECTION)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    blocks: list[tuple[int, list[str], list[str]]] = []
-    inside = False
-    for number in range(start + 1, end):
-        line = lines[number]
-        if not inside and line.strip() == "```bash":
-            inside = True
-            blocks.append((number + 2, [], []))
-        elif inside and line.strip() == "```":
-            inside = False
-        elif inside:
-            blocks[-1][1].append(line)
-        elif blocks:
-            blocks[-1][2].append(line)
-    assert not inside, "an unclosed ```bash block in the walkthrough"
-    return [(first, "\n".join(code), "\n".join(after)) for first, code, after in blocks]
-
-
-def split_commands(block: int, first_line: int, code: str, after: str) -> list[Command]:
-    """A command starts at column 0; indented lines continue it. A trailing `  # ...` and the
-    `#   ...` lines right after it document its output; other `# ...` lines are prose."""
-    commands: list[Command] = []
-    current: Command | None = None
-    for offset, line in enumerate(code.splitlines()):
-        if not line.strip():
-            current = None
-        elif line.startswith("#   ") and current is not None:
-            current.notes.append(line[1:].strip())
-        elif line.startswith("#"):
-            current = None
-        elif line[0].isspace():
-            assert current is not None, f"README.md:{first_line + offset}: a continuation of nothing"
-            current.text += "\n" + line
-        else:
-            current = Command(block, first_line + offset, line)
-            commands.append(current)
-        trailing = re.search(r"\s{2,}#\s+(.*)$", line)
-        if current is not None and trailing and not line.startswith("#"):
-            current.notes.append(trailing.group(1).strip())
-    if commands and re.search(r"^\|\s*stage\s*\|", after, re.MULTILINE):
-        commands[-1].table = after
-    return commands
-
-
 def walkthrough() -> list[Command]:
     commands: list[Command] = []
-    for index, (first_line, code, after) in enumerate(walkthrough_blocks(README.read_text())):
+    for index, (first_line, code, after) in enumerate(walkthrough_blocks(README.read_text(), SECTION)):
         commands += split_commands(index, first_line, code, after)
     return commands
 

@@ -55,7 +55,7 @@ def test_the_sample_file_reads_whole_with_every_kind() -> None:
         "category": 6,
         "product": 5,
         "variant": 10,
-        "stock": 11,
+        "stock": 12,
     }
     assert good[0].line == 2  # the header is line 1
     shell = next(r.row.product for r in good if r.kind == "product" and r.key == "alpine-shell")
