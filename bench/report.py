@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bench.catalog_import import ImportResult
 from bench.findings import Results
 from bench.measurement import Measurement, ms
 from bench.security import PLAIN
@@ -94,6 +95,22 @@ def _sweeper_lines(results: Results) -> list[str]:
     ]
 
 
+def import_line(result: ImportResult) -> str:
+    outcome = (
+        ""
+        if result.ok
+        else f" (exit {result.exit_code}, {result.imported_variants:,} variants in the database)"
+    )
+    return (
+        f"Import: `holdfast import` of {result.variants:,} variants ({result.rows:,} rows) in "
+        f"{result.seconds:.1f} s, {result.rows_per_second:,.0f} rows/s{outcome}."
+    )
+
+
+def _import_lines(results: Results) -> list[str]:
+    return [import_line(results.catalog_import)] if results.catalog_import else []
+
+
 def _audit_line(breaches: dict[str, list[str]] | None) -> str:
     if breaches is None:
         return "Audit: not run"
@@ -111,7 +128,7 @@ def _security_line(results: Results) -> str:
 
 def summary(results: Results) -> list[str]:
     """What the terminal shows at the end: the table, the sweeper, memory, targets, audit."""
-    lines = [_security_line(results), *table(results), "", *_sweeper_lines(results)]
+    lines = [_security_line(results), *table(results), "", *_sweeper_lines(results), *_import_lines(results)]
     if results.peak_rss_mb:
         lines.append("Peak RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in results.peak_rss_mb.items()))
     lines += ["", "Targets:"]
@@ -136,6 +153,7 @@ def markdown(results: Results) -> str:
             *table(results),
             "",
             *_sweeper_lines(results),
+            *_import_lines(results),
             "",
             "| process | peak RSS MB |",
             "|---|---|",
@@ -160,6 +178,7 @@ def to_json(results: Results) -> dict[str, Any]:
         "measurements": [m.to_json() for m in results.measurements],
         "pgbench": [m.to_json() for m in results.pgbench],
         "sweeper": results.sweeper.to_json() if results.sweeper else None,
+        "import": results.catalog_import.to_json() if results.catalog_import else None,
         "peak_rss_mb": {name: round(mb, 1) for name, mb in results.peak_rss_mb.items()},
         "targets": [asdict(v) for v in verdicts(results)],
         "audit": {"breaches": results.breaches},

@@ -4,7 +4,8 @@
 
 Starts the stack on a scratch database (DATABASE_URL/REDIS_URL's servers, or embedded
 ones), measures the pgbench ceiling and the gRPC echo ceiling, drives every scenario with
-bench.load, clears a backlog of overdue holds with the sweeper under load, records each
+bench.load, clears a backlog of overdue holds with the sweeper under load, times `holdfast
+import` of a generated 100,000-variant catalog file, records each
 process's peak RSS, audits every invariant, then prints the table and writes
 bench/results/<timestamp>.json|.md and latest.md. Exits non-zero on a crash or a broken
 invariant; missed targets are findings, not failures. With --secure every call (the echo
@@ -27,6 +28,7 @@ import psycopg
 
 from bench import report
 from bench.catalog import seed_catalog
+from bench.catalog_import import IMPORT_TARGET_VARIANTS, import_with_cli
 from bench.drivers import measure
 from bench.facts import machine_facts
 from bench.findings import Results
@@ -44,8 +46,22 @@ from tests.support.processes import ProcessFailed
 
 SKU_PREFIX = "BENCH"
 # Defaults of a full run and of --quick; an option given on the command line wins.
-FULL = dict(concurrency="1,16,64", duration=10.0, warmup=2.0, pgbench_seconds=10, sweeper_holds=100_000)
-QUICK = dict(concurrency="64", duration=3.0, warmup=1.0, pgbench_seconds=3, sweeper_holds=20_000)
+FULL = dict(
+    concurrency="1,16,64",
+    duration=10.0,
+    warmup=2.0,
+    pgbench_seconds=10,
+    sweeper_holds=100_000,
+    import_variants=IMPORT_TARGET_VARIANTS,
+)
+QUICK = dict(
+    concurrency="64",
+    duration=3.0,
+    warmup=1.0,
+    pgbench_seconds=3,
+    sweeper_holds=20_000,
+    import_variants=20_000,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sweeper-holds", type=int, help="overdue holds for the sweeper (0: skip)")
     parser.add_argument("--sweeper-reservers", type=int, default=16)
     parser.add_argument("--sweeper-timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--import-variants", type=int, help="variants `holdfast import` loads from a generated file (0: skip)"
+    )
+    parser.add_argument("--import-timeout", type=float, default=300.0)
     parser.add_argument("--skus", type=int, default=10_000)
     parser.add_argument("--results", type=Path, default=REPO_ROOT / "bench" / "results")
     return parser
@@ -168,6 +188,16 @@ def execute(args: argparse.Namespace, results: Results, log_dir: Path) -> None:
                 log_dir=log_dir,
             )
             print(report.progress(results.sweeper.reservers), flush=True)
+            services.check_alive()
+        if args.import_variants > 0:
+            results.catalog_import = import_with_cli(
+                database_url,
+                services.targets,
+                variants=args.import_variants,
+                log_dir=log_dir,
+                timeout=args.import_timeout,
+            )
+            print(report.import_line(results.catalog_import), flush=True)
             services.check_alive()
 
         # Read before the services stop: /proc forgets a process once it is gone.

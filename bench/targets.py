@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.catalog_import import IMPORT_TARGET_VARIANTS, ImportResult
 from bench.findings import Results
 from bench.measurement import ms
 from bench.sweep import SweepResult
@@ -77,6 +78,25 @@ def _sweeper_targets(sweep: SweepResult | None) -> list[Verdict]:
     return [cleared, Verdict(calm, "PASS" if ok else "FAIL", detail)]
 
 
+IMPORT_LIMIT_SECONDS = 30.0
+
+
+def _import_target(result: ImportResult | None) -> Verdict:
+    name = (
+        f"`holdfast import` of {IMPORT_TARGET_VARIANTS:,} variants with stock <= {IMPORT_LIMIT_SECONDS:.0f} s"
+    )
+    if result is None:
+        return Verdict(name, "n/a", "not run")
+    detail = f"{result.seconds:.1f} s, {result.rows_per_second:,.0f} rows/s"
+    if not result.ok:
+        imported = f"{result.imported_variants:,} of {result.variants:,}"
+        detail += f", exit {result.exit_code}, {imported} variants imported"
+    if result.variants != IMPORT_TARGET_VARIANTS:
+        return Verdict(name, "n/a", f"ran {result.variants:,} variants: {detail}")
+    passed = result.ok and result.seconds <= IMPORT_LIMIT_SECONDS
+    return Verdict(name, "PASS" if passed else "FAIL", detail)
+
+
 def verdicts(results: Results) -> list[Verdict]:
     """Every target; a target with errors in its scenario never passes."""
     found = [
@@ -88,6 +108,7 @@ def verdicts(results: Results) -> list[Verdict]:
         _ratio_target(results, ("cart5",), 0.6),
         _ratio_target(results, ("priced",), 0.4),
         *_sweeper_targets(results.sweeper),
+        _import_target(results.catalog_import),
     ]
     for name, mb in results.peak_rss_mb.items():
         outcome = "PASS" if mb <= RSS_LIMIT_MB else "FAIL"

@@ -3,6 +3,7 @@ multi-location scenarios against spread in the same run."""
 
 from __future__ import annotations
 
+from bench.catalog_import import ImportResult
 from bench.findings import Results
 from bench.measurement import Measurement
 from bench.targets import SPREAD_PEERS, TARGET_CONCURRENCY, Verdict, verdicts
@@ -54,3 +55,26 @@ def test_a_scenario_left_out_is_named_and_the_others_judged() -> None:
     results = Results(config={}, measurements=[_run("echo", 1000), _run("hot", 700)])
     floor = _verdict(results, FLOOR)
     assert floor.outcome == "PASS" and "spread not run" in floor.detail
+
+
+IMPORT = "`holdfast import`"
+
+
+def _imported(
+    seconds: float, variants: int = 100_000, exit_code: int = 0, found: int | None = None
+) -> Results:
+    rows = 1 + variants // 10 + 2 * variants
+    result = ImportResult(variants, rows, seconds, exit_code, variants if found is None else found)
+    return Results(config={}, catalog_import=result)
+
+
+def test_the_import_target_is_30_s_for_100000_variants_all_imported() -> None:
+    assert _verdict(_imported(29.5), IMPORT).outcome == "PASS"
+    assert _verdict(_imported(30.5), IMPORT).outcome == "FAIL"
+    failed = _verdict(_imported(12.0, exit_code=1, found=99_990), IMPORT)
+    assert failed.outcome == "FAIL" and "99,990 of 100,000" in failed.detail
+
+
+def test_the_import_target_is_na_when_not_run_or_run_smaller() -> None:
+    assert _verdict(Results(config={}), IMPORT).outcome == "n/a"
+    assert _verdict(_imported(3.0, variants=20_000), IMPORT).outcome == "n/a"
