@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
@@ -28,6 +28,10 @@ from holdfast_cli.report import ErrorReport, default_report_path
 
 # ImportCatalogRequest takes 1 to 1,000 rows.
 MAX_CHUNK = 1000
+# Chunks sent and not yet answered. Enough to keep the service busy (one being written, the next
+# ones queued), few enough that Ctrl-C stops the import within a few chunks: left to itself, gRPC
+# would buffer a whole file ahead of the service, and nothing would be left to stop.
+IN_FLIGHT_CHUNKS = 4
 EXIT_INTERRUPTED = 130
 _OUTCOMES = {
     pb.IMPORT_OUTCOME_CREATED: "created",
@@ -80,13 +84,23 @@ def add_parser(subparsers: Any) -> None:
 
 class _Outgoing:
     """The request side of the stream: the file read in chunks, each sent row remembered by its
-    index in the stream so its answer can name the line. Runs on gRPC's sending thread."""
+    index in the stream so its answer can name the line, at most IN_FLIGHT_CHUNKS chunks ahead of
+    the answers. Runs on gRPC's sending thread."""
 
     def __init__(self, rows: Iterator[FileRow | BadRow], chunk_size: int, stop: threading.Event) -> None:
         self._rows, self._chunk_size, self._stop = rows, chunk_size, stop
         self.sent: dict[int, FileRow] = {}
         self.refused: list[BadRow] = []
         self.next_index = 0
+        self._window = threading.Semaphore(IN_FLIGHT_CHUNKS)
+        # The stream index after each unanswered chunk's last row, oldest first.
+        self._chunk_ends: deque[int] = deque()
+
+    def answered(self, rows: int) -> None:
+        """`rows` rows of the stream have their answers: the chunks they complete free their places."""
+        while self._chunk_ends and rows >= self._chunk_ends[0]:
+            self._chunk_ends.popleft()
+            self._window.release()
 
     def requests(self) -> Iterator[pb.ImportCatalogRequest]:
         chunk: list[FileRow] = []
@@ -98,16 +112,29 @@ class _Outgoing:
                 continue
             chunk.append(row)
             if len(chunk) == self._chunk_size:
+                if not self._wait_for_room():
+                    return
                 yield self._send(chunk)
                 chunk = []
-        if chunk and not self._stop.is_set():
+        if chunk and self._wait_for_room():
             yield self._send(chunk)
+
+    def _wait_for_room(self) -> bool:
+        """Waits until fewer than IN_FLIGHT_CHUNKS chunks are unanswered; False on Ctrl-C."""
+        while not self._window.acquire(timeout=0.1):
+            if self._stop.is_set():
+                return False
+        if self._stop.is_set():
+            self._window.release()
+            return False
+        return True
 
     def _send(self, chunk: list[FileRow]) -> pb.ImportCatalogRequest:
         # Remembered before the chunk leaves, so its answers always find their lines.
         for row in chunk:
             self.sent[self.next_index] = row
             self.next_index += 1
+        self._chunk_ends.append(self.next_index)
         return pb.ImportCatalogRequest(rows=[row.row for row in chunk])
 
 
@@ -173,6 +200,7 @@ def run(args: argparse.Namespace, connect: Callable[[], Inventory]) -> int:
                                 row.line, row.kind, row.key, refusal.reason or refusal.code, refusal.message
                             )
                         )
+                outgoing.answered(counts.total())
                 for bad in outgoing.refused[reported_refusals:]:
                     report.add(bad)
                 reported_refusals = len(outgoing.refused)
