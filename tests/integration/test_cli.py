@@ -4,18 +4,35 @@ database (every module's database must pass the audit when it ends)."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import json
+import os
+import re
+import shutil
+import signal
 import subprocess
+import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
+from bench.catalog_import import write_catalog
+from holdfast_ops.audit import find_breaches
+from tests.conftest import make_settings, new_database, start_inventory
 from tests.support.builders import new_request_id
+from tests.support.databases import drop_database
+from tests.support.paths import REPO_ROOT
+from tests.support.polling import wait_until
 from tests.support.ports import free_port
 from tests.support.processes import run_module
+
+SAMPLE = REPO_ROOT / "samples" / "catalog.csv"
 
 
 def holdfast(target: str, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
@@ -154,3 +171,192 @@ def test_a_file_that_is_not_a_catalog_file_is_refused_before_connecting(
     assert done.returncode == 2, done
     assert "nothing was imported" in done.stderr, done.stderr
     assert not (tmp_path / f"{name}.errors.csv").exists()
+
+
+# ---------------------------------------------------------------- import and export
+
+
+@contextlib.contextmanager
+def fresh_inventory(pg_server_url: str, template_database: str) -> Iterator[tuple[str, str]]:
+    """An inventory service on an empty migrated database of its own: (target, database URL).
+    The database must pass the audit before it is dropped."""
+    name, url = new_database(pg_server_url, template_database)
+    server = start_inventory(make_settings(url))
+    try:
+        yield f"127.0.0.1:{server.port}", url
+        assert find_breaches(url) == {}
+    finally:
+        server.stop()
+        drop_database(pg_server_url, name)
+
+
+def summary(done: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    """The counts of import's summary line: rows, total, created, updated, unchanged, failed."""
+    number = r"([\d,]+)"
+    found = re.search(
+        rf": {number} of {number} rows in .*: {number} created, {number} updated, {number} unchanged, "
+        rf"{number} failed",
+        done.stdout,
+    )
+    assert found, done.stdout + done.stderr
+    names = ("rows", "total", "created", "updated", "unchanged", "failed")
+    return dict(zip(names, (int(g.replace(",", "")) for g in found.groups()), strict=True))
+
+
+def counts(database_url: str) -> dict[str, int]:
+    """Rows per table that an import writes, and the ledger's."""
+    tables = ("locations", "categories", "products", "variants", "stock", "stock_ledger")
+    with psycopg.connect(database_url) as conn:
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}  # type: ignore[index]
+
+
+def test_the_sample_imports_and_a_second_import_changes_nothing(
+    target: str, fingerprints: Any, tmp_path: Path
+):
+    sample = tmp_path / "catalog.csv"
+    shutil.copyfile(SAMPLE, sample)
+    first = holdfast(target, "import", str(sample))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert summary(first)["failed"] == 0 and summary(first)["rows"] == summary(first)["total"] == 36
+    assert not (tmp_path / "catalog.csv.errors.csv").exists()
+    before = fingerprints.take()
+    again = holdfast(target, "import", str(sample))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert summary(again) == dict(rows=36, total=36, created=0, updated=0, unchanged=36, failed=0)
+    assert fingerprints.take() == before  # not a row touched, not a ledger row added
+
+
+def test_progress_off_a_terminal_is_plain_lines(target: str, tmp_path: Path):
+    sample = tmp_path / "catalog.csv"
+    shutil.copyfile(SAMPLE, sample)
+    done = holdfast(target, "import", str(sample), "--chunk-size", "5", "--progress-every", "0")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    progress = [line for line in lines if line.startswith("imported ")]
+    # One line per answered chunk (every 0 s), then the summary: no bar, no control characters.
+    assert len(progress) >= 36 // 5
+    for line in progress:
+        assert re.fullmatch(r"imported [\d,]+/36 rows \([\d,]+ rows/s\), 0 failed", line), line
+    assert progress[-1].startswith("imported 36/36 rows")
+    assert lines[-1] == lines[-1].strip() and "\x1b" not in done.stdout and "\r" not in done.stdout
+
+
+def test_bad_rows_are_reported_by_line_and_the_rest_imported(inventory: Any, target: str, tmp_path: Path):
+    sku = inventory.client.sku(on_hand=1)
+    path = tmp_path / "counts.csv"
+    path.write_text(
+        "kind,sku,location,on_hand,code,name\n"
+        f"stock,{sku},,5,,\n"  # 2: imported
+        "location,,,,wh-bad code,\n"  # 3: a space in a code
+        f"stock,{sku},,-4,,\n"  # 4
+        "stock,NO-SUCH-SKU-9,,1,,\n"  # 5: refused by the service
+        f"stock,{sku},,12x,,\n"  # 6
+        "shelf,,,,,\n"  # 7
+        f"stock,{sku},no-such-location,3,,\n"  # 8: refused by the service
+    )
+    done = holdfast(target, "import", str(path))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert summary(done) == dict(rows=7, total=7, created=0, updated=1, unchanged=0, failed=6)
+    assert levels(inventory, sku)["default"] == 5
+    report = path.with_name("counts.csv.errors.csv")
+    assert f"failed rows in {report}" in done.stdout
+    with report.open(newline="") as written:
+        rows = list(csv.DictReader(written))
+    assert [(r["line"], r["kind"], r["key"]) for r in rows] == [
+        ("3", "location", "wh-bad code"),
+        ("4", "stock", f"{sku}@default"),
+        ("5", "stock", "NO-SUCH-SKU-9@default"),
+        ("6", "stock", f"{sku}@default"),
+        ("7", "shelf", ""),
+        ("8", "stock", f"{sku}@no-such-location"),
+    ]
+    reasons = {r["line"]: r["reason"] for r in rows}
+    assert reasons["3"] == "BAD_CODE" and reasons["4"] == "NEGATIVE_STOCK" and reasons["6"] == "BAD_NUMBER"
+    assert reasons["7"] == "UNKNOWN_KIND"
+    assert reasons["5"] and reasons["8"], rows  # the service's reasons
+    assert all(r["message"] for r in rows)
+
+
+def test_export_then_import_into_an_empty_database_gives_the_same_catalog(
+    target: str, pg_server_url: str, template_database: str, tmp_path: Path
+):
+    shipped = tmp_path / "catalog.csv"
+    shutil.copyfile(SAMPLE, shipped)
+    assert holdfast(target, "import", str(shipped)).returncode in (0, 1)
+    for fmt in ("csv", "jsonl"):
+        exported = tmp_path / f"export.{fmt}"
+        done = holdfast(target, "export", "--output", str(exported))
+        assert done.returncode == 0, done.stderr
+        assert re.search(r"exported [\d,]+ rows \(", done.stderr), done.stderr
+        with fresh_inventory(pg_server_url, template_database) as (fresh, _):
+            loaded = holdfast(fresh, "import", str(exported))
+            assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+            again = tmp_path / f"again.{fmt}"
+            assert holdfast(fresh, "export", "--output", str(again)).returncode == 0
+        assert again.read_text() == exported.read_text()
+
+
+def test_export_to_standard_output(target: str):
+    done = holdfast(target, "export", "--format", "jsonl")
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert rows and {"kind": "location", "code": "default"}.items() <= rows[0].items()
+    assert "to standard output" in done.stderr
+
+
+def test_an_import_stopped_by_ctrl_c_then_run_again_equals_one_clean_run(
+    pg_server_url: str, template_database: str, tmp_path: Path
+):
+    path = tmp_path / "big.csv"
+    total = write_catalog(path, 20_000)
+    with fresh_inventory(pg_server_url, template_database) as (clean_target, clean_url):
+        clean = holdfast(clean_target, "import", str(path), timeout=300)
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        expected = counts(clean_url)
+    with fresh_inventory(pg_server_url, template_database) as (target, url):
+        log = tmp_path / "interrupted.log"
+        with log.open("w") as out:
+            cli = subprocess.Popen(
+                [sys.executable, "-m", "holdfast", "import", str(path), "--progress-every", "0.2"],
+                env={**os.environ, "INVENTORY_LISTEN": target},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            # Ctrl-C once some rows are in, well before the end.
+            wait_until(lambda: re.search(r"imported [1-9][\d,]*/", log.read_text()), 60, "rows imported")
+            cli.send_signal(signal.SIGINT)
+            assert cli.wait(timeout=60) == 130, log.read_text()
+        stopped = log.read_text()
+        assert "interrupted after" in stopped and "run the same command again" in stopped, stopped
+        first = summary(subprocess.CompletedProcess([], 130, stopped, ""))
+        assert 0 < first["rows"] < total and first["failed"] == 0, first
+        rerun = holdfast(target, "import", str(path), timeout=300)
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        second = summary(rerun)
+        assert second["unchanged"] >= first["created"] and second["failed"] == 0, (first, second)
+        assert counts(url) == expected
+        audit = holdfast(target, "audit", DATABASE_URL=url)
+        assert audit.returncode == 0 and "invariants hold" in audit.stdout, audit.stdout + audit.stderr
+
+
+def test_stock_set_writes_and_a_stale_expect_is_refused_naming_on_hand(
+    inventory: Any, target: str, store: str
+):
+    sku = inventory.client.sku(on_hand=10)
+    done = holdfast(target, "stock", "set", sku, "7", "--expect", "10", "--note", "count")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("on_hand 10 -> 7\n"), done.stdout
+    stale = holdfast(target, "stock", "set", sku, "3", "--expect", "10")
+    assert stale.returncode == 1
+    assert "FAILED_PRECONDITION" in stale.stderr and "on_hand=7" in stale.stderr, stale.stderr
+    at_store = holdfast(target, "stock", "set", sku, "4", "--location", store, "--json")
+    assert at_store.returncode == 0, at_store.stderr
+    assert json.loads(at_store.stdout)["stock_level"] == {
+        "sku": sku,
+        "location": store,
+        "on_hand": 4,
+        "reserved": 0,
+        "available": 4,
+    }
+    assert levels(inventory, sku) == {"default": 7, store: 4}
