@@ -67,6 +67,35 @@ WITH updated AS (
 )
 SELECT sku, location, on_hand, reserved FROM updated;
 
+-- name: insert_stock_rows
+-- insert_stock_row for many (SKU, location) pairs at once (BatchUpdateStock), on the same
+-- terms: every other location's row of each SKU is already locked by this transaction.
+INSERT INTO stock (sku, location, on_hand, reserved)
+SELECT sku, location, 0, 0
+FROM unnest(%(skus)s::text[], %(locations)s::text[]) AS t(sku, location)
+ORDER BY sku, location;
+
+-- name: apply_stock_updates
+-- Every changed row of a BatchUpdateStock in one statement: on_hand moved by each row's
+-- delta (new - old, worked out on the rows this transaction has locked, so the same as
+-- setting the new value) and one ledger row each. The rows travel as one JSON document.
+WITH changes AS (
+    SELECT sku, location, delta, reason, note
+    FROM jsonb_to_recordset(%(rows)s::jsonb) AS t(sku text, location text, delta bigint, reason text, note text)
+), updated AS (
+    UPDATE stock s SET on_hand = s.on_hand + c.delta, update_time = now()
+    FROM changes c
+    -- The array lets the planner find the rows by key instead of scanning all of stock.
+    WHERE s.sku = c.sku AND s.location = c.location AND s.sku = ANY(%(skus)s::text[])
+    RETURNING s.sku, s.location, s.on_hand, s.reserved
+), ledger AS (
+    INSERT INTO stock_ledger (sku, location, delta_on_hand, delta_reserved, reason, request_id, note)
+    SELECT c.sku, c.location, c.delta, 0, c.reason, %(request_id)s, c.note
+    FROM changes c JOIN updated u ON u.sku = c.sku AND u.location = c.location
+    ORDER BY c.sku, c.location
+)
+SELECT sku, location, on_hand, reserved FROM updated;
+
 -- name: apply_transfer
 -- on_hand out of one location and into another, one TRANSFER ledger row each; both rows
 -- are already locked in the global order.
