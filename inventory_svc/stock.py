@@ -25,7 +25,10 @@ Lock order, the same on every path so carts with overlapping SKUs never deadlock
 rows first, every location of each SKU, in ascending (SKU, location code) order
 (`lock_levels`, statement `lock_stock`), then the hold row. A (SKU, location) row that an
 adjustment, a transfer or a bulk update needs but that does not exist yet is inserted once the
-SKU's other rows are locked (`_row_at`): whoever else would touch it locks those first.
+SKU's other rows are locked (`_rows_at`): whoever else would touch it locks those first. If the row is
+there after all (made while this transaction waited, after its snapshot), it is locked only if
+no one holds it; else the transaction starts again rather than wait out of order
+(`StaleSnapshot`).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from holdfast_common.db.idempotency import (
     request_in_flight,
     send_record_lookup,
 )
-from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all, in_transaction, read
+from holdfast_common.db.pool import AsyncConn, AsyncPool, StaleSnapshot, fetch_all, in_transaction, read
 from holdfast_common.errors import (
     ErrorKind,
     FieldViolation,
@@ -158,15 +161,25 @@ async def _location_in(conn: AsyncConn, ref: str, field: str, *, must_be_active:
     return usable_location(found.get(ref), ref, field, must_be_active=must_be_active)
 
 
+async def _rows_at(conn: AsyncConn, levels: Levels, keys: Iterable[tuple[str, str]]) -> None:
+    """Adds to `levels` the (SKU, location) rows of `keys` it lacks, inserting their empty
+    rows (the SKUs' rows must be locked: see the module docstring). A row made meanwhile by
+    another transaction comes back as it is now, or StaleSnapshot if that one holds it."""
+    missing = sorted(set(keys) - levels.keys())
+    if not missing:
+        return
+    params = {"skus": [sku for sku, _ in missing], "locations": [location for _, location in missing]}
+    cur = await conn.execute(Q.insert_stock_rows, params)
+    found = {(r["sku"], r["location"]): _level(r) for r in await cur.fetchall()}
+    if len(found) < len(missing):
+        raise StaleSnapshot
+    levels.update(found)
+
+
 async def _row_at(conn: AsyncConn, levels: Levels, sku: str, location: str) -> StockLevel:
-    """The SKU's level at `location`, its empty row inserted if it has none yet (the SKU's
-    rows must be locked: see the module docstring)."""
-    if (sku, location) in levels:
-        return levels[(sku, location)]
-    cur = await conn.execute(Q.insert_stock_row, {"sku": sku, "location": location})
-    row = await cur.fetchone()
-    assert row is not None
-    return _level(row)
+    """The SKU's level at `location`, its empty row inserted if it has none yet (`_rows_at`)."""
+    await _rows_at(conn, levels, [(sku, location)])
+    return levels[(sku, location)]
 
 
 def _on_hand_below_reserved(level: StockLevel, delta: int) -> HoldfastError:
@@ -567,9 +580,9 @@ async def update_stock(
     locations, in ascending (SKU, location code) order (`lock_levels`), as every other stock
     verb takes them, so a batch never deadlocks with holds or another batch over overlapping
     SKUs whatever order its rows are in. Rows a batch needs at a SKU's new location are then
-    inserted in one statement (`insert_stock_rows`, see `_row_at`), and every change is one
+    inserted in one statement (`_rows_at`), and every change is one
     more (`apply_stock_updates`), sent with COMMIT: two round trips while the rows are
-    locked, three when overdue holds are reclaimed.
+    locked, one more when overdue holds are reclaimed and one more when rows are inserted.
     """
     refused = dict(refused or {})
     wanted = [u for i, u in enumerate(updates) if i not in refused]
@@ -591,14 +604,17 @@ async def update_stock(
         # _location_in), and sent with the lock: one round trip for both.
         found = await conn.execute(Q.resolve_locations, {"refs": refs})
         levels, _ = await lock_levels(conn, skus)
-        plan = _plan(updates, refused, location_refs_of(await found.fetchall()), levels)
+        locations = location_refs_of(await found.fetchall())
+        plan = _plan(updates, refused, locations, levels)
         if all_or_nothing and any(r.refusal for r in plan.results):
             raise stock_updates_refused(plan.results)
         if plan.missing:
-            missing = sorted(plan.missing)
-            await conn.execute(
-                Q.insert_stock_rows, {"skus": [k[0] for k in missing], "locations": [k[1] for k in missing]}
-            )
+            await _rows_at(conn, levels, plan.missing)
+            if any(levels[key].on_hand or levels[key].reserved for key in plan.missing):
+                # Made, and stocked, by another transaction since lock_stock's snapshot.
+                plan = _plan(updates, refused, locations, levels)
+                if all_or_nothing and any(r.refusal for r in plan.results):
+                    raise stock_updates_refused(plan.results)
         if plan.changes:
             # Not fetched: its answer is the levels already in the results, and it arrives
             # with COMMIT, so no round trip is spent on it while the rows are locked.

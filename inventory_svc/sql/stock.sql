@@ -48,14 +48,6 @@ WITH candidates AS (
 )
 SELECT sku, location, on_hand, reserved FROM expire_holds(ARRAY(SELECT id FROM candidates));
 
--- name: insert_stock_row
--- The first row of a SKU at a location (empty: it breaks no invariant), made by a verb that
--- already holds every other location's row of the SKU: anyone else who would touch it locks
--- those first, so the new row's lock waits on no one and no one waits on it out of order.
-INSERT INTO stock (sku, location, on_hand, reserved)
-VALUES (%(sku)s, %(location)s, 0, 0)
-RETURNING sku, location, on_hand, reserved;
-
 -- name: apply_adjustment
 WITH updated AS (
     UPDATE stock SET on_hand = on_hand + %(delta)s, update_time = now()
@@ -68,12 +60,31 @@ WITH updated AS (
 SELECT sku, location, on_hand, reserved FROM updated;
 
 -- name: insert_stock_rows
--- insert_stock_row for many (SKU, location) pairs at once (BatchUpdateStock), on the same
--- terms: every other location's row of each SKU is already locked by this transaction.
-INSERT INTO stock (sku, location, on_hand, reserved)
-SELECT sku, location, 0, 0
-FROM unnest(%(skus)s::text[], %(locations)s::text[]) AS t(sku, location)
-ORDER BY sku, location;
+-- The first rows of SKUs at locations (empty: they break no invariant), made by a verb that
+-- already holds every other location's row of each SKU: anyone else who would touch one locks
+-- those first, so a new row's lock waits on no one and no one waits on it out of order.
+-- A row another transaction made while this one waited for those locks was not in
+-- lock_stock's snapshot (READ COMMITTED), so it is not locked yet: it comes back as it is now
+-- (this statement's snapshot is newer), locked if no one holds it, and is left out of the
+-- answer if someone does: that one may be waiting for this transaction in the global order,
+-- so waiting for it could deadlock (the caller starts again: StaleSnapshot).
+WITH wanted AS (
+    SELECT sku, location FROM unnest(%(skus)s::text[], %(locations)s::text[]) AS t(sku, location)
+), made AS (
+    INSERT INTO stock (sku, location, on_hand, reserved)
+    SELECT sku, location, 0, 0 FROM wanted ORDER BY sku, location
+    ON CONFLICT (sku, location) DO NOTHING
+    RETURNING sku, location, on_hand, reserved
+), raced AS (
+    SELECT s.sku, s.location, s.on_hand, s.reserved
+    FROM stock s JOIN wanted w ON w.sku = s.sku AND w.location = s.location
+    WHERE s.sku = ANY(%(skus)s::text[])
+    ORDER BY s.sku, s.location
+    FOR UPDATE OF s SKIP LOCKED
+)
+SELECT sku, location, on_hand, reserved FROM made
+UNION ALL
+SELECT sku, location, on_hand, reserved FROM raced;
 
 -- name: apply_stock_updates
 -- Every changed row of a BatchUpdateStock in one statement: on_hand moved by each row's
