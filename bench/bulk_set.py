@@ -52,9 +52,14 @@ def _batch(synced: SkuSet, n: int) -> pb.BatchUpdateStockRequest:
 def _channel(targets: Targets) -> tuple[grpc.Channel, tuple[tuple[str, str], ...] | None]:
     if targets.security is None:
         return grpc.insecure_channel(targets.inventory), None
-    env = targets.security.load_env()
-    settings = SecuritySettings(**{name.lower(): value for name, value in env.items()})
-    return open_channel(targets.inventory, settings), bearer(settings.client_token)
+    security = targets.security
+    settings = SecuritySettings(
+        tls_ca_file=str(security.certs.ca),
+        tls_client_cert_file=str(security.certs.client_cert),
+        tls_client_key_file=str(security.certs.client_key),
+        client_token=security.client_token,
+    )
+    return open_channel(targets.inventory, settings), bearer(security.client_token)
 
 
 def bulk_set_under_load(

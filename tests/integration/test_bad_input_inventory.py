@@ -699,7 +699,7 @@ CASES = [
             ),
             (
                 "reason unknown",
-                lambda w: pb.StockUpdate(sku=w.sku, adjust_delta=1, reason=42),
+                lambda w: pb.StockUpdate(sku=w.sku, adjust_delta=1, reason=cast(Any, 42)),
                 INVALID,
                 "updates[0].reason",
             ),

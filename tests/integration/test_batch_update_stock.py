@@ -433,7 +433,7 @@ def test_batches_in_any_row_order_and_holds_never_deadlock(inventory, db, databa
     ]
     stubs = [pb_grpc.InventoryServiceStub(c) for c in channels]
     errors: list[Any] = []
-    refused_rows = []
+    refused_rows: list[str] = []
 
     def batcher(n: int) -> None:
         stub, rng = stubs[n], random.Random(n)
