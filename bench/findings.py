@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.bulk_set import BulkSetResult
 from bench.catalog_import import ImportResult
 from bench.measurement import Measurement
 from bench.pgbench_baseline import MATCHES
@@ -24,6 +25,7 @@ class Results:
     pgbench: list[Measurement] = field(default_factory=list)
     sweeper: SweepResult | None = None
     catalog_import: ImportResult | None = None
+    bulk_set: BulkSetResult | None = None
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
     breaches: dict[str, list[str]] | None = None
     wall_seconds: float = 0.0

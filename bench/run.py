@@ -4,7 +4,8 @@
 
 Starts the stack on a scratch database (DATABASE_URL/REDIS_URL's servers, or embedded
 ones), measures the pgbench ceiling and the gRPC echo ceiling, drives every scenario with
-bench.load, clears a backlog of overdue holds with the sweeper under load, times `holdfast
+bench.load, times BatchUpdateStock of 1,000 SET rows while shoppers reserve the same SKUs
+(bulk-set), clears a backlog of overdue holds with the sweeper under load, times `holdfast
 import` of a generated 100,000-variant catalog file, records each
 process's peak RSS, audits every invariant, then prints the table and writes
 bench/results/<timestamp>.json|.md and latest.md. Exits non-zero on a crash or a broken
@@ -27,6 +28,7 @@ from typing import Any
 import psycopg
 
 from bench import report
+from bench.bulk_set import bulk_set_under_load
 from bench.catalog import seed_catalog
 from bench.catalog_import import IMPORT_TARGET_VARIANTS, import_with_cli
 from bench.drivers import measure
@@ -52,6 +54,7 @@ FULL = dict(
     warmup=2.0,
     pgbench_seconds=10,
     sweeper_holds=100_000,
+    bulk_batches=20,
     import_variants=IMPORT_TARGET_VARIANTS,
 )
 QUICK = dict(
@@ -60,6 +63,7 @@ QUICK = dict(
     warmup=1.0,
     pgbench_seconds=3,
     sweeper_holds=20_000,
+    bulk_batches=10,
     import_variants=20_000,
 )
 
@@ -85,6 +89,13 @@ def _parser() -> argparse.ArgumentParser:
         "--import-variants", type=int, help="variants `holdfast import` loads from a generated file (0: skip)"
     )
     parser.add_argument("--import-timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--bulk-batches", type=int, help="bulk-set: BatchUpdateStock calls, one after another (0: skip)"
+    )
+    parser.add_argument("--bulk-rows", type=int, default=1000, help="bulk-set: SET rows per call")
+    parser.add_argument(
+        "--bulk-reservers", type=int, default=16, help="bulk-set: callers reserving meanwhile"
+    )
     parser.add_argument("--skus", type=int, default=10_000)
     parser.add_argument("--results", type=Path, default=REPO_ROOT / "bench" / "results")
     return parser
@@ -174,6 +185,18 @@ def execute(args: argparse.Namespace, results: Results, log_dir: Path) -> None:
         if args.pgbench_seconds > 0:
             _baselines(args, results, database_url, skus)
         _scenarios(args, results, database_url, skus, services)
+        if args.bulk_batches > 0:
+            _settle(database_url)
+            results.bulk_set = bulk_set_under_load(
+                services.targets,
+                skus,
+                rows=args.bulk_rows,
+                batches=args.bulk_batches,
+                reservers=args.bulk_reservers,
+            )
+            print(report.progress(results.bulk_set.batches), flush=True)
+            print(report.progress(results.bulk_set.reservers), flush=True)
+            services.check_alive()
         if args.sweeper_holds > 0:
             print(f"bench: the sweeper on {args.sweeper_holds:,} overdue holds, under load", flush=True)
             results.sweeper = sweep_under_load(

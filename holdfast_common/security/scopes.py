@@ -44,6 +44,7 @@ METHOD_SCOPES: dict[str, str] = {
             "UpdateChannel",
             "AdjustStock",
             "TransferStock",
+            "BatchUpdateStock",
             "CreateHold",
             "ExtendHold",
             "ReleaseHold",

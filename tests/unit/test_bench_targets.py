@@ -3,6 +3,7 @@ multi-location scenarios against spread in the same run."""
 
 from __future__ import annotations
 
+from bench.bulk_set import BulkSetResult
 from bench.catalog_import import ImportResult
 from bench.findings import Results
 from bench.measurement import Measurement
@@ -78,3 +79,29 @@ def test_the_import_target_is_30_s_for_100000_variants_all_imported() -> None:
 def test_the_import_target_is_na_when_not_run_or_run_smaller() -> None:
     assert _verdict(Results(config={}), IMPORT).outcome == "n/a"
     assert _verdict(_imported(3.0, variants=20_000), IMPORT).outcome == "n/a"
+
+
+def _bulk(rows: int, batch_p50: float, reserver_p99: float, errors: dict[str, int] | None = None) -> Results:
+    batches = Measurement(
+        "bulk-set", 1, 4.0, 20, 5.0, batch_p50, batch_p50 * 1.5, batch_p50 * 2, errors or {}
+    )
+    reservers = Measurement("spread", 16, 4.0, 4000, 1000.0, 10.0, reserver_p99, reserver_p99, {})
+    return Results(config={}, bulk_set=BulkSetResult(rows, batches, reservers))
+
+
+BULK = "BatchUpdateStock of 1,000 SET rows"
+CALM = "reservers' p99 <= 250 ms while it syncs"
+
+
+def test_bulk_set_needs_a_fast_batch_and_calm_reservers() -> None:
+    assert _verdict(_bulk(1000, 240.0, 200.0), BULK).outcome == "PASS"
+    assert _verdict(_bulk(1000, 240.0, 200.0), CALM).outcome == "PASS"
+    assert _verdict(_bulk(1000, 260.0, 200.0), BULK).outcome == "FAIL"
+    assert _verdict(_bulk(1000, 240.0, 260.0), CALM).outcome == "FAIL"
+    assert _verdict(_bulk(1000, 100.0, 200.0, {"refused rows": 1}), BULK).outcome == "FAIL"
+
+
+def test_bulk_set_of_other_sizes_or_not_run_is_na() -> None:
+    assert _verdict(_bulk(500, 100.0, 200.0), BULK).outcome == "n/a"
+    assert _verdict(Results(config={}), BULK).outcome == "n/a"
+    assert _verdict(Results(config={}), CALM).outcome == "n/a"
