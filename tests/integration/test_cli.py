@@ -349,7 +349,8 @@ def test_stock_set_writes_and_a_stale_expect_is_refused_naming_on_hand(
     assert done.stdout.startswith("on_hand 10 -> 7\n"), done.stdout
     stale = holdfast(target, "stock", "set", sku, "3", "--expect", "10")
     assert stale.returncode == 1
-    assert "FAILED_PRECONDITION" in stale.stderr and "on_hand=7" in stale.stderr, stale.stderr
+    assert "FAILED_PRECONDITION" in stale.stderr and "ON_HAND_MISMATCH" in stale.stderr, stale.stderr
+    assert "is 7, not the expected 10" in stale.stderr, stale.stderr
     at_store = holdfast(target, "stock", "set", sku, "4", "--location", store, "--json")
     assert at_store.returncode == 0, at_store.stderr
     assert json.loads(at_store.stdout)["stock_level"] == {
