@@ -27,8 +27,10 @@ class ErrorReport:
         self.failures.append(failure)
 
     def write(self) -> bool:
-        """Writes the report when some row failed; True when it did."""
+        """Writes the report when some row failed; True when it did. Otherwise a report an earlier
+        run left at the path is removed: the report always describes the last run."""
         if not self.failures:
+            self.path.unlink(missing_ok=True)
             return False
         with self.path.open("w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out, lineterminator="\n")

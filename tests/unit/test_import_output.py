@@ -64,3 +64,5 @@ def test_the_report_lists_failed_rows_by_line_and_is_written_only_when_one_faile
         ["7", "variant", "MUG 1", "BAD_CODE", "sku 'MUG 1' must be ..."],
         ["40", "stock", "MUG-1@wh", "UNKNOWN_LOCATION", 'location "wh" does not exist'],
     ]
+    # The file fixed, a clean run takes the old report away.
+    assert ErrorReport(path).write() is False and not path.exists()
