@@ -23,14 +23,18 @@ import pytest
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from bench.catalog_import import write_catalog
+from holdfast_common.security.scopes import INVENTORY_READ, INVENTORY_WRITE
+from holdfast_dev.certs import generate
 from holdfast_ops.audit import find_breaches
 from tests.conftest import make_settings, new_database, start_inventory
 from tests.support.builders import new_request_id
 from tests.support.databases import drop_database
+from tests.support.grpc_helpers import unique_sku
 from tests.support.paths import REPO_ROOT
 from tests.support.polling import wait_until
 from tests.support.ports import free_port
 from tests.support.processes import run_module
+from tests.support.security import Token, auth_tokens, client_tls, server_tls
 
 SAMPLE = REPO_ROOT / "samples" / "catalog.csv"
 
@@ -125,6 +129,28 @@ def test_an_unreachable_service_is_exit_1_naming_it():
     done = holdfast(closed, "stock", "get", "ANY-SKU")
     assert done.returncode == 1
     assert "UNAVAILABLE" in done.stderr, done.stderr
+
+
+def test_it_calls_over_mutual_tls_with_client_token_as_the_services_clients_do(
+    database_url: str, tmp_path: Path
+):
+    certs = generate(tmp_path / "certs")
+    writer = Token("operator", (INVENTORY_READ, INVENTORY_WRITE))
+    settings = make_settings(database_url, auth_tokens=auth_tokens(writer), **server_tls(certs, mutual=True))
+    server = start_inventory(settings)
+    try:
+        target = f"localhost:{server.port}"
+        tls = {name.upper(): str(value) for name, value in client_tls(certs).items()}
+        plain = holdfast(target, "stock", "get", "ANY-SKU")
+        assert plain.returncode == 1 and "UNAVAILABLE" in plain.stderr, plain.stderr
+        no_token = holdfast(target, "stock", "get", "ANY-SKU", **tls)
+        assert no_token.returncode == 1 and "UNAUTHENTICATED" in no_token.stderr, no_token.stderr
+        sku = unique_sku()
+        done = holdfast(target, "stock", "get", sku, CLIENT_TOKEN=writer.secret, **tls)
+        # Through TLS and auth to the service itself, which knows no such SKU.
+        assert done.returncode == 1 and "SKU_NOT_FOUND" in done.stderr, done.stderr
+    finally:
+        server.stop()
 
 
 # ---------------------------------------------------------------- usage
