@@ -39,8 +39,11 @@ from tests.support.security import Token, auth_tokens, client_tls, server_tls
 SAMPLE = REPO_ROOT / "samples" / "catalog.csv"
 
 
-def holdfast(target: str, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
-    return run_module("holdfast", *args, env={"INVENTORY_LISTEN": target, **env}, timeout=timeout)
+def holdfast(
+    target: str, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m holdfast ARGS` against `target`, `env` over this process's environment."""
+    return run_module("holdfast", *args, env={"INVENTORY_LISTEN": target, **(env or {})}, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -143,10 +146,10 @@ def test_it_calls_over_mutual_tls_with_client_token_as_the_services_clients_do(
         tls = {name.upper(): str(value) for name, value in client_tls(certs).items()}
         plain = holdfast(target, "stock", "get", "ANY-SKU")
         assert plain.returncode == 1 and "UNAVAILABLE" in plain.stderr, plain.stderr
-        no_token = holdfast(target, "stock", "get", "ANY-SKU", **tls)
+        no_token = holdfast(target, "stock", "get", "ANY-SKU", env=tls)
         assert no_token.returncode == 1 and "UNAUTHENTICATED" in no_token.stderr, no_token.stderr
         sku = unique_sku()
-        done = holdfast(target, "stock", "get", sku, CLIENT_TOKEN=writer.secret, **tls)
+        done = holdfast(target, "stock", "get", sku, env={**tls, "CLIENT_TOKEN": writer.secret})
         # Through TLS and auth to the service itself, which knows no such SKU.
         assert done.returncode == 1 and "SKU_NOT_FOUND" in done.stderr, done.stderr
     finally:
@@ -362,7 +365,7 @@ def test_an_import_stopped_by_ctrl_c_then_run_again_equals_one_clean_run(
         second = summary(rerun)
         assert second["unchanged"] >= first["created"] and second["failed"] == 0, (first, second)
         assert counts(url) == expected
-        audit = holdfast(target, "audit", DATABASE_URL=url)
+        audit = holdfast(target, "audit", env={"DATABASE_URL": url})
         assert audit.returncode == 0 and "invariants hold" in audit.stdout, audit.stdout + audit.stderr
 
 
