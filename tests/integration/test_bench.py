@@ -31,6 +31,7 @@ TINY = [
     "--sweeper-timeout=30",
     "--bulk-batches=3",
     "--bulk-reservers=2",
+    "--import-variants=300",
     "--skus=200",
 ]
 
@@ -60,6 +61,14 @@ def test_every_scenario_is_measured_without_errors(bench_run) -> None:
         assert m["rps"] > 0 and m["ok"] > 0, name
         assert m["errors"] == {}, name
         assert m["p50_ms"] <= m["p99_ms"], name
+
+
+def test_the_import_scenario_loads_every_variant_through_the_command(bench_run) -> None:
+    stdout, data, _ = bench_run
+    imported = data["import"]
+    assert imported["exit_code"] == 0 and imported["imported_variants"] == imported["variants"] == 300
+    assert imported["rows"] == 1 + 30 + 2 * 300 and imported["rows_per_second"] > 0
+    assert "Import: `holdfast import` of 300 variants (631 rows)" in stdout
 
 
 def test_the_multi_location_scenarios_run_and_compare_with_spread(bench_run) -> None:
@@ -137,6 +146,7 @@ def test_a_secure_run_succeeds_and_says_it_was_secure(secure_run) -> None:
     assert [m["scenario"] for m in data["measurements"]] == SECURE_SCENARIOS
     for m in [*data["measurements"], data["sweeper"]["reservers"], data["bulk_set"]["batches"]]:
         assert m["ok"] > 0 and m["errors"] == {}, m
+    assert data["import"]["exit_code"] == 0, data["import"]
     assert data["sweeper"]["left"] == 0
     assert data["audit"] == {"breaches": {}}
     assert data["security"] == SECURE
@@ -150,6 +160,7 @@ def test_a_secure_run_sends_its_tokens_on_every_hop(secure_run) -> None:
     calls = {
         "CreateHold": inventory,  # hot, priced and the sweep's shoppers
         "BatchUpdateStock": inventory,  # bulk-set
+        "ImportCatalog": inventory,  # `holdfast import` with CLIENT_TOKEN
         "QuoteCart": pricing,  # the quote scenario
         "BatchQuoteCarts": pricing,  # inventory_svc's quotes for priced holds
     }
