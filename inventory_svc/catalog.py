@@ -111,12 +111,15 @@ class Catalog:
             "category_id": new.category_id,
             "base_price_minor": new.base_price_minor,
             "currency": new.currency,
+            "handle": new.handle,
         }
         try:
             make = partial(_insert_as, Product, Q.insert_product, params)
             return await in_recorded_transaction(self._pool, record, Product, make)
         except pg_errors.ForeignKeyViolation:
             raise not_found("category", "category_id", new.category_id or "") from None
+        except pg_errors.UniqueViolation:
+            raise _already_exists("product", "handle", new.handle or "") from None
 
     async def get_product(self, product_id: str) -> Product:
         row = await fetch_one(self._pool, Q.get_product, {"id": product_id})

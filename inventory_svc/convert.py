@@ -51,6 +51,7 @@ def product(p: Product) -> pb.Product:
         category_id=p.category_id or "",
         base_price=Money(p.base_price_minor, p.currency).to_proto(),
         create_time=timestamp(p.create_time),
+        handle=p.handle,
     )
 
 

@@ -51,6 +51,8 @@ class Product:
     base_price_minor: int
     currency: str
     create_time: datetime
+    # Defaulted so a CreateProduct answer stored before handles existed still replays.
+    handle: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class NewProduct:
     category_id: str | None
     base_price_minor: int
     currency: str
+    # None: the new product's id.
+    handle: str | None = None
 
 
 @dataclass(frozen=True)

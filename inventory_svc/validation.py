@@ -112,6 +112,8 @@ def create_product(
     v.text("title", request.title, max_len=MAX_NAME)
     v.text("description", request.description, max_len=MAX_DESCRIPTION, required=False)
     category_id = v.uuid("category_id", request.category_id, required=False)
+    if request.handle:
+        v.sku("handle", request.handle)
     record = optional_record(v, "CreateProduct", request)
     price = None
     if not request.HasField("base_price"):
@@ -126,7 +128,9 @@ def create_product(
         )
     v.raise_if_any()
     assert price is not None
-    new = NewProduct(request.title, request.description, category_id, price.minor, price.currency)
+    new = NewProduct(
+        request.title, request.description, category_id, price.minor, price.currency, request.handle or None
+    )
     return new, record
 
 
