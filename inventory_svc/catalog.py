@@ -104,14 +104,16 @@ class Catalog:
         return _split_page([Category(**r) for r in rows], page)
 
     async def create_product(self, new: NewProduct, record: RequestRecord | None) -> Product:
+        product_id = str(uuid6.uuid7())
         params = {
-            "id": str(uuid6.uuid7()),
+            "id": product_id,
+            # A product without a handle of its own takes its id.
+            "handle": new.handle or product_id,
             "title": new.title,
             "description": new.description,
             "category_id": new.category_id,
             "base_price_minor": new.base_price_minor,
             "currency": new.currency,
-            "handle": new.handle,
         }
         try:
             make = partial(_insert_as, Product, Q.insert_product, params)

@@ -6,20 +6,29 @@ from collections.abc import Sequence
 
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
+from holdfast_common.rpc.status import status_proto
 from holdfast_common.values.money import Money
 from holdfast_common.values.timestamps import timestamp
 from inventory_svc.models import (
     AllocationStrategy,
+    CatalogRow,
     Category,
+    CategoryRow,
     Channel,
     Hold,
     HoldLine,
     HoldState,
+    ImportOutcome,
+    ImportRowResult,
+    ImportSummary,
     Location,
+    LocationRow,
     Product,
+    ProductRow,
     SkuLevels,
     StockLevel,
     Variant,
+    VariantRow,
 )
 
 HOLD_STATES = {
@@ -124,4 +133,52 @@ def channel(c: Channel) -> pb.Channel:
         location_codes=c.location_codes,
         strategy=STRATEGIES[c.strategy],
         create_time=timestamp(c.create_time),
+    )
+
+
+# ------------------------------------------------------------ catalog import and export
+
+IMPORT_OUTCOMES = {
+    ImportOutcome.CREATED: pb.IMPORT_OUTCOME_CREATED,
+    ImportOutcome.UPDATED: pb.IMPORT_OUTCOME_UPDATED,
+    ImportOutcome.UNCHANGED: pb.IMPORT_OUTCOME_UNCHANGED,
+    ImportOutcome.FAILED: pb.IMPORT_OUTCOME_FAILED,
+}
+
+
+def catalog_row(row: CatalogRow) -> pb.CatalogRow:
+    if isinstance(row, LocationRow):
+        return pb.CatalogRow(location=pb.LocationRow(code=row.code, name=row.name, active=row.active))
+    if isinstance(row, CategoryRow):
+        return pb.CatalogRow(category=pb.CategoryRow(path=row.path))
+    if isinstance(row, ProductRow):
+        return pb.CatalogRow(
+            product=pb.ProductRow(
+                handle=row.handle,
+                title=row.title,
+                description=row.description,
+                category_path=row.category_path,
+                base_price=Money(row.base_price_minor, row.currency).to_proto(),
+            )
+        )
+    if isinstance(row, VariantRow):
+        adjustment = Money(row.price_adjustment_minor, row.currency).to_proto() if row.currency else None
+        return pb.CatalogRow(
+            variant=pb.VariantRow(sku=row.sku, product_handle=row.product_handle, price_adjustment=adjustment)
+        )
+    return pb.CatalogRow(stock=pb.StockRow(sku=row.sku, location=row.location, on_hand=row.on_hand))
+
+
+def import_row_result(result: ImportRowResult, error_domain: str) -> pb.ImportRowResult:
+    refusal = result.refusal
+    return pb.ImportRowResult(
+        index=result.index,
+        outcome=IMPORT_OUTCOMES[result.outcome],
+        status=status_proto(refusal, error_domain) if refusal is not None else None,
+    )
+
+
+def import_summary(s: ImportSummary) -> pb.ImportSummary:
+    return pb.ImportSummary(
+        rows=s.rows, created=s.created, updated=s.updated, unchanged=s.unchanged, failed=s.failed
     )

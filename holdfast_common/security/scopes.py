@@ -28,6 +28,7 @@ METHOD_SCOPES: dict[str, str] = {
             "ListChannels",
             "BatchGetStockLevels",
             "WatchStockLevels",
+            "ExportCatalog",
             "GetHold",
             "ListHolds",
         )
@@ -44,6 +45,7 @@ METHOD_SCOPES: dict[str, str] = {
             "UpdateChannel",
             "AdjustStock",
             "TransferStock",
+            "ImportCatalog",
             "CreateHold",
             "ExtendHold",
             "ReleaseHold",

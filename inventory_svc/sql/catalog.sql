@@ -14,10 +14,9 @@ LIMIT %(limit)s;
 SELECT 1 FROM categories WHERE id = %(id)s;
 
 -- name: insert_product
--- A product without a handle of its own takes its id.
 INSERT INTO products (id, handle, title, description, category_id, base_price_minor, currency)
-VALUES (%(id)s, COALESCE(%(handle)s, %(id)s), %(title)s, %(description)s, %(category_id)s,
-        %(base_price_minor)s, %(currency)s)
+VALUES (%(id)s, %(handle)s, %(title)s, %(description)s, %(category_id)s, %(base_price_minor)s,
+        %(currency)s)
 RETURNING id::text, handle, title, description, category_id::text, base_price_minor, currency,
           create_time;
 

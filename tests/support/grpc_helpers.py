@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -120,6 +120,25 @@ class Inventory:
         self, lines: dict[str, int], owner_id: str = "owner", ttl_seconds: float | None = None
     ) -> pb.Hold:
         return self.stub.CreateHold(hold_request(lines, owner_id=owner_id, ttl_seconds=ttl_seconds)).hold
+
+    def import_catalog(
+        self, *chunks: Sequence[pb.CatalogRow]
+    ) -> tuple[list[pb.ImportRowResult], pb.ImportSummary]:
+        """One ImportCatalog stream of `chunks`: every row's result, in order, and the summary."""
+        requests = iter([pb.ImportCatalogRequest(rows=chunk) for chunk in chunks])
+        answers = list(self.stub.ImportCatalog(requests, timeout=60))
+        *chunk_answers, last = answers
+        assert len(chunk_answers) == len(chunks) and last.HasField("summary"), answers
+        assert not any(a.HasField("summary") for a in chunk_answers)
+        return [r for a in chunk_answers for r in a.results], last.summary
+
+    def export_catalog(self, page_size: int = 0) -> list[pb.CatalogRow]:
+        """Every row ExportCatalog gives, its pages joined."""
+        return [
+            row
+            for page in self.stub.ExportCatalog(pb.ExportCatalogRequest(page_size=page_size), timeout=60)
+            for row in page.rows
+        ]
 
 
 class Pricing:
