@@ -19,8 +19,6 @@ from holdfast_ops.audit import find_breaches
 from tests.conftest import RunningInventory, make_settings, new_database, start_inventory
 from tests.support.builders import category_row, location_row, product_row, stock_row, variant_row
 from tests.support.databases import drop_database
-from tests.support.db_fingerprint import TableFingerprints
-from tests.support.grpc_helpers import unique_sku
 
 CREATED = pb.IMPORT_OUTCOME_CREATED
 UPDATED = pb.IMPORT_OUTCOME_UPDATED
@@ -337,7 +335,7 @@ def test_an_import_cancelled_midway_then_run_again_equals_one_clean_run(pg_serve
                 call.cancel()
                 break
         assert 0 < answered < len(chunks)
-        results, summary = resumed.client.import_catalog(*chunks)
+        _, summary = resumed.client.import_catalog(*chunks)
         assert summary.failed == 0 and summary.created + summary.updated < len(rows)
         assert resumed.client.export_catalog() == clean.client.export_catalog()
         with psycopg.connect(clean_url) as a, psycopg.connect(resumed_url) as b:
