@@ -66,11 +66,12 @@ async def _upsert(conn: AsyncConn, query: str, rows: list[dict[str, Any]]) -> di
 
 async def _category_ids(conn: AsyncConn, paths: Sequence[tuple[str, ...]]) -> dict[tuple[str, ...], str]:
     """The id of the category at the end of each path that exists all the way down."""
-    wanted = [{"key": key, "path": list(path)} for key, path in enumerate(paths) if path]
-    if not wanted:
+    unique = sorted({path for path in paths if path})
+    if not unique:
         return {}
+    wanted = [{"key": key, "path": list(path)} for key, path in enumerate(unique)]
     cur = await conn.execute(Q.resolve_category_paths, {"paths": json.dumps(wanted)})
-    return {paths[r["key"]]: r["id"] for r in await cur.fetchall()}
+    return {unique[r["key"]]: r["id"] for r in await cur.fetchall()}
 
 
 async def _locations(conn: AsyncConn, rows: Numbered[LocationRow], results: Results) -> None:
