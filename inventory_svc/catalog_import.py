@@ -12,6 +12,7 @@ so importing the same rows again leaves the database exactly as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 import uuid6
 
 from holdfast_common.db.pool import AsyncConn, AsyncPool, in_transaction
-from holdfast_common.errors import ErrorKind, HoldfastError, not_found
+from holdfast_common.errors import ErrorKind, FieldViolation, HoldfastError, PreconditionViolation, not_found
 from inventory_svc.models import (
     CatalogRow,
     CategoryRow,
@@ -190,18 +191,36 @@ async def _catalog(pool: AsyncPool, rows: Sequence[tuple[int, CatalogRow]]) -> R
 
 
 async def _stock(pool: AsyncPool, rows: Numbered[StockRow]) -> Results:
+    """The stock rows as one PER_ROW bulk SET: the stock module's locking, checks and ledger."""
     updates = [
         StockUpdate(row.sku, row.location, set_on_hand=row.on_hand, adjust_delta=None, note=IMPORT_NOTE)
         for _, row in rows
     ]
     done = await update_stock(pool, updates, all_or_nothing=False, validate_only=False, record=None)
     results: Results = {}
-    for (i, _), result in zip(rows, done, strict=True):
+    for position, ((i, _), result) in enumerate(zip(rows, done, strict=True)):
         if result.refusal is not None:
-            results[i] = _failed(i, result.refusal)
+            results[i] = _failed(i, _renamed(result.refusal, f"updates[{position}]", f"rows[{i}].stock"))
         else:
             results[i] = _written(i, False if result.changed else None)
     return results
+
+
+def _renamed(refusal: HoldfastError, old: str, new: str) -> HoldfastError:
+    """update_stock names a row by its place in the batch; an import by its place in the stream."""
+
+    def rename(name: str) -> str:
+        return new + name[len(old) :] if name.startswith(old) else name
+
+    return dataclasses.replace(
+        refusal,
+        metadata={rename(key): value for key, value in refusal.metadata.items()},
+        field_violations=[FieldViolation(rename(v.field), v.description) for v in refusal.field_violations],
+        precondition_violations=[
+            PreconditionViolation(v.type, rename(v.subject), v.description)
+            for v in refusal.precondition_violations
+        ],
+    )
 
 
 async def import_chunk(

@@ -12,13 +12,13 @@ from typing import Any
 import grpc
 import psycopg
 import pytest
-from google.rpc import error_details_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from holdfast_ops.audit import find_breaches
 from tests.conftest import RunningInventory, make_settings, new_database, start_inventory
 from tests.support.builders import category_row, location_row, product_row, stock_row, variant_row
 from tests.support.databases import drop_database
+from tests.support.grpc_helpers import row_failure
 
 CREATED = pb.IMPORT_OUTCOME_CREATED
 UPDATED = pb.IMPORT_OUTCOME_UPDATED
@@ -37,17 +37,10 @@ def _outcomes(results: Sequence[pb.ImportRowResult]) -> list[int]:
 
 def _refusal(result: pb.ImportRowResult) -> tuple[grpc.StatusCode, str, list[str]]:
     """A FAILED row's code, reason and the fields its status names (BadRequest or metadata)."""
-    assert result.outcome == FAILED and result.status.code != 0, result
-    info, bad = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
-    for detail in result.status.details:
-        if detail.Is(info.DESCRIPTOR):
-            detail.Unpack(info)
-        elif detail.Is(bad.DESCRIPTOR):
-            detail.Unpack(bad)
-    assert info.domain == "holdfast.inventory"
-    fields = [v.field for v in bad.field_violations] + list(info.metadata.keys())
-    code = next(c for c in grpc.StatusCode if c.value[0] == result.status.code)
-    return code, info.reason, fields
+    assert result.outcome == FAILED, result
+    f = row_failure(result.status)
+    assert f.domain == "holdfast.inventory"
+    return f.code, f.reason, [name for name, _ in f.field_violations] + list(f.metadata)
 
 
 def _catalog(tag: str) -> list[pb.CatalogRow]:

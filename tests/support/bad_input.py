@@ -117,7 +117,7 @@ def as_unary(stub: Any, method: str, request: Message) -> Callable[[Message], An
         return lambda r: list(rpc(iter([r]), timeout=30))
     if descriptor.server_streaming:
         return lambda r: list(rpc(r, timeout=30))
-    return rpc  # type: ignore[no-any-return]
+    return rpc
 
 
 def assert_refused_and_nothing_written(

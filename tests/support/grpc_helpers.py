@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import grpc
-from google.rpc import error_details_pb2
+from google.rpc import error_details_pb2, status_pb2
 from google.type import money_pb2
 from grpc_status import rpc_status
 from holdfast.inventory.v1 import inventory_pb2 as pb
@@ -34,6 +34,16 @@ class RpcFailure:
 def failure(error: grpc.RpcError) -> RpcFailure:
     """Unpacks the google.rpc.Status of a failed call (ErrorInfo, BadRequest, PreconditionFailure)."""
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    return _unpacked(error.code(), error.details() or "", status)
+
+
+def row_failure(status: status_pb2.Status) -> RpcFailure:
+    """Unpacks a google.rpc.Status carried in an answer (one row's refusal) like a call's."""
+    (code,) = [c for c in grpc.StatusCode if c.value[0] == status.code]
+    return _unpacked(code, status.message, status)
+
+
+def _unpacked(code: grpc.StatusCode, message: str, status: Any) -> RpcFailure:
     info = error_details_pb2.ErrorInfo()
     bad = error_details_pb2.BadRequest()
     pre = error_details_pb2.PreconditionFailure()
@@ -46,8 +56,8 @@ def failure(error: grpc.RpcError) -> RpcFailure:
             elif detail.Is(pre.DESCRIPTOR):
                 detail.Unpack(pre)
     return RpcFailure(
-        code=error.code(),
-        message=error.details() or "",
+        code=code,
+        message=message,
         reason=info.reason,
         domain=info.domain,
         metadata=dict(info.metadata),

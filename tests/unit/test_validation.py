@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -228,7 +229,7 @@ def test_adjust_stock_names_every_bad_field() -> None:
 # ---------------------------------------------------------------- catalog import
 
 
-def import_rows(*rows: pb.CatalogRow, first_index: int = 0) -> list[object]:
+def import_rows(*rows: pb.CatalogRow, first_index: int = 0) -> Sequence[object]:
     return validation.import_catalog(pb.ImportCatalogRequest(rows=rows), first_index, "USD")
 
 
