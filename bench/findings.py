@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.bulk_set import BulkSetResult
 from bench.measurement import Measurement
 from bench.pgbench_baseline import MATCHES
 from bench.security import PLAIN
@@ -22,6 +23,7 @@ class Results:
     measurements: list[Measurement] = field(default_factory=list)
     pgbench: list[Measurement] = field(default_factory=list)
     sweeper: SweepResult | None = None
+    bulk_set: BulkSetResult | None = None
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
     breaches: dict[str, list[str]] | None = None
     wall_seconds: float = 0.0

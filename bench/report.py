@@ -57,15 +57,21 @@ def table(results: Results) -> list[str]:
     runs = [*results.pgbench, *results.measurements]
     if results.sweeper is not None:
         runs.append(results.sweeper.reservers)
+    bulk = results.bulk_set
+    if bulk is not None:
+        runs += [bulk.batches, bulk.reservers]
     for run in runs:
         is_sweep = results.sweeper is not None and run is results.sweeper.reservers
+        is_bulk = bulk is not None and run is bulk.reservers
         is_baseline = run.scenario.startswith("pgbench")
         echo = None if is_baseline else results.find("echo", run.concurrency)
-        sql = None if is_baseline or is_sweep else results.pgbench_for(run.scenario, run.concurrency)
+        sql = (
+            None if is_baseline or is_sweep or is_bulk else results.pgbench_for(run.scenario, run.concurrency)
+        )
         spread = results.find("spread", run.concurrency) if run.scenario in SPREAD_PEERS else None
         rows.append(
             [
-                "spread during sweep" if is_sweep else run.scenario,
+                "spread during sweep" if is_sweep else "spread during bulk-set" if is_bulk else run.scenario,
                 str(run.concurrency),
                 f"{run.rps:,.0f}",
                 ms(run.p50_ms),
@@ -94,6 +100,19 @@ def _sweeper_lines(results: Results) -> list[str]:
     ]
 
 
+def _bulk_set_lines(results: Results) -> list[str]:
+    bulk = results.bulk_set
+    if bulk is None:
+        return []
+    batches, shoppers = bulk.batches, bulk.reservers
+    return [
+        f"Bulk set: {batches.ok} BatchUpdateStock calls of {bulk.rows:,} SET rows, one after another "
+        f"(p50 {ms(batches.p50_ms)} ms, p99 {ms(batches.p99_ms)} ms), while {shoppers.concurrency} "
+        f"callers ran spread CreateHolds on the same SKUs "
+        f"(p50 {ms(shoppers.p50_ms)} ms, p99 {ms(shoppers.p99_ms)} ms).",
+    ]
+
+
 def _audit_line(breaches: dict[str, list[str]] | None) -> str:
     if breaches is None:
         return "Audit: not run"
@@ -111,7 +130,13 @@ def _security_line(results: Results) -> str:
 
 def summary(results: Results) -> list[str]:
     """What the terminal shows at the end: the table, the sweeper, memory, targets, audit."""
-    lines = [_security_line(results), *table(results), "", *_sweeper_lines(results)]
+    lines = [
+        _security_line(results),
+        *table(results),
+        "",
+        *_sweeper_lines(results),
+        *_bulk_set_lines(results),
+    ]
     if results.peak_rss_mb:
         lines.append("Peak RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in results.peak_rss_mb.items()))
     lines += ["", "Targets:"]
@@ -136,6 +161,7 @@ def markdown(results: Results) -> str:
             *table(results),
             "",
             *_sweeper_lines(results),
+            *_bulk_set_lines(results),
             "",
             "| process | peak RSS MB |",
             "|---|---|",
@@ -160,6 +186,7 @@ def to_json(results: Results) -> dict[str, Any]:
         "measurements": [m.to_json() for m in results.measurements],
         "pgbench": [m.to_json() for m in results.pgbench],
         "sweeper": results.sweeper.to_json() if results.sweeper else None,
+        "bulk_set": results.bulk_set.to_json() if results.bulk_set else None,
         "peak_rss_mb": {name: round(mb, 1) for name, mb in results.peak_rss_mb.items()},
         "targets": [asdict(v) for v in verdicts(results)],
         "audit": {"breaches": results.breaches},

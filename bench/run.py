@@ -4,7 +4,8 @@
 
 Starts the stack on a scratch database (DATABASE_URL/REDIS_URL's servers, or embedded
 ones), measures the pgbench ceiling and the gRPC echo ceiling, drives every scenario with
-bench.load, clears a backlog of overdue holds with the sweeper under load, records each
+bench.load, times BatchUpdateStock of 1,000 SET rows while shoppers reserve the same SKUs
+(bulk-set), clears a backlog of overdue holds with the sweeper under load, records each
 process's peak RSS, audits every invariant, then prints the table and writes
 bench/results/<timestamp>.json|.md and latest.md. Exits non-zero on a crash or a broken
 invariant; missed targets are findings, not failures. With --secure every call (the echo
@@ -26,6 +27,7 @@ from typing import Any
 import psycopg
 
 from bench import report
+from bench.bulk_set import bulk_set_under_load
 from bench.catalog import seed_catalog
 from bench.drivers import measure
 from bench.facts import machine_facts
@@ -44,8 +46,17 @@ from tests.support.processes import ProcessFailed
 
 SKU_PREFIX = "BENCH"
 # Defaults of a full run and of --quick; an option given on the command line wins.
-FULL = dict(concurrency="1,16,64", duration=10.0, warmup=2.0, pgbench_seconds=10, sweeper_holds=100_000)
-QUICK = dict(concurrency="64", duration=3.0, warmup=1.0, pgbench_seconds=3, sweeper_holds=20_000)
+FULL = dict(
+    concurrency="1,16,64",
+    duration=10.0,
+    warmup=2.0,
+    pgbench_seconds=10,
+    sweeper_holds=100_000,
+    bulk_batches=20,
+)
+QUICK = dict(
+    concurrency="64", duration=3.0, warmup=1.0, pgbench_seconds=3, sweeper_holds=20_000, bulk_batches=10
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sweeper-holds", type=int, help="overdue holds for the sweeper (0: skip)")
     parser.add_argument("--sweeper-reservers", type=int, default=16)
     parser.add_argument("--sweeper-timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--bulk-batches", type=int, help="bulk-set: BatchUpdateStock calls, one after another (0: skip)"
+    )
+    parser.add_argument("--bulk-rows", type=int, default=1000, help="bulk-set: SET rows per call")
+    parser.add_argument(
+        "--bulk-reservers", type=int, default=16, help="bulk-set: callers reserving meanwhile"
+    )
     parser.add_argument("--skus", type=int, default=10_000)
     parser.add_argument("--results", type=Path, default=REPO_ROOT / "bench" / "results")
     return parser
@@ -154,6 +172,18 @@ def execute(args: argparse.Namespace, results: Results, log_dir: Path) -> None:
         if args.pgbench_seconds > 0:
             _baselines(args, results, database_url, skus)
         _scenarios(args, results, database_url, skus, services)
+        if args.bulk_batches > 0:
+            _settle(database_url)
+            results.bulk_set = bulk_set_under_load(
+                services.targets,
+                skus,
+                rows=args.bulk_rows,
+                batches=args.bulk_batches,
+                reservers=args.bulk_reservers,
+            )
+            print(report.progress(results.bulk_set.batches), flush=True)
+            print(report.progress(results.bulk_set.reservers), flush=True)
+            services.check_alive()
         if args.sweeper_holds > 0:
             print(f"bench: the sweeper on {args.sweeper_holds:,} overdue holds, under load", flush=True)
             results.sweeper = sweep_under_load(

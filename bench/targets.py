@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.bulk_set import BulkSetResult
 from bench.findings import Results
 from bench.measurement import ms
 from bench.sweep import SweepResult
@@ -15,6 +16,8 @@ RSS_LIMIT_MB = 150.0
 # The multi-location scenarios: spread's CreateHold through a channel of three locations, so
 # they are judged against spread in the same run.
 SPREAD_PEERS = ("multi-priority", "multi-fewest")
+BULK_TARGET_ROWS = 1000
+BULK_LIMIT_MS = 250.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,25 @@ def _sweeper_targets(sweep: SweepResult | None) -> list[Verdict]:
     return [cleared, Verdict(calm, "PASS" if ok else "FAIL", detail)]
 
 
+def _bulk_set_targets(bulk: BulkSetResult | None) -> list[Verdict]:
+    """A sync of BULK_TARGET_ROWS SET rows is fast, and shoppers on the same SKUs barely feel it."""
+    fast = f"BatchUpdateStock of {BULK_TARGET_ROWS:,} SET rows: p50 <= {BULK_LIMIT_MS:.0f} ms"
+    calm = f"reservers' p99 <= {BULK_LIMIT_MS:.0f} ms while it syncs their SKUs"
+    if bulk is None:
+        return [Verdict(fast, "n/a", "not run"), Verdict(calm, "n/a", "not run")]
+    batches, reservers = bulk.batches, bulk.reservers
+    detail = f"p50 {ms(batches.p50_ms)} ms, p99 {ms(batches.p99_ms)} ms, {batches.error_count} errors"
+    if bulk.rows != BULK_TARGET_ROWS:
+        synced = Verdict(fast, "n/a", f"ran {bulk.rows:,} rows: {detail}")
+    else:
+        ok = batches.p50_ms is not None and batches.p50_ms <= BULK_LIMIT_MS and batches.error_count == 0
+        synced = Verdict(fast, "PASS" if ok else "FAIL", detail)
+    p99 = reservers.p99_ms
+    ok = p99 is not None and p99 <= BULK_LIMIT_MS and reservers.error_count == 0
+    detail = f"p99 {ms(p99)} ms, {reservers.error_count} errors"
+    return [synced, Verdict(calm, "PASS" if ok else "FAIL", detail)]
+
+
 def verdicts(results: Results) -> list[Verdict]:
     """Every target; a target with errors in its scenario never passes."""
     found = [
@@ -88,6 +110,7 @@ def verdicts(results: Results) -> list[Verdict]:
         _ratio_target(results, ("cart5",), 0.6),
         _ratio_target(results, ("priced",), 0.4),
         *_sweeper_targets(results.sweeper),
+        *_bulk_set_targets(results.bulk_set),
     ]
     for name, mb in results.peak_rss_mb.items():
         outcome = "PASS" if mb <= RSS_LIMIT_MB else "FAIL"

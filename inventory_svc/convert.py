@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from google.rpc import status_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from holdfast_common.rpc.status import status_proto
@@ -27,6 +28,7 @@ from inventory_svc.models import (
     ProductRow,
     SkuLevels,
     StockLevel,
+    StockUpdateResult,
     Variant,
     VariantRow,
 )
@@ -133,6 +135,24 @@ def channel(c: Channel) -> pb.Channel:
         location_codes=c.location_codes,
         strategy=STRATEGIES[c.strategy],
         create_time=timestamp(c.create_time),
+    )
+
+
+def stock_update_results(results: Sequence[StockUpdateResult], domain: str) -> pb.BatchUpdateStockResponse:
+    """Each row's result with its status (code 0 when it went through), and the counts."""
+    return pb.BatchUpdateStockResponse(
+        results=[
+            pb.StockUpdateResult(
+                index=r.index,
+                status=status_proto(r.refusal, domain) if r.refusal is not None else status_pb2.Status(),
+                stock_level=stock_level(r.level) if r.level is not None else None,
+                previous_on_hand=r.previous_on_hand,
+                changed=r.changed,
+            )
+            for r in results
+        ],
+        changed_count=sum(r.changed for r in results),
+        failed_count=sum(r.refusal is not None for r in results),
     )
 
 

@@ -22,7 +22,7 @@ from inventory_svc.holds import Holds
 from inventory_svc.models import DEFAULT_CHANNEL, ImportSummary
 from inventory_svc.places import Places
 from inventory_svc.pricing_client import PricingClient
-from inventory_svc.stock import adjust, get_levels, resolve_channel, transfer
+from inventory_svc.stock import adjust, get_levels, resolve_channel, transfer, update_stock
 from inventory_svc.stock_events import StockEvents, listener_connect
 
 ERROR_DOMAIN = "holdfast.inventory"
@@ -166,6 +166,18 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         return pb.TransferStockResponse(
             from_level=convert.stock_level(source), to_level=convert.stock_level(target)
         )
+
+    async def BatchUpdateStock(self, request: pb.BatchUpdateStockRequest, context: Ctx) -> Any:
+        batch = validation.batch_update_stock(request)
+        results = await update_stock(
+            self._pool,
+            batch.updates,
+            all_or_nothing=batch.all_or_nothing,
+            validate_only=batch.validate_only,
+            record=batch.record,
+            refused=batch.refused,
+        )
+        return convert.stock_update_results(results, ERROR_DOMAIN)
 
     async def BatchGetStockLevels(self, request: pb.BatchGetStockLevelsRequest, context: Ctx) -> Any:
         skus, channel = validation.batch_get_stock_levels(request)

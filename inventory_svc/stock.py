@@ -8,6 +8,9 @@ Where each stock verb lives:
   `apply_adjustment` (sql/stock.sql);
 - transfer (on_hand from one location to another): `transfer` here, statement
   `apply_transfer`;
+- bulk SET (absolute, optionally compare-and-set) and ADJUST of many (SKU, location) rows
+  (BatchUpdateStock, ImportCatalog's stock rows): `update_stock` here, statements
+  `insert_stock_rows` and `apply_stock_updates`;
 - reserve (CreateHold): `create_holds` here, one transaction per
   coalesced batch of carts, each cart allocated over its channel's locations by
   `inventory_svc/allocation.py`, statement `insert_holds`;
@@ -21,14 +24,17 @@ Where each stock verb lives:
 Lock order, the same on every path so carts with overlapping SKUs never deadlock: the stock
 rows first, every location of each SKU, in ascending (SKU, location code) order
 (`lock_levels`, statement `lock_stock`), then the hold row. A (SKU, location) row that an
-adjustment or a transfer needs but that does not exist yet is inserted once the SKU's other
-rows are locked (`_row_at`): whoever else would touch it locks those first.
+adjustment, a transfer or a bulk update needs but that does not exist yet is inserted once the
+SKU's other rows are locked (`_rows_at`): whoever else would touch it locks those first. If the row is
+there after all (made while this transaction waited, after its snapshot), it is locked only if
+no one holds it; else the transaction starts again rather than wait out of order
+(`StaleSnapshot`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -44,17 +50,20 @@ from holdfast_common.db.idempotency import (
     request_in_flight,
     send_record_lookup,
 )
-from holdfast_common.db.pool import AsyncConn, AsyncPool, fetch_all, in_transaction, read
+from holdfast_common.db.pool import AsyncConn, AsyncPool, StaleSnapshot, fetch_all, in_transaction, read
 from holdfast_common.errors import (
     ErrorKind,
     FieldViolation,
     HoldfastError,
+    PreconditionViolation,
     invalid_argument,
     not_found,
     unknown_skus,
 )
+from holdfast_common.values.validation import MAX_REPORTED_VIOLATIONS
 from inventory_svc.allocation import CartLine, Strategy, allocate, insufficient_stock, take
 from inventory_svc.models import (
+    AdjustmentReason,
     AllocationStrategy,
     ChannelRoute,
     Hold,
@@ -152,23 +161,33 @@ async def _location_in(conn: AsyncConn, ref: str, field: str, *, must_be_active:
     return usable_location(found.get(ref), ref, field, must_be_active=must_be_active)
 
 
+async def _rows_at(conn: AsyncConn, levels: Levels, keys: Iterable[tuple[str, str]]) -> None:
+    """Adds to `levels` the (SKU, location) rows of `keys` it lacks, inserting their empty
+    rows (the SKUs' rows must be locked: see the module docstring). A row made meanwhile by
+    another transaction comes back as it is now, or StaleSnapshot if that one holds it."""
+    missing = sorted(set(keys) - levels.keys())
+    if not missing:
+        return
+    params = {"skus": [sku for sku, _ in missing], "locations": [location for _, location in missing]}
+    cur = await conn.execute(Q.insert_stock_rows, params)
+    found = {(r["sku"], r["location"]): _level(r) for r in await cur.fetchall()}
+    if len(found) < len(missing):
+        raise StaleSnapshot
+    levels.update(found)
+
+
 async def _row_at(conn: AsyncConn, levels: Levels, sku: str, location: str) -> StockLevel:
-    """The SKU's level at `location`, its empty row inserted if it has none yet (the SKU's
-    rows must be locked: see the module docstring)."""
-    if (sku, location) in levels:
-        return levels[(sku, location)]
-    cur = await conn.execute(Q.insert_stock_row, {"sku": sku, "location": location})
-    row = await cur.fetchone()
-    assert row is not None
-    return _level(row)
+    """The SKU's level at `location`, its empty row inserted if it has none yet (`_rows_at`)."""
+    await _rows_at(conn, levels, [(sku, location)])
+    return levels[(sku, location)]
 
 
 def _on_hand_below_reserved(level: StockLevel, delta: int) -> HoldfastError:
     return HoldfastError(
         ErrorKind.FAILED_PRECONDITION,
         "ON_HAND_BELOW_RESERVED",
-        f"on_hand {level.on_hand} + delta {delta} would fall below reserved {level.reserved} "
-        f"at location {level.location}",
+        f"on_hand of {level.sku} at location {level.location} would go from {level.on_hand} to "
+        f"{level.on_hand + delta}, below reserved {level.reserved}",
         metadata={
             "sku": level.sku,
             "location": level.location,
@@ -537,8 +556,217 @@ async def update_stock(
     all_or_nothing: bool,
     validate_only: bool,
     record: RequestRecord | None,
+    refused: Mapping[int, HoldfastError] | None = None,
 ) -> list[StockUpdateResult]:
     """SET or ADJUST on_hand at many (SKU, location) rows in one transaction (BatchUpdateStock,
-    and the stock rows of ImportCatalog with record None, PER_ROW). Not written yet: the
-    issue-15 contract stub."""
-    raise NotImplementedError
+    and the stock rows of ImportCatalog with record None, PER_ROW); one result per row, in
+    order. `refused` holds the refusals of rows found malformed before (by index): they are
+    reported, never applied.
+
+    Each row is judged on its (SKU, location)'s level as locked, so a compare-and-set
+    (`expected_on_hand`) sees every hold, commit and adjustment that committed before it, and
+    none can land between the check and the write. A row is refused when its SKU or location
+    does not exist, when it names a (SKU, location) an earlier row of the batch named by
+    another reference, when on_hand is not the expected value, when the new on_hand would be
+    below reserved there (active holds are never touched), or when a RECEIVE would lower
+    on_hand. A SET to the current value changes nothing and writes no ledger row.
+
+    all_or_nothing: any refusal raises STOCK_UPDATES_REFUSED listing every one, and nothing
+    is written (the request_id is not kept either). Otherwise the good rows are written and
+    the results, refusals included, are kept under the request_id. validate_only: the same
+    results, read without a lock and never written or raised.
+
+    Lock order: the stock rows of every SKU of the batch at once, each SKU with all its
+    locations, in ascending (SKU, location code) order (`lock_levels`), as every other stock
+    verb takes them, so a batch never deadlocks with holds or another batch over overlapping
+    SKUs whatever order its rows are in. Rows a batch needs at a SKU's new location are then
+    inserted in one statement (`_rows_at`), and every change is one
+    more (`apply_stock_updates`), sent with COMMIT: two round trips while the rows are
+    locked, one more when overdue holds are reclaimed and one more when rows are inserted.
+    """
+    refused = dict(refused or {})
+    wanted = [u for i, u in enumerate(updates) if i not in refused]
+    skus = sorted({u.sku for u in wanted})
+    refs = sorted({u.location for u in wanted})
+
+    if validate_only:
+
+        async def look(conn: AsyncConn) -> list[StockUpdateResult]:
+            locations = await resolve_locations(conn, refs)
+            cur = await conn.execute(Q.stock_levels, {"skus": skus})
+            levels = {(r["sku"], r["location"]): _level(r) for r in await cur.fetchall()}
+            return _plan(updates, refused, locations, levels).results
+
+        return await read(pool, look)
+
+    async def work(conn: AsyncConn) -> list[StockUpdateResult]:
+        # Looked up inside the transaction, after the request_id is claimed (see
+        # _location_in), and sent with the lock: one round trip for both.
+        found = await conn.execute(Q.resolve_locations, {"refs": refs})
+        levels, _ = await lock_levels(conn, skus)
+        locations = location_refs_of(await found.fetchall())
+        plan = _plan(updates, refused, locations, levels)
+        if all_or_nothing and any(r.refusal for r in plan.results):
+            raise stock_updates_refused(plan.results)
+        if plan.missing:
+            await _rows_at(conn, levels, plan.missing)
+            if any(levels[key].on_hand or levels[key].reserved for key in plan.missing):
+                # Made, and stocked, by another transaction since lock_stock's snapshot.
+                plan = _plan(updates, refused, locations, levels)
+                if all_or_nothing and any(r.refusal for r in plan.results):
+                    raise stock_updates_refused(plan.results)
+        if plan.changes:
+            # Not fetched: its answer is the levels already in the results, and it arrives
+            # with COMMIT, so no round trip is spent on it while the rows are locked.
+            params = {
+                "rows": json.dumps(plan.changes),
+                "skus": sorted({c["sku"] for c in plan.changes}),
+                "request_id": record.request_id if record is not None else None,
+            }
+            await conn.execute(Q.apply_stock_updates, params)
+        return plan.results
+
+    return await in_recorded_transaction(pool, record, list[StockUpdateResult], work, pipelined=True)
+
+
+@dataclass
+class _Plan:
+    """What a batch does, worked out on the levels as read or locked."""
+
+    results: list[StockUpdateResult]
+    # apply_stock_updates' rows: sku, location, delta, reason, note.
+    changes: list[dict[str, Any]]
+    # (SKU, location) pairs that change and have no stock row yet.
+    missing: list[tuple[str, str]]
+
+
+def _plan(
+    updates: Sequence[StockUpdate],
+    refused: Mapping[int, HoldfastError],
+    locations: dict[str, LocationRef],
+    levels: Levels,
+) -> _Plan:
+    plan = _Plan([], [], [])
+    known = {sku for sku, _ in levels}
+    first: dict[tuple[str, str], int] = {}
+    for i, update in enumerate(updates):
+        subject = f"updates[{i}]"
+        if i in refused:
+            plan.results.append(StockUpdateResult(i, None, 0, False, refused[i]))
+            continue
+        place = locations.get(update.location)
+        if update.sku not in known or place is None:
+            plan.results.append(StockUpdateResult(i, None, 0, False, _not_found(subject, update, place)))
+            continue
+        key = (update.sku, place.code)
+        level = levels.get(key, StockLevel(update.sku, 0, 0, location=place.code))
+        if key in first:
+            twice = invalid_argument(
+                [
+                    FieldViolation(
+                        f"{subject}.location", f"names the SKU and location of updates[{first[key]}]"
+                    )
+                ]
+            )
+            plan.results.append(StockUpdateResult(i, level, level.on_hand, False, twice))
+            continue
+        first[key] = i
+        new = (
+            update.set_on_hand
+            if update.set_on_hand is not None
+            else level.on_hand + (update.adjust_delta or 0)
+        )
+        refusal = _row_refusal(subject, update, level, new)
+        if refusal is not None:
+            plan.results.append(StockUpdateResult(i, level, level.on_hand, False, refusal))
+            continue
+        changed = new != level.on_hand
+        if changed:
+            if key not in levels:
+                plan.missing.append(key)
+            plan.changes.append(
+                {
+                    "sku": update.sku,
+                    "location": place.code,
+                    "delta": new - level.on_hand,
+                    "reason": update.reason.value,
+                    "note": update.note,
+                }
+            )
+        after = StockLevel(update.sku, new, level.reserved, location=place.code)
+        plan.results.append(StockUpdateResult(i, after, level.on_hand, changed))
+    return plan
+
+
+def _not_found(subject: str, update: StockUpdate, place: LocationRef | None) -> HoldfastError:
+    """NOT_FOUND naming the row's field(s) that name nothing."""
+    if place is None:
+        error = not_found("location", f"{subject}.location", update.location)
+        error.field_violations.append(FieldViolation(f"{subject}.location", "names no location"))
+        return error
+    error = unknown_skus([update.sku])
+    error.field_violations.append(FieldViolation(f"{subject}.sku", "names no variant"))
+    return error
+
+
+def _row_refusal(subject: str, update: StockUpdate, level: StockLevel, new: int) -> HoldfastError | None:
+    """Why the row cannot change `level` to `new` on_hand, with a PreconditionFailure naming
+    the row; None when it can."""
+    if update.expected_on_hand is not None and update.expected_on_hand != level.on_hand:
+        refusal = HoldfastError(
+            ErrorKind.FAILED_PRECONDITION,
+            "ON_HAND_MISMATCH",
+            f"on_hand of {level.sku} at location {level.location} is {level.on_hand}, "
+            f"not the expected {update.expected_on_hand}",
+            metadata={
+                "sku": level.sku,
+                "location": level.location,
+                "expected_on_hand": str(update.expected_on_hand),
+                "on_hand": str(level.on_hand),
+            },
+        )
+    elif new < level.reserved:
+        refusal = _on_hand_below_reserved(level, new - level.on_hand)
+    elif update.reason is AdjustmentReason.RECEIVE and new < level.on_hand:
+        refusal = HoldfastError(
+            ErrorKind.FAILED_PRECONDITION,
+            "RECEIVE_LOWERS_ON_HAND",
+            f"a RECEIVE cannot lower on_hand of {level.sku} at location {level.location} "
+            f"from {level.on_hand} to {new}",
+            metadata={"sku": level.sku, "location": level.location, "on_hand": str(level.on_hand)},
+        )
+    else:
+        return None
+    refusal.precondition_violations.append(PreconditionViolation(refusal.reason, subject, refusal.message))
+    return refusal
+
+
+def stock_updates_refused(results: Sequence[StockUpdateResult]) -> HoldfastError:
+    """The one refusal of an all-or-nothing batch: every refused row by index, each one's
+    field violations (malformed or unknown) and precondition violations (the rest)."""
+    refused = [(r.index, r.refusal) for r in results if r.refusal is not None]
+    kinds = {refusal.kind for _, refusal in refused}
+    kind = ErrorKind.FAILED_PRECONDITION
+    if len(kinds) == 1 and kinds <= {ErrorKind.INVALID_ARGUMENT, ErrorKind.NOT_FOUND}:
+        (kind,) = kinds
+    fields = [v for _, refusal in refused for v in refusal.field_violations]
+    preconditions = [v for _, refusal in refused for v in refusal.precondition_violations]
+    named = ", ".join(f"updates[{i}] {refusal.reason}" for i, refusal in refused[:3])
+    more = f" and {len(refused) - 3} more" if len(refused) > 3 else ""
+    return HoldfastError(
+        kind,
+        "STOCK_UPDATES_REFUSED",
+        f"{len(refused)} of {len(results)} rows refused, nothing written: {named}{more}",
+        metadata={"refused_rows": ",".join(str(i) for i, _ in refused), "refused_count": str(len(refused))},
+        field_violations=_capped(fields, lambda n: FieldViolation(fields[MAX_REPORTED_VIOLATIONS].field, n)),
+        precondition_violations=_capped(preconditions, lambda n: PreconditionViolation("MORE", "updates", n)),
+    )
+
+
+def _capped(items: list[Any], more: Callable[[str], Any]) -> list[Any]:
+    """At most MAX_REPORTED_VIOLATIONS items, then one saying how many were left out: a
+    status listing a thousand rows would not fit gRPC's trailing metadata."""
+    if len(items) <= MAX_REPORTED_VIOLATIONS:
+        return items
+    left_out = len(items) - MAX_REPORTED_VIOLATIONS
+    return [*items[:MAX_REPORTED_VIOLATIONS], more(f"and {left_out} more, not listed")]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from google.protobuf import duration_pb2, field_mask_pb2
@@ -24,6 +25,7 @@ from holdfast_common.values.limits import (
     MAX_NOTE,
     MAX_OWNER_ID,
     MAX_STOCK_UNITS,
+    MAX_STOCK_UPDATES,
 )
 from holdfast_common.values.money import money_from_proto
 from holdfast_common.values.pagination import PageQuery, PageTokens
@@ -51,6 +53,7 @@ from inventory_svc.models import (
     StockAdjustment,
     StockRow,
     StockTransfer,
+    StockUpdate,
     VariantRow,
 )
 
@@ -500,6 +503,93 @@ def transfer_stock(request: pb.TransferStockRequest) -> StockTransfer:
         request.quantity,
         request.note,
     )
+
+
+@dataclass(frozen=True)
+class StockUpdateBatch:
+    """A BatchUpdateStock request as stock.update_stock takes it."""
+
+    # Every row, the malformed ones too, so that a row's index stays its index in the request.
+    updates: list[StockUpdate]
+    # The malformed rows' own refusals (INVALID_FIELDS naming `updates[i].<field>`), by index.
+    refused: dict[int, HoldfastError]
+    all_or_nothing: bool
+    validate_only: bool
+    # None with validate_only: nothing is written, so nothing is kept under the request_id.
+    record: RequestRecord | None
+
+
+_MODES = {
+    pb.STOCK_UPDATE_MODE_UNSPECIFIED: True,
+    pb.STOCK_UPDATE_MODE_ALL_OR_NOTHING: True,
+    pb.STOCK_UPDATE_MODE_PER_ROW: False,
+}
+
+
+def batch_update_stock(request: pb.BatchUpdateStockRequest) -> StockUpdateBatch:
+    """What is wrong with the request as a whole (request_id, row count, mode, a row naming
+    the same SKU and location string as an earlier one) refuses the call; what is wrong
+    with one row's own values refuses that row only, so one bad row of an ERP's thousand
+    never blocks the others in PER_ROW mode (ALL_OR_NOTHING lists it among the refusals)."""
+    v = Violations()
+    if request.request_id or not request.validate_only:
+        v.request_id("request_id", request.request_id)
+    count = len(request.updates)
+    if not 0 < count <= MAX_STOCK_UPDATES:
+        v.add("updates", f"must have 1-{MAX_STOCK_UPDATES} rows")
+    all_or_nothing = _MODES.get(request.mode)
+    if all_or_nothing is None:
+        v.add("mode", "is not a known stock update mode")
+    first_index: dict[tuple[str, str], int] = {}
+    for i, row in enumerate(request.updates[:MAX_STOCK_UPDATES]):
+        key = (row.sku, row.location or DEFAULT_LOCATION)
+        if key in first_index:
+            v.add(f"updates[{i}]", f"names the SKU and location of updates[{first_index[key]}] again")
+        first_index.setdefault(key, i)
+    v.raise_if_any()
+    updates, refused = [], {}
+    for i, row in enumerate(request.updates):
+        update, refusal = _stock_update(f"updates[{i}]", row)
+        updates.append(update)
+        if refusal is not None:
+            refused[i] = refusal
+    record = None if request.validate_only else request_record("BatchUpdateStock", request)
+    assert all_or_nothing is not None
+    return StockUpdateBatch(updates, refused, all_or_nothing, request.validate_only, record)
+
+
+def _stock_update(field: str, row: pb.StockUpdate) -> tuple[StockUpdate, HoldfastError | None]:
+    """One row as the domain takes it, and its refusal when its values are malformed."""
+    v = Violations()
+    v.sku(f"{field}.sku", row.sku)
+    location = _place(v, f"{field}.location", row.location, DEFAULT_LOCATION)
+    reason = AdjustmentReason.ADJUST
+    if row.reason != pb.ADJUSTMENT_REASON_UNSPECIFIED:
+        found = _REASONS.get(row.reason)
+        if found is None:
+            v.add(f"{field}.reason", "must be ADJUSTMENT_REASON_RECEIVE or ADJUSTMENT_REASON_ADJUST")
+        reason = found or reason
+    change = row.WhichOneof("change")
+    set_on_hand = row.set_on_hand if change == "set_on_hand" else None
+    adjust_delta = row.adjust_delta if change == "adjust_delta" else None
+    if change is None:
+        v.add(f"{field}.set_on_hand", "set exactly one of set_on_hand and adjust_delta")
+    elif set_on_hand is not None and not 0 <= set_on_hand <= MAX_STOCK_UNITS:
+        v.add(f"{field}.set_on_hand", "must be 0-1e12")
+    elif adjust_delta == 0:
+        v.add(f"{field}.adjust_delta", "must not be zero")
+    elif adjust_delta is not None and abs(adjust_delta) > MAX_STOCK_UNITS:
+        v.add(f"{field}.adjust_delta", "must be within ±1e12")
+    elif adjust_delta is not None and reason is AdjustmentReason.RECEIVE and adjust_delta < 0:
+        v.add(f"{field}.adjust_delta", "must be positive for RECEIVE")
+    expected = row.expected_on_hand if row.HasField("expected_on_hand") else None
+    if expected is not None and change != "set_on_hand":
+        v.add(f"{field}.expected_on_hand", "goes with set_on_hand only")
+    elif expected is not None and not 0 <= expected <= MAX_STOCK_UNITS:
+        v.add(f"{field}.expected_on_hand", "must be 0-1e12")
+    v.text(f"{field}.note", row.note, max_len=MAX_NOTE, required=False)
+    update = StockUpdate(row.sku, location, set_on_hand, adjust_delta, expected, reason, row.note)
+    return update, invalid_argument(v.items) if v.items else None
 
 
 def batch_get_stock_levels(request: pb.BatchGetStockLevelsRequest) -> tuple[list[str], str]:

@@ -48,10 +48,16 @@ async def in_recorded_transaction(
     record: RequestRecord | None,
     result_type: type[T],
     work: Callable[[AsyncConn], Awaitable[T]],
+    *,
+    pipelined: bool = False,
 ) -> T:
     """Runs `work` in one transaction that first claims the record's request_id and stores
     `work`'s result with its effect; a retry gets the first result back and `work` does not
-    run. Without a record (an optional request_id left unset), `work` just runs."""
+    run. Without a record (an optional request_id left unset), `work` just runs.
+
+    Pipelined (see in_transaction), the stored result travels with COMMIT and whatever
+    `work` sent last without fetching it.
+    """
 
     async def claimed(conn: AsyncConn) -> T:
         if record is not None:
@@ -63,7 +69,7 @@ async def in_recorded_transaction(
             await record.store(conn, result)
         return result
 
-    return await in_transaction(pool, claimed)
+    return await in_transaction(pool, claimed, pipelined=pipelined)
 
 
 def request_record(method: str, request: Message) -> RequestRecord:

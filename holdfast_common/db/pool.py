@@ -28,9 +28,18 @@ SyncPool: TypeAlias = psycopg_pool.ConnectionPool[SyncConn]
 Params: TypeAlias = dict[str, Any] | tuple[Any, ...] | None
 log = structlog.get_logger(__name__)
 
-# Deadlocks and serialization failures roll the whole transaction back, so
+
+class StaleSnapshot(Exception):
+    """Raised by transaction work that meets a row its snapshot missed: one another
+    transaction made and committed while this one waited for a lock (READ COMMITTED locks
+    what the statement's snapshot saw, and re-reads only those rows). Locking that row now
+    would break the global lock order, so the transaction is run again instead: its new
+    snapshot sees the row and locks it in order."""
+
+
+# Deadlocks, serialization failures and stale snapshots roll the whole transaction back, so
 # re-running it is safe; the client never sees them unless they persist.
-_RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+_RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure, StaleSnapshot)
 _TRANSPARENT_RETRIES = 3
 
 

@@ -45,6 +45,7 @@ METHOD_SCOPES: dict[str, str] = {
             "UpdateChannel",
             "AdjustStock",
             "TransferStock",
+            "BatchUpdateStock",
             "ImportCatalog",
             "CreateHold",
             "ExtendHold",

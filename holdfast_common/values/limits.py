@@ -30,6 +30,9 @@ MAX_CATEGORY_DEPTH = 16
 # Carts one BatchQuoteCarts prices: more than inventory_svc ever batches, and a bound on the
 # work and the answer of one call.
 MAX_BATCH_CARTS = 1000
+# Rows one BatchUpdateStock changes: an ERP's sync page. One transaction locks every row's SKU
+# (all its locations), so the cap bounds how long shoppers on those SKUs can wait.
+MAX_STOCK_UPDATES = 1000
 
 # Stock units in one adjustment or one variant's initial stock: no warehouse counts more of a
 # SKU, and on_hand (BIGINT) summed from such deltas stays far from overflow.

@@ -48,14 +48,6 @@ WITH candidates AS (
 )
 SELECT sku, location, on_hand, reserved FROM expire_holds(ARRAY(SELECT id FROM candidates));
 
--- name: insert_stock_row
--- The first row of a SKU at a location (empty: it breaks no invariant), made by a verb that
--- already holds every other location's row of the SKU: anyone else who would touch it locks
--- those first, so the new row's lock waits on no one and no one waits on it out of order.
-INSERT INTO stock (sku, location, on_hand, reserved)
-VALUES (%(sku)s, %(location)s, 0, 0)
-RETURNING sku, location, on_hand, reserved;
-
 -- name: apply_adjustment
 WITH updated AS (
     UPDATE stock SET on_hand = on_hand + %(delta)s, update_time = now()
@@ -64,6 +56,54 @@ WITH updated AS (
 ), ledger AS (
     INSERT INTO stock_ledger (sku, location, delta_on_hand, delta_reserved, reason, request_id, note)
     SELECT sku, location, %(delta)s, 0, %(reason)s, %(request_id)s, %(note)s FROM updated
+)
+SELECT sku, location, on_hand, reserved FROM updated;
+
+-- name: insert_stock_rows
+-- The first rows of SKUs at locations (empty: they break no invariant), made by a verb that
+-- already holds every other location's row of each SKU: anyone else who would touch one locks
+-- those first, so a new row's lock waits on no one and no one waits on it out of order.
+-- A row another transaction made while this one waited for those locks was not in
+-- lock_stock's snapshot (READ COMMITTED), so it is not locked yet: it comes back as it is now
+-- (this statement's snapshot is newer), locked if no one holds it, and is left out of the
+-- answer if someone does: that one may be waiting for this transaction in the global order,
+-- so waiting for it could deadlock (the caller starts again: StaleSnapshot).
+WITH wanted AS (
+    SELECT sku, location FROM unnest(%(skus)s::text[], %(locations)s::text[]) AS t(sku, location)
+), made AS (
+    INSERT INTO stock (sku, location, on_hand, reserved)
+    SELECT sku, location, 0, 0 FROM wanted ORDER BY sku, location
+    ON CONFLICT (sku, location) DO NOTHING
+    RETURNING sku, location, on_hand, reserved
+), raced AS (
+    SELECT s.sku, s.location, s.on_hand, s.reserved
+    FROM stock s JOIN wanted w ON w.sku = s.sku AND w.location = s.location
+    WHERE s.sku = ANY(%(skus)s::text[])
+    ORDER BY s.sku, s.location
+    FOR UPDATE OF s SKIP LOCKED
+)
+SELECT sku, location, on_hand, reserved FROM made
+UNION ALL
+SELECT sku, location, on_hand, reserved FROM raced;
+
+-- name: apply_stock_updates
+-- Every changed row of a BatchUpdateStock in one statement: on_hand moved by each row's
+-- delta (new - old, worked out on the rows this transaction has locked, so the same as
+-- setting the new value) and one ledger row each. The rows travel as one JSON document.
+WITH changes AS (
+    SELECT sku, location, delta, reason, note
+    FROM jsonb_to_recordset(%(rows)s::jsonb) AS t(sku text, location text, delta bigint, reason text, note text)
+), updated AS (
+    UPDATE stock s SET on_hand = s.on_hand + c.delta, update_time = now()
+    FROM changes c
+    -- The array lets the planner find the rows by key instead of scanning all of stock.
+    WHERE s.sku = c.sku AND s.location = c.location AND s.sku = ANY(%(skus)s::text[])
+    RETURNING s.sku, s.location, s.on_hand, s.reserved
+), ledger AS (
+    INSERT INTO stock_ledger (sku, location, delta_on_hand, delta_reserved, reason, request_id, note)
+    SELECT c.sku, c.location, c.delta, 0, c.reason, %(request_id)s, c.note
+    FROM changes c JOIN updated u ON u.sku = c.sku AND u.location = c.location
+    ORDER BY c.sku, c.location
 )
 SELECT sku, location, on_hand, reserved FROM updated;
 

@@ -60,6 +60,16 @@ def _adjust(w: World, **fields) -> pb.AdjustStockRequest:
     return pb.AdjustStockRequest(**values)
 
 
+def _bulk(w: World, *rows: pb.StockUpdate, **fields) -> pb.BatchUpdateStockRequest:
+    values: dict[str, Any] = {
+        "request_id": new_request_id(),
+        "updates": list(rows) or [pb.StockUpdate(sku=w.sku, adjust_delta=1)],
+        "mode": pb.STOCK_UPDATE_MODE_ALL_OR_NOTHING,
+    }
+    values.update(fields)
+    return pb.BatchUpdateStockRequest(**values)
+
+
 def _extend(w: World, **fields) -> pb.ExtendHoldRequest:
     values: dict[str, Any] = {"request_id": new_request_id(), "hold_id": w.hold.id, "ttl": _ttl(60)}
     values.update(fields)
@@ -600,6 +610,136 @@ CASES = [
         lambda w: _adjust(w, delta=-9),
         grpc.StatusCode.FAILED_PRECONDITION,
         "ON_HAND_BELOW_RESERVED",
+    ),
+    # ---- BatchUpdateStock: the request's shape refuses the call...
+    Case(
+        "bulk no request_id",
+        "BatchUpdateStock",
+        lambda w: _bulk(w, request_id=""),
+        INVALID,
+        BAD,
+        "request_id",
+    ),
+    Case("bulk no rows", "BatchUpdateStock", lambda w: _bulk(w, updates=[]), INVALID, BAD, "updates"),
+    Case(
+        "bulk too many rows",
+        "BatchUpdateStock",
+        lambda w: _bulk(w, updates=[pb.StockUpdate(sku=f"{w.sku}-{i}", adjust_delta=1) for i in range(1001)]),
+        INVALID,
+        BAD,
+        "updates",
+    ),
+    Case("bulk mode unknown", "BatchUpdateStock", lambda w: _bulk(w, mode=9), INVALID, BAD, "mode"),
+    Case(
+        "bulk same row twice",
+        "BatchUpdateStock",
+        lambda w: _bulk(
+            w,
+            pb.StockUpdate(sku=w.sku, set_on_hand=3),
+            pb.StockUpdate(sku=w.sku, location="default", adjust_delta=1),
+        ),
+        INVALID,
+        BAD,
+        "updates[1]",
+    ),
+    # ... and in ALL_OR_NOTHING a bad row refuses the batch, naming the row's field.
+    *(
+        Case(
+            f"bulk {name}",
+            "BatchUpdateStock",
+            lambda w, row=row: _bulk(w, row(w)),
+            code,
+            "STOCK_UPDATES_REFUSED",
+            field,
+        )
+        for name, row, code, field in [
+            ("bad sku", lambda w: pb.StockUpdate(sku="bad sku", adjust_delta=1), INVALID, "updates[0].sku"),
+            ("no change", lambda w: pb.StockUpdate(sku=w.sku), INVALID, "updates[0].set_on_hand"),
+            (
+                "negative set",
+                lambda w: pb.StockUpdate(sku=w.sku, set_on_hand=-1),
+                INVALID,
+                "updates[0].set_on_hand",
+            ),
+            (
+                "set int64 max",
+                lambda w: pb.StockUpdate(sku=w.sku, set_on_hand=INT64_MAX),
+                INVALID,
+                "updates[0].set_on_hand",
+            ),
+            (
+                "zero delta",
+                lambda w: pb.StockUpdate(sku=w.sku, adjust_delta=0),
+                INVALID,
+                "updates[0].adjust_delta",
+            ),
+            (
+                "delta int64 min",
+                lambda w: pb.StockUpdate(sku=w.sku, adjust_delta=-INT64_MAX - 1),
+                INVALID,
+                "updates[0].adjust_delta",
+            ),
+            (
+                "negative receive",
+                lambda w: pb.StockUpdate(sku=w.sku, adjust_delta=-1, reason=pb.ADJUSTMENT_REASON_RECEIVE),
+                INVALID,
+                "updates[0].adjust_delta",
+            ),
+            (
+                "expected with a delta",
+                lambda w: pb.StockUpdate(sku=w.sku, adjust_delta=1, expected_on_hand=10),
+                INVALID,
+                "updates[0].expected_on_hand",
+            ),
+            (
+                "negative expected",
+                lambda w: pb.StockUpdate(sku=w.sku, set_on_hand=1, expected_on_hand=-1),
+                INVALID,
+                "updates[0].expected_on_hand",
+            ),
+            (
+                "reason unknown",
+                lambda w: pb.StockUpdate(sku=w.sku, adjust_delta=1, reason=cast(Any, 42)),
+                INVALID,
+                "updates[0].reason",
+            ),
+            (
+                "note too long",
+                lambda w: pb.StockUpdate(sku=w.sku, adjust_delta=1, note="n" * 501),
+                INVALID,
+                "updates[0].note",
+            ),
+            (
+                "bad location",
+                lambda w: pb.StockUpdate(sku=w.sku, location="a b", adjust_delta=1),
+                INVALID,
+                "updates[0].location",
+            ),
+            (
+                "unknown sku",
+                lambda w: pb.StockUpdate(sku=unique_sku("NOPE"), adjust_delta=1),
+                NOT_FOUND,
+                "updates[0].sku",
+            ),
+            (
+                "unknown location",
+                lambda w: pb.StockUpdate(sku=w.sku, location="nowhere", adjust_delta=1),
+                NOT_FOUND,
+                "updates[0].location",
+            ),
+            (
+                "below reserved",
+                lambda w: pb.StockUpdate(sku=w.sku, set_on_hand=1),
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "",
+            ),
+            (
+                "expected mismatch",
+                lambda w: pb.StockUpdate(sku=w.sku, set_on_hand=12, expected_on_hand=11),
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "",
+            ),
+        ]
     ),
     # ---- BatchGetStockLevels
     Case(

@@ -29,6 +29,8 @@ TINY = [
     "--sweeper-holds=300",
     "--sweeper-reservers=2",
     "--sweeper-timeout=30",
+    "--bulk-batches=3",
+    "--bulk-reservers=2",
     "--skus=200",
 ]
 
@@ -87,6 +89,16 @@ def test_the_sweeper_clears_its_backlog_while_shoppers_reserve(bench_run) -> Non
     assert all(mb > 0 for mb in data["peak_rss_mb"].values())
 
 
+def test_bulk_set_syncs_while_shoppers_reserve(bench_run) -> None:
+    stdout, data, _ = bench_run
+    bulk = data["bulk_set"]
+    # Every SKU of the tiny catalog, each row a change, none refused.
+    assert bulk["rows"] == 200
+    assert bulk["batches"]["ok"] == 3 and bulk["batches"]["errors"] == {}
+    assert bulk["reservers"]["rps"] > 0 and bulk["reservers"]["errors"] == {}
+    assert "| bulk-set " in stdout and "| spread during bulk-set " in stdout
+
+
 def test_invariants_hold_after_the_run(bench_run) -> None:
     stdout, data, _ = bench_run
     assert data["audit"] == {"breaches": {}}
@@ -123,7 +135,7 @@ def secure_run(pg_server_url: str, redis_url: str, tmp_path_factory: pytest.Temp
 def test_a_secure_run_succeeds_and_says_it_was_secure(secure_run) -> None:
     stdout, data, _ = secure_run
     assert [m["scenario"] for m in data["measurements"]] == SECURE_SCENARIOS
-    for m in [*data["measurements"], data["sweeper"]["reservers"]]:
+    for m in [*data["measurements"], data["sweeper"]["reservers"], data["bulk_set"]["batches"]]:
         assert m["ok"] > 0 and m["errors"] == {}, m
     assert data["sweeper"]["left"] == 0
     assert data["audit"] == {"breaches": {}}
@@ -137,6 +149,7 @@ def test_a_secure_run_sends_its_tokens_on_every_hop(secure_run) -> None:
     inventory, pricing = ((log_dir / name).read_text() for name in ("inventory.log", "pricing.log"))
     calls = {
         "CreateHold": inventory,  # hot, priced and the sweep's shoppers
+        "BatchUpdateStock": inventory,  # bulk-set
         "QuoteCart": pricing,  # the quote scenario
         "BatchQuoteCarts": pricing,  # inventory_svc's quotes for priced holds
     }

@@ -300,6 +300,17 @@ def samples(world: World, method: str) -> dict[str, Strategy]:
         "to_location": st.sampled_from(world.location_codes),
         "holdfast.inventory.v1.AdjustStockRequest.location": places(world.location_codes, world.location_ids),
         "holdfast.inventory.v1.HoldLine.location": st.sampled_from(["", *world.location_codes]),
+        "holdfast.inventory.v1.StockUpdate.location": places(world.location_codes, world.location_ids),
+        "set_on_hand": st.integers(0, 2000),
+        "adjust_delta": st.integers(-5, 20),
+        "expected_on_hand": st.integers(990, 1010),
+        "mode": st.sampled_from(
+            [
+                ipb.STOCK_UPDATE_MODE_UNSPECIFIED,
+                ipb.STOCK_UPDATE_MODE_ALL_OR_NOTHING,
+                ipb.STOCK_UPDATE_MODE_PER_ROW,
+            ]
+        ),
         "holdfast.inventory.v1.CreateHoldRequest.channel": st.sampled_from(["", *world.channel_codes]),
         "holdfast.inventory.v1.BatchGetStockLevelsRequest.channel": st.sampled_from(
             ["", *world.channel_codes]
@@ -345,6 +356,7 @@ def masks(paths: list[list[str]]) -> Strategy:
 # Lengths just past each cap the services enforce on a list.
 LONG_REPEATS = (
     inventory_validation.MAX_BATCH_SKUS + 1,
+    inventory_validation.MAX_STOCK_UPDATES + 1,
     pricing_validation.MAX_BATCH_CARTS + 1,
 )
 
