@@ -196,13 +196,15 @@ async def _stock(pool: AsyncPool, rows: Numbered[StockRow]) -> Results:
         StockUpdate(row.sku, row.location, set_on_hand=row.on_hand, adjust_delta=None, note=IMPORT_NOTE)
         for _, row in rows
     ]
-    done = await update_stock(pool, updates, all_or_nothing=False, validate_only=False, record=None)
+    done = await update_stock(
+        pool, updates, all_or_nothing=False, validate_only=False, record=None, make_rows=True
+    )
     results: Results = {}
     for position, ((i, _), result) in enumerate(zip(rows, done, strict=True)):
         if result.refusal is not None:
             results[i] = _failed(i, _renamed(result.refusal, f"updates[{position}]", f"rows[{i}].stock"))
         else:
-            results[i] = _written(i, False if result.changed else None)
+            results[i] = _written(i, True if result.created else False if result.changed else None)
     return results
 
 

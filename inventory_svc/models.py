@@ -246,6 +246,9 @@ class StockUpdateResult:
     changed: bool
     # Set when the row was refused.
     refusal: HoldfastError | None = None
+    # The (SKU, location) had no stock row and the row made one (two batches making the same
+    # row at once may both say so).
+    created: bool = False
 
 
 @dataclass(frozen=True)
