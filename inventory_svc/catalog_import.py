@@ -160,11 +160,17 @@ async def _variants(conn: AsyncConn, rows: Numbered[VariantRow], results: Result
 
 
 def _currency_mismatch(index: int, row: VariantRow, currency: str) -> HoldfastError:
+    message = (
+        f"the price adjustment is in {row.currency} but product {row.product_handle} is priced in {currency}"
+    )
     return HoldfastError(
         ErrorKind.FAILED_PRECONDITION,
         "CURRENCY_MISMATCH",
-        f"the price adjustment is in {row.currency} but product {row.product_handle} is priced in {currency}",
-        metadata={"field": f"rows[{index}].variant.price_adjustment", "currency": currency},
+        message,
+        metadata={"product_handle": row.product_handle, "currency": currency},
+        precondition_violations=[
+            PreconditionViolation("CURRENCY_MISMATCH", f"rows[{index}].variant.price_adjustment", message)
+        ],
     )
 
 

@@ -213,6 +213,43 @@ def test_a_failed_row_writes_nothing_and_the_others_go_in(inventory, db):
     assert count("SELECT on_hand FROM stock WHERE sku = %s", f"V2-{tag}") == 5
 
 
+def test_a_stock_row_never_takes_on_hand_below_what_holds_reserve(inventory, db):
+    sku = inventory.client.sku(on_hand=10)
+    inventory.client.hold({sku: 4})
+    results, _ = inventory.client.import_catalog([stock_row(sku, 3), stock_row(sku, 4)])
+    code, reason, _ = _refusal(results[0])
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "ON_HAND_BELOW_RESERVED")
+    # Named by its place in the import, not in the bulk update it went through.
+    assert [subject for _, subject, _ in row_failure(results[0].status).precondition_violations] == [
+        "rows[0].stock"
+    ]
+    assert "rows[1].stock" in _refusal(results[1])[2]  # the same (SKU, location) twice in one chunk
+    assert inventory.client.level(sku).on_hand == 10
+    results, _ = inventory.client.import_catalog([stock_row(sku, 4)])
+    assert _outcomes(results) == [UPDATED]
+    assert (inventory.client.level(sku).on_hand, inventory.client.level(sku).reserved) == (4, 4)
+
+
+def test_a_price_adjustment_must_be_in_the_products_currency(pg_server_url, template_database):
+    # A product priced before the store's currency changed: only SQL can make one now. On a
+    # database of its own, since no export with it can be imported in this store's currency.
+    with _fresh_inventory(pg_server_url, template_database) as (server, url):
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute(
+                "INSERT INTO products (id, handle, title, base_price_minor, currency)"
+                " VALUES (gen_random_uuid(), 'eur', 'Old', 100, 'EUR')"
+            )
+        results, _ = server.client.import_catalog([variant_row("A", "eur", 100), variant_row("B", "eur")])
+    f = row_failure(results[0].status)
+    assert (f.code, f.reason, f.metadata["currency"]) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "CURRENCY_MISMATCH",
+        "EUR",
+    )
+    assert [subject for _, subject, _ in f.precondition_violations] == ["rows[0].variant.price_adjustment"]
+    assert results[1].outcome == CREATED
+
+
 def test_an_empty_or_oversized_chunk_refuses_the_call(inventory):
     for rows in ([], [category_row(f"C {i}") for i in range(1001)]):
         with pytest.raises(grpc.RpcError) as refused:
