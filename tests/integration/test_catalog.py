@@ -145,6 +145,16 @@ def test_a_product_takes_the_handle_given_or_else_its_id(inventory):
     assert inventory.stub.GetProduct(pb.GetProductRequest(id=named.id)).product.handle == handle
 
 
+def test_a_product_written_without_a_handle_gets_its_id(inventory, db):
+    # As the release before handles (during a rolling upgrade) or a seed script writes one.
+    product_id = str(uuid.uuid4())
+    db.execute(
+        "INSERT INTO products (id, title, base_price_minor, currency) VALUES (%s, 'Old', 100, 'USD')",
+        (product_id,),
+    )
+    assert inventory.stub.GetProduct(pb.GetProductRequest(id=product_id)).product.handle == product_id
+
+
 def test_a_taken_handle_is_already_exists_and_a_bad_one_invalid(inventory, db):
     handle = unique_sku("shoe")
     inventory.stub.CreateProduct(pb.CreateProductRequest(title="First", base_price=_money(1), handle=handle))

@@ -26,10 +26,6 @@ UNCHANGED = pb.IMPORT_OUTCOME_UNCHANGED
 FAILED = pb.IMPORT_OUTCOME_FAILED
 
 
-def _key(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
 def _outcomes(results: Sequence[pb.ImportRowResult]) -> list[int]:
     assert [r.index for r in results] == list(range(results[0].index, results[0].index + len(results)))
     return [r.outcome for r in results]
