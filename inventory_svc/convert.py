@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from google.rpc import status_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
@@ -187,6 +187,24 @@ def catalog_row(row: CatalogRow) -> pb.CatalogRow:
             variant=pb.VariantRow(sku=row.sku, product_handle=row.product_handle, price_adjustment=adjustment)
         )
     return pb.CatalogRow(stock=pb.StockRow(sku=row.sku, location=row.location, on_hand=row.on_hand))
+
+
+def catalog_pages(rows: Sequence[CatalogRow], max_bytes: int) -> Iterator[list[pb.CatalogRow]]:
+    """The rows as messages, cut into runs of at most max_bytes serialized (one row always
+    goes, whatever its size)."""
+    run: list[pb.CatalogRow] = []
+    size = 0
+    for row in rows:
+        message = catalog_row(row)
+        # A repeated field's element costs its bytes plus a tag and a length of a few bytes.
+        cost = message.ByteSize() + 8
+        if run and size + cost > max_bytes:
+            yield run
+            run, size = [], 0
+        run.append(message)
+        size += cost
+    if run:
+        yield run
 
 
 def import_row_result(result: ImportRowResult, error_domain: str) -> pb.ImportRowResult:

@@ -224,8 +224,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self, request: pb.ExportCatalogRequest, context: Ctx
     ) -> AsyncIterator[pb.ExportCatalogResponse]:
         page_size = validation.export_catalog(request)
+        # Half the message limit: a page of long product descriptions still gets through.
+        max_bytes = self._settings.server.grpc_max_message_bytes // 2
         async for page in export_catalog(self._pool, page_size):
-            yield pb.ExportCatalogResponse(rows=[convert.catalog_row(row) for row in page])
+            for rows in convert.catalog_pages(page, max_bytes):
+                yield pb.ExportCatalogResponse(rows=rows)
 
     # ------------------------------------------------------------ holds
 

@@ -322,6 +322,19 @@ def test_export_pages_hold_page_size_rows_in_import_order(inventory):
     assert paths.index((f"Top {tag}",)) < paths.index((f"Top {tag}", f"Shoes {tag}"))
 
 
+def test_an_export_page_of_long_descriptions_is_cut_to_fit_a_message(pg_server_url, template_database):
+    # 1,000 products of 5,000 characters each would make one 5 MB answer: over the 4 MiB limit.
+    rows = [product_row(f"long-{i:04d}", description="d" * 5000) for i in range(1000)]
+    with _fresh_inventory(pg_server_url, template_database) as (server, _):
+        server.client.import_catalog(rows[:500], rows[500:])
+        limit = server.settings.server.grpc_max_message_bytes
+        pages = list(server.stub.ExportCatalog(pb.ExportCatalogRequest(), timeout=60))
+    assert all(page.ByteSize() <= limit // 2 for page in pages)
+    assert [r.product.handle for p in pages for r in p.rows if r.HasField("product")] == [
+        f"long-{i:04d}" for i in range(1000)
+    ]
+
+
 def test_export_then_import_into_an_empty_database_gives_the_same_export(
     inventory, pg_server_url, template_database
 ):
