@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -205,27 +206,36 @@ async def _stock(pool: AsyncPool, rows: Numbered[StockRow]) -> Results:
     done = await update_stock(
         pool, updates, all_or_nothing=False, validate_only=False, record=None, make_rows=True
     )
+    # update_stock names a row updates[k] by its place in the batch; an import names it by its
+    # place in the stream.
+    names = {f"updates[{k}]": f"rows[{i}].stock" for k, (i, _) in enumerate(rows)}
     results: Results = {}
-    for position, ((i, _), result) in enumerate(zip(rows, done, strict=True)):
+    for (i, _), result in zip(rows, done, strict=True):
         if result.refusal is not None:
-            results[i] = _failed(i, _renamed(result.refusal, f"updates[{position}]", f"rows[{i}].stock"))
+            results[i] = _failed(i, _renamed(result.refusal, names))
         else:
             results[i] = _written(i, True if result.created else False if result.changed else None)
     return results
 
 
-def _renamed(refusal: HoldfastError, old: str, new: str) -> HoldfastError:
-    """update_stock names a row by its place in the batch; an import by its place in the stream."""
+_BATCH_ROW = re.compile(r"updates\[\d+\]")
 
-    def rename(name: str) -> str:
-        return new + name[len(old) :] if name.startswith(old) else name
+
+def _renamed(refusal: HoldfastError, names: dict[str, str]) -> HoldfastError:
+    """The refusal with every batch row name in it replaced by the import's."""
+
+    def rename(text: str) -> str:
+        return _BATCH_ROW.sub(lambda m: names.get(m.group(0), m.group(0)), text)
 
     return dataclasses.replace(
         refusal,
-        metadata={rename(key): value for key, value in refusal.metadata.items()},
-        field_violations=[FieldViolation(rename(v.field), v.description) for v in refusal.field_violations],
+        message=rename(refusal.message),
+        metadata={rename(key): rename(value) for key, value in refusal.metadata.items()},
+        field_violations=[
+            FieldViolation(rename(v.field), rename(v.description)) for v in refusal.field_violations
+        ],
         precondition_violations=[
-            PreconditionViolation(v.type, rename(v.subject), v.description)
+            PreconditionViolation(v.type, rename(v.subject), rename(v.description))
             for v in refusal.precondition_violations
         ],
     )

@@ -220,6 +220,10 @@ def test_a_stock_row_never_takes_on_hand_below_what_holds_reserve(inventory, db)
         "rows[0].stock"
     ]
     assert "rows[1].stock" in _refusal(results[1])[2]  # the same (SKU, location) twice in one chunk
+    default_id = inventory.stub.GetLocation(pb.GetLocationRequest(location="default")).location.id
+    results, _ = inventory.client.import_catalog([stock_row(sku, 3), stock_row(sku, 5, default_id)])
+    [(field, description)] = row_failure(results[1].status).field_violations
+    assert (field, description) == ("rows[1].stock.location", "names the SKU and location of rows[0].stock")
     assert inventory.client.level(sku).on_hand == 10
     results, _ = inventory.client.import_catalog([stock_row(sku, 4)])
     assert _outcomes(results) == [UPDATED]
