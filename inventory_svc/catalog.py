@@ -104,8 +104,11 @@ class Catalog:
         return _split_page([Category(**r) for r in rows], page)
 
     async def create_product(self, new: NewProduct, record: RequestRecord | None) -> Product:
+        product_id = str(uuid6.uuid7())
         params = {
-            "id": str(uuid6.uuid7()),
+            "id": product_id,
+            # A product without a handle of its own takes its id.
+            "handle": new.handle or product_id,
             "title": new.title,
             "description": new.description,
             "category_id": new.category_id,
@@ -117,6 +120,8 @@ class Catalog:
             return await in_recorded_transaction(self._pool, record, Product, make)
         except pg_errors.ForeignKeyViolation:
             raise not_found("category", "category_id", new.category_id or "") from None
+        except pg_errors.UniqueViolation:
+            raise _already_exists("product", "handle", new.handle or "") from None
 
     async def get_product(self, product_id: str) -> Product:
         row = await fetch_one(self._pool, Q.get_product, {"id": product_id})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from google.rpc import status_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
@@ -12,17 +12,25 @@ from holdfast_common.values.money import Money
 from holdfast_common.values.timestamps import timestamp
 from inventory_svc.models import (
     AllocationStrategy,
+    CatalogRow,
     Category,
+    CategoryRow,
     Channel,
     Hold,
     HoldLine,
     HoldState,
+    ImportOutcome,
+    ImportRowResult,
+    ImportSummary,
     Location,
+    LocationRow,
     Product,
+    ProductRow,
     SkuLevels,
     StockLevel,
     StockUpdateResult,
     Variant,
+    VariantRow,
 )
 
 HOLD_STATES = {
@@ -54,6 +62,7 @@ def product(p: Product) -> pb.Product:
         category_id=p.category_id or "",
         base_price=Money(p.base_price_minor, p.currency).to_proto(),
         create_time=timestamp(p.create_time),
+        handle=p.handle,
     )
 
 
@@ -144,4 +153,70 @@ def stock_update_results(results: Sequence[StockUpdateResult], domain: str) -> p
         ],
         changed_count=sum(r.changed for r in results),
         failed_count=sum(r.refusal is not None for r in results),
+    )
+
+
+# ------------------------------------------------------------ catalog import and export
+
+IMPORT_OUTCOMES = {
+    ImportOutcome.CREATED: pb.IMPORT_OUTCOME_CREATED,
+    ImportOutcome.UPDATED: pb.IMPORT_OUTCOME_UPDATED,
+    ImportOutcome.UNCHANGED: pb.IMPORT_OUTCOME_UNCHANGED,
+    ImportOutcome.FAILED: pb.IMPORT_OUTCOME_FAILED,
+}
+
+
+def catalog_row(row: CatalogRow) -> pb.CatalogRow:
+    if isinstance(row, LocationRow):
+        return pb.CatalogRow(location=pb.LocationRow(code=row.code, name=row.name, active=row.active))
+    if isinstance(row, CategoryRow):
+        return pb.CatalogRow(category=pb.CategoryRow(path=row.path))
+    if isinstance(row, ProductRow):
+        return pb.CatalogRow(
+            product=pb.ProductRow(
+                handle=row.handle,
+                title=row.title,
+                description=row.description,
+                category_path=row.category_path,
+                base_price=Money(row.base_price_minor, row.currency).to_proto(),
+            )
+        )
+    if isinstance(row, VariantRow):
+        adjustment = Money(row.price_adjustment_minor, row.currency).to_proto() if row.currency else None
+        return pb.CatalogRow(
+            variant=pb.VariantRow(sku=row.sku, product_handle=row.product_handle, price_adjustment=adjustment)
+        )
+    return pb.CatalogRow(stock=pb.StockRow(sku=row.sku, location=row.location, on_hand=row.on_hand))
+
+
+def catalog_pages(rows: Sequence[CatalogRow], max_bytes: int) -> Iterator[list[pb.CatalogRow]]:
+    """The rows as messages, cut into runs of at most max_bytes serialized (one row always
+    goes, whatever its size)."""
+    run: list[pb.CatalogRow] = []
+    size = 0
+    for row in rows:
+        message = catalog_row(row)
+        # A repeated field's element costs its bytes plus a tag and a length of a few bytes.
+        cost = message.ByteSize() + 8
+        if run and size + cost > max_bytes:
+            yield run
+            run, size = [], 0
+        run.append(message)
+        size += cost
+    if run:
+        yield run
+
+
+def import_row_result(result: ImportRowResult, error_domain: str) -> pb.ImportRowResult:
+    refusal = result.refusal
+    return pb.ImportRowResult(
+        index=result.index,
+        outcome=IMPORT_OUTCOMES[result.outcome],
+        status=status_proto(refusal, error_domain) if refusal is not None else None,
+    )
+
+
+def import_summary(s: ImportSummary) -> pb.ImportSummary:
+    return pb.ImportSummary(
+        rows=s.rows, created=s.created, updated=s.updated, unchanged=s.unchanged, failed=s.failed
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,6 +52,8 @@ class Product:
     base_price_minor: int
     currency: str
     create_time: datetime
+    # Defaulted so a CreateProduct answer stored before handles existed still replays.
+    handle: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class NewProduct:
     category_id: str | None
     base_price_minor: int
     currency: str
+    # None: the new product's id.
+    handle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -241,6 +246,9 @@ class StockUpdateResult:
     changed: bool
     # Set when the row was refused.
     refusal: HoldfastError | None = None
+    # The (SKU, location) had no stock row and the row made one (two batches making the same
+    # row at once may both say so).
+    created: bool = False
 
 
 @dataclass(frozen=True)
@@ -315,3 +323,90 @@ class ChannelChange:
     name: str | None = None
     location_codes: tuple[str, ...] | None = None
     strategy: AllocationStrategy | None = None
+
+
+# ------------------------------------------------------------ catalog import and export
+# The rows of a catalog file, each with its natural key first: what ImportCatalog takes and
+# ExportCatalog gives back.
+
+
+@dataclass(frozen=True)
+class LocationRow:
+    code: str
+    name: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class CategoryRow:
+    # Names from the top level down to the category itself.
+    path: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ProductRow:
+    handle: str
+    title: str
+    description: str
+    # Empty: no category.
+    category_path: tuple[str, ...]
+    base_price_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class VariantRow:
+    sku: str
+    product_handle: str
+    price_adjustment_minor: int
+    # The adjustment's currency; None when the row gave no adjustment (zero suits any product).
+    currency: str | None
+
+
+@dataclass(frozen=True)
+class StockRow:
+    """on_hand at one (SKU, location), set absolutely."""
+
+    sku: str
+    # A code or id; the file's empty value is DEFAULT_LOCATION.
+    location: str
+    on_hand: int
+
+
+CatalogRow = LocationRow | CategoryRow | ProductRow | VariantRow | StockRow
+
+
+class ImportOutcome(enum.StrEnum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    UNCHANGED = "UNCHANGED"
+    # Nothing of the row was written.
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class ImportRowResult:
+    # The row's number in the import, from 0.
+    index: int
+    outcome: ImportOutcome
+    # Why, when FAILED.
+    refusal: HoldfastError | None = None
+
+
+@dataclass
+class ImportSummary:
+    """The tally of an import so far: rows seen and what became of them."""
+
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+
+    def add(self, results: list[ImportRowResult]) -> None:
+        outcomes = Counter(result.outcome for result in results)
+        self.rows += len(results)
+        self.created += outcomes[ImportOutcome.CREATED]
+        self.updated += outcomes[ImportOutcome.UPDATED]
+        self.unchanged += outcomes[ImportOutcome.UNCHANGED]
+        self.failed += outcomes[ImportOutcome.FAILED]

@@ -16,8 +16,10 @@ from holdfast_common.settings import InventoryServiceSettings
 from holdfast_common.values.pagination import PageTokens
 from inventory_svc import convert, validation
 from inventory_svc.catalog import Catalog
+from inventory_svc.catalog_export import export_catalog
+from inventory_svc.catalog_import import import_chunk
 from inventory_svc.holds import Holds
-from inventory_svc.models import DEFAULT_CHANNEL
+from inventory_svc.models import DEFAULT_CHANNEL, ImportSummary
 from inventory_svc.places import Places
 from inventory_svc.pricing_client import PricingClient
 from inventory_svc.stock import adjust, get_levels, resolve_channel, transfer, update_stock
@@ -199,6 +201,34 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
                         stock_level=convert.stock_level(levels.total(route)),
                         location_levels=convert.location_levels([levels]),
                     )
+
+    # ------------------------------------------------------------ catalog import and export
+
+    async def ImportCatalog(
+        self, request_iterator: AsyncIterator[pb.ImportCatalogRequest], context: Ctx
+    ) -> AsyncIterator[pb.ImportCatalogResponse]:
+        # Each chunk is answered once written, before the next is read: the caller sees its
+        # progress, and after an interruption knows which rows are in.
+        summary = ImportSummary()
+        store_currency = self._settings.server.store_currency
+        async for request in request_iterator:
+            rows = validation.import_catalog(request, summary.rows, store_currency)
+            results = await import_chunk(self._pool, summary.rows, rows)
+            summary.add(results)
+            yield pb.ImportCatalogResponse(
+                results=[convert.import_row_result(r, ERROR_DOMAIN) for r in results]
+            )
+        yield pb.ImportCatalogResponse(summary=convert.import_summary(summary))
+
+    async def ExportCatalog(
+        self, request: pb.ExportCatalogRequest, context: Ctx
+    ) -> AsyncIterator[pb.ExportCatalogResponse]:
+        page_size = validation.export_catalog(request)
+        # Half the message limit: a page of long product descriptions still gets through.
+        max_bytes = self._settings.server.grpc_max_message_bytes // 2
+        async for page in export_catalog(self._pool, page_size):
+            for rows in convert.catalog_pages(page, max_bytes):
+                yield pb.ExportCatalogResponse(rows=rows)
 
     # ------------------------------------------------------------ holds
 

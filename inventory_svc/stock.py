@@ -557,6 +557,7 @@ async def update_stock(
     validate_only: bool,
     record: RequestRecord | None,
     refused: Mapping[int, HoldfastError] | None = None,
+    make_rows: bool = False,
 ) -> list[StockUpdateResult]:
     """SET or ADJUST on_hand at many (SKU, location) rows in one transaction (BatchUpdateStock,
     and the stock rows of ImportCatalog with record None, PER_ROW); one result per row, in
@@ -569,7 +570,9 @@ async def update_stock(
     does not exist, when it names a (SKU, location) an earlier row of the batch named by
     another reference, when on_hand is not the expected value, when the new on_hand would be
     below reserved there (active holds are never touched), or when a RECEIVE would lower
-    on_hand. A SET to the current value changes nothing and writes no ledger row.
+    on_hand. A SET to the current value changes nothing and writes no ledger row; with
+    `make_rows` (ImportCatalog: an exported row of 0 must import back as a row of 0), a SET
+    where the SKU has no row at that location yet makes the row even at 0 (`created`).
 
     all_or_nothing: any refusal raises STOCK_UPDATES_REFUSED listing every one, and nothing
     is written (the request_id is not kept either). Otherwise the good rows are written and
@@ -595,7 +598,7 @@ async def update_stock(
             locations = await resolve_locations(conn, refs)
             cur = await conn.execute(Q.stock_levels, {"skus": skus})
             levels = {(r["sku"], r["location"]): _level(r) for r in await cur.fetchall()}
-            return _plan(updates, refused, locations, levels).results
+            return _plan(updates, refused, locations, levels, make_rows).results
 
         return await read(pool, look)
 
@@ -605,14 +608,14 @@ async def update_stock(
         found = await conn.execute(Q.resolve_locations, {"refs": refs})
         levels, _ = await lock_levels(conn, skus)
         locations = location_refs_of(await found.fetchall())
-        plan = _plan(updates, refused, locations, levels)
+        plan = _plan(updates, refused, locations, levels, make_rows)
         if all_or_nothing and any(r.refusal for r in plan.results):
             raise stock_updates_refused(plan.results)
         if plan.missing:
             await _rows_at(conn, levels, plan.missing)
             if any(levels[key].on_hand or levels[key].reserved for key in plan.missing):
                 # Made, and stocked, by another transaction since lock_stock's snapshot.
-                plan = _plan(updates, refused, locations, levels)
+                plan = _plan(updates, refused, locations, levels, make_rows)
                 if all_or_nothing and any(r.refusal for r in plan.results):
                     raise stock_updates_refused(plan.results)
         if plan.changes:
@@ -636,7 +639,7 @@ class _Plan:
     results: list[StockUpdateResult]
     # apply_stock_updates' rows: sku, location, delta, reason, note.
     changes: list[dict[str, Any]]
-    # (SKU, location) pairs that change and have no stock row yet.
+    # (SKU, location) pairs that have no stock row yet and get one.
     missing: list[tuple[str, str]]
 
 
@@ -645,6 +648,7 @@ def _plan(
     refused: Mapping[int, HoldfastError],
     locations: dict[str, LocationRef],
     levels: Levels,
+    make_rows: bool,
 ) -> _Plan:
     plan = _Plan([], [], [])
     known = {sku for sku, _ in levels}
@@ -681,9 +685,10 @@ def _plan(
             plan.results.append(StockUpdateResult(i, level, level.on_hand, False, refusal))
             continue
         changed = new != level.on_hand
+        created = key not in levels and (changed or (make_rows and update.set_on_hand is not None))
+        if created:
+            plan.missing.append(key)
         if changed:
-            if key not in levels:
-                plan.missing.append(key)
             plan.changes.append(
                 {
                     "sku": update.sku,
@@ -694,7 +699,7 @@ def _plan(
                 }
             )
         after = StockLevel(update.sku, new, level.reserved, location=place.code)
-        plan.results.append(StockUpdateResult(i, after, level.on_hand, changed))
+        plan.results.append(StockUpdateResult(i, after, level.on_hand, changed, created=created))
     return plan
 
 

@@ -14,10 +14,12 @@ from google.protobuf.message import Message
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
 from holdfast_common.db.idempotency import RequestRecord, request_record
-from holdfast_common.errors import HoldfastError, invalid_argument
+from holdfast_common.errors import FieldViolation, HoldfastError, invalid_argument
 from holdfast_common.settings import HoldSettings
 from holdfast_common.values.limits import (
     MAX_BATCH_SKUS,
+    MAX_CATALOG_ROWS,
+    MAX_CATEGORY_DEPTH,
     MAX_DESCRIPTION,
     MAX_NAME,
     MAX_NOTE,
@@ -33,10 +35,13 @@ from inventory_svc.models import (
     DEFAULT_LOCATION,
     AdjustmentReason,
     AllocationStrategy,
+    CatalogRow,
+    CategoryRow,
     ChannelChange,
     HoldLine,
     HoldState,
     LocationChange,
+    LocationRow,
     NewCategory,
     NewChannel,
     NewHold,
@@ -44,9 +49,12 @@ from inventory_svc.models import (
     NewProduct,
     NewVariant,
     PlaceRef,
+    ProductRow,
     StockAdjustment,
+    StockRow,
     StockTransfer,
     StockUpdate,
+    VariantRow,
 )
 
 
@@ -116,6 +124,8 @@ def create_product(
     v.text("title", request.title, max_len=MAX_NAME)
     v.text("description", request.description, max_len=MAX_DESCRIPTION, required=False)
     category_id = v.uuid("category_id", request.category_id, required=False)
+    if request.handle:
+        v.sku("handle", request.handle)
     record = optional_record(v, "CreateProduct", request)
     price = None
     if not request.HasField("base_price"):
@@ -130,7 +140,9 @@ def create_product(
         )
     v.raise_if_any()
     assert price is not None
-    new = NewProduct(request.title, request.description, category_id, price.minor, price.currency)
+    new = NewProduct(
+        request.title, request.description, category_id, price.minor, price.currency, request.handle or None
+    )
     return new, record
 
 
@@ -611,3 +623,130 @@ def _skus(skus: Sequence[str], channel_ref: str) -> tuple[list[str], str]:
             v.sku(f"skus[{i}]", s)
     v.raise_if_any()
     return list(dict.fromkeys(skus)), channel
+
+
+# ------------------------------------------------------------ catalog import and export
+
+
+def import_catalog(
+    request: pb.ImportCatalogRequest, first_index: int, store_currency: str
+) -> list[CatalogRow | HoldfastError]:
+    """Each row of a chunk as its domain row, or the refusal of that row alone (INVALID_ARGUMENT
+    naming its bad fields as `rows[i]....`, i its number in the import). A chunk that is empty
+    or too long refuses the call. A key named twice in one chunk refuses the later rows: a chunk
+    is written in one statement per kind, where a key can be written once."""
+    if not 0 < len(request.rows) <= MAX_CATALOG_ROWS:
+        raise invalid_argument([FieldViolation("rows", f"must hold 1-{MAX_CATALOG_ROWS} rows")])
+    first_mention: dict[tuple[str, ...], int] = {}
+    rows: list[CatalogRow | HoldfastError] = []
+    for offset, row in enumerate(request.rows):
+        index = first_index + offset
+        v = Violations()
+        parsed = _catalog_row(v, f"rows[{index}]", row, store_currency)
+        if parsed is not None and not v.items:
+            field, key = _natural_key(parsed)
+            earlier = first_mention.setdefault(key, index)
+            if earlier != index:
+                v.add(f"rows[{index}].{field}", f"names what rows[{earlier}] names in the same chunk")
+        try:
+            v.raise_if_any()
+        except HoldfastError as refusal:
+            rows.append(refusal)
+            continue
+        assert parsed is not None
+        rows.append(parsed)
+    return rows
+
+
+def _natural_key(row: CatalogRow) -> tuple[str, tuple[str, ...]]:
+    """The field naming what a row writes, and a key no other kind's row has."""
+    if isinstance(row, LocationRow):
+        return "location.code", ("location", row.code)
+    if isinstance(row, CategoryRow):
+        return "category.path", ("category", *row.path)
+    if isinstance(row, ProductRow):
+        return "product.handle", ("product", row.handle)
+    if isinstance(row, VariantRow):
+        return "variant.sku", ("variant", row.sku)
+    return "stock", ("stock", row.sku, row.location)
+
+
+def _catalog_row(v: Violations, field: str, row: pb.CatalogRow, store_currency: str) -> CatalogRow | None:
+    kind = row.WhichOneof("row")
+    if kind == "location":
+        return _location_row(v, f"{field}.location", row.location)
+    if kind == "category":
+        return CategoryRow(_category_path(v, f"{field}.category.path", row.category.path, required=True))
+    if kind == "product":
+        return _product_row(v, f"{field}.product", row.product, store_currency)
+    if kind == "variant":
+        return _variant_row(v, f"{field}.variant", row.variant, store_currency)
+    if kind == "stock":
+        return _stock_row(v, f"{field}.stock", row.stock)
+    v.add(field, "must be one of location, category, product, variant, stock")
+    return None
+
+
+def _location_row(v: Violations, field: str, row: pb.LocationRow) -> LocationRow:
+    v.code(f"{field}.code", row.code)
+    if row.name:
+        v.text(f"{field}.name", row.name, max_len=MAX_NAME)
+    active = row.active if row.HasField("active") else True
+    return LocationRow(row.code, row.name or row.code, active)
+
+
+def _category_path(v: Violations, field: str, path: Sequence[str], *, required: bool) -> tuple[str, ...]:
+    if required and not path:
+        v.add(field, "must name at least the category itself")
+    elif len(path) > MAX_CATEGORY_DEPTH:
+        v.add(field, f"must be at most {MAX_CATEGORY_DEPTH} levels deep")
+    else:
+        for i, name in enumerate(path):
+            v.text(f"{field}[{i}]", name, max_len=MAX_NAME)
+    return tuple(path)
+
+
+def _product_row(v: Violations, field: str, row: pb.ProductRow, store_currency: str) -> ProductRow:
+    v.sku(f"{field}.handle", row.handle)
+    v.text(f"{field}.title", row.title, max_len=MAX_NAME)
+    v.text(f"{field}.description", row.description, max_len=MAX_DESCRIPTION, required=False)
+    path = _category_path(v, f"{field}.category_path", row.category_path, required=False)
+    price = None
+    if not row.HasField("base_price"):
+        v.add(f"{field}.base_price", "is required")
+    else:
+        price = money_from_proto(
+            v, f"{field}.base_price", row.base_price, store_currency=store_currency, allow_negative=False
+        )
+    minor, currency = (price.minor, price.currency) if price else (0, store_currency)
+    return ProductRow(row.handle, row.title, row.description, path, minor, currency)
+
+
+def _variant_row(v: Violations, field: str, row: pb.VariantRow, store_currency: str) -> VariantRow:
+    v.sku(f"{field}.sku", row.sku)
+    v.sku(f"{field}.product_handle", row.product_handle)
+    if not row.HasField("price_adjustment"):
+        return VariantRow(row.sku, row.product_handle, 0, None)
+    money = money_from_proto(
+        v,
+        f"{field}.price_adjustment",
+        row.price_adjustment,
+        store_currency=store_currency,
+        allow_negative=True,
+    )
+    return VariantRow(row.sku, row.product_handle, money.minor if money else 0, store_currency)
+
+
+def _stock_row(v: Violations, field: str, row: pb.StockRow) -> StockRow:
+    v.sku(f"{field}.sku", row.sku)
+    location = _place(v, f"{field}.location", row.location, DEFAULT_LOCATION)
+    if not 0 <= row.on_hand <= MAX_STOCK_UNITS:
+        v.add(f"{field}.on_hand", "must be 0-1e12")
+    return StockRow(row.sku, location, row.on_hand)
+
+
+def export_catalog(request: pb.ExportCatalogRequest) -> int:
+    """Rows per answer: 0 means the most, more is capped to it (AIP-158)."""
+    if request.page_size < 0:
+        raise invalid_argument([FieldViolation("page_size", "must not be negative")])
+    return min(request.page_size or MAX_CATALOG_ROWS, MAX_CATALOG_ROWS)

@@ -156,6 +156,15 @@ async def in_transaction(
     raise AssertionError("unreachable")
 
 
+@contextlib.asynccontextmanager
+async def transaction(pool: AsyncPool) -> AsyncIterator[AsyncConn]:
+    """A pooled connection inside one transaction for the block (committed when it ends, rolled
+    back if it raises): for work that hands out results as it goes, a stream say, which
+    `in_transaction` cannot re-run after a deadlock once some are sent."""
+    async with _connection(pool) as conn, conn.transaction():
+        yield conn
+
+
 async def read(
     pool: AsyncPool,
     work: Callable[[AsyncConn], Awaitable[T]],

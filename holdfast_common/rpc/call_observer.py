@@ -127,10 +127,12 @@ def _stream(
 
 # Any: the stubs type handlers as the sync API's; grpc.aio's are coroutines and async generators.
 def _observe(method: _Method, handler: Any) -> Any:
-    """`handler` with its unary-unary or unary-stream behaviour observed; client-streaming
-    ones (reflection) are left as they are."""
+    """`handler` with its unary-unary, unary-stream or bidirectional (ImportCatalog, reflection)
+    behaviour observed; client-streaming ones with a single answer are left as they are."""
     if handler.unary_unary is not None:
         return handler._replace(unary_unary=_unary(method, handler.unary_unary))
+    if handler.stream_stream is not None and inspect.isasyncgenfunction(handler.stream_stream):
+        return handler._replace(stream_stream=_stream(method, handler.stream_stream))
     stream = handler.unary_stream
     if stream is None:
         return handler

@@ -28,6 +28,7 @@ METHOD_SCOPES: dict[str, str] = {
             "ListChannels",
             "BatchGetStockLevels",
             "WatchStockLevels",
+            "ExportCatalog",
             "GetHold",
             "ListHolds",
         )
@@ -45,6 +46,7 @@ METHOD_SCOPES: dict[str, str] = {
             "AdjustStock",
             "TransferStock",
             "BatchUpdateStock",
+            "ImportCatalog",
             "CreateHold",
             "ExtendHold",
             "ReleaseHold",

@@ -21,6 +21,12 @@ MAX_NOTE = 500
 # SKUs one BatchGetStockLevels or WatchStockLevels names: one `= ANY` query answers them all,
 # and their answer stays far below the gRPC message limit.
 MAX_BATCH_SKUS = 1000
+# Rows in one ImportCatalog chunk, and in one ExportCatalog answer: a chunk is written in a few
+# set-based statements of at most this many rows each, and answered before the next is read.
+MAX_CATALOG_ROWS = 1000
+# Levels of a category path: deeper than any shop's taxonomy, and the import resolves a path
+# level by level.
+MAX_CATEGORY_DEPTH = 16
 # Carts one BatchQuoteCarts prices: more than inventory_svc ever batches, and a bound on the
 # work and the answer of one call.
 MAX_BATCH_CARTS = 1000

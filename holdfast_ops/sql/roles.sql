@@ -54,7 +54,11 @@ REVOKE TEMPORARY ON DATABASE {database} FROM PUBLIC;
 -- name: grant_inventory
 -- inventory_svc/sql/*.sql (the holds gauge too), holdfast_common/db/sql/idempotency.sql.
 -- The audit runs as the owner.
-GRANT SELECT, INSERT ON categories, products, variants, hold_lines, hold_allocations TO {role};
+GRANT SELECT, INSERT ON categories, hold_lines, hold_allocations TO {role};
+-- ImportCatalog updates products by handle and variants by SKU (INSERT ... ON CONFLICT DO UPDATE).
+GRANT SELECT, INSERT, UPDATE (title, description, category_id, base_price_minor, currency) ON products
+    TO {role};
+GRANT SELECT, INSERT, UPDATE (product_id, price_adjustment_minor) ON variants TO {role};
 GRANT SELECT, INSERT, UPDATE (on_hand, reserved, update_time) ON stock TO {role};
 GRANT SELECT, INSERT, UPDATE (name, active) ON locations TO {role};
 GRANT SELECT, INSERT, UPDATE (name, strategy) ON channels TO {role};

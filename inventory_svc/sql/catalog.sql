@@ -14,12 +14,14 @@ LIMIT %(limit)s;
 SELECT 1 FROM categories WHERE id = %(id)s;
 
 -- name: insert_product
-INSERT INTO products (id, title, description, category_id, base_price_minor, currency)
-VALUES (%(id)s, %(title)s, %(description)s, %(category_id)s, %(base_price_minor)s, %(currency)s)
-RETURNING id::text, title, description, category_id::text, base_price_minor, currency, create_time;
+INSERT INTO products (id, handle, title, description, category_id, base_price_minor, currency)
+VALUES (%(id)s, %(handle)s, %(title)s, %(description)s, %(category_id)s, %(base_price_minor)s,
+        %(currency)s)
+RETURNING id::text, handle, title, description, category_id::text, base_price_minor, currency,
+          create_time;
 
 -- name: get_product
-SELECT id::text, title, description, category_id::text, base_price_minor, currency, create_time
+SELECT id::text, handle, title, description, category_id::text, base_price_minor, currency, create_time
 FROM products
 WHERE id = %(id)s;
 
@@ -30,8 +32,8 @@ WITH RECURSIVE tree AS (
     UNION ALL
     SELECT c.id FROM categories c JOIN tree t ON c.parent_id = t.id
 )
-SELECT p.id::text, p.title, p.description, p.category_id::text, p.base_price_minor, p.currency,
-       p.create_time
+SELECT p.id::text, p.handle, p.title, p.description, p.category_id::text, p.base_price_minor,
+       p.currency, p.create_time
 FROM products p
 WHERE (%(category_id)s::uuid IS NULL OR p.category_id IN (SELECT id FROM tree))
   AND (%(after)s::uuid IS NULL OR p.id > %(after)s::uuid)

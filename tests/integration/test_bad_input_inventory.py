@@ -22,7 +22,7 @@ from tests.support.bad_input import (
     build_world,
     usd,
 )
-from tests.support.builders import hold_request
+from tests.support.builders import category_row, hold_request
 from tests.support.grpc_helpers import new_request_id, refusal, unique_sku
 
 INT64_MAX = 2**63 - 1
@@ -846,6 +846,40 @@ CASES = [
         INVALID,
         BAD,
         "name",
+    ),
+    # ---- product handles, catalog import and export
+    Case(
+        "product handle outside the SKU set",
+        "CreateProduct",
+        lambda w: pb.CreateProductRequest(title="t", base_price=usd(1), handle="a b"),
+        INVALID,
+        BAD,
+        "handle",
+    ),
+    Case(
+        "product handle taken",
+        "CreateProduct",
+        # A product made without a handle has its id as handle.
+        lambda w: pb.CreateProductRequest(title="t", base_price=usd(1), handle=w.product_id),
+        grpc.StatusCode.ALREADY_EXISTS,
+        "PRODUCT_ALREADY_EXISTS",
+    ),
+    Case("import empty chunk", "ImportCatalog", lambda w: pb.ImportCatalogRequest(), INVALID, BAD, "rows"),
+    Case(
+        "import chunk over 1000 rows",
+        "ImportCatalog",
+        lambda w: pb.ImportCatalogRequest(rows=[category_row(f"c{i}") for i in range(1001)]),
+        INVALID,
+        BAD,
+        "rows",
+    ),
+    Case(
+        "export negative page_size",
+        "ExportCatalog",
+        lambda w: pb.ExportCatalogRequest(page_size=-1),
+        INVALID,
+        BAD,
+        "page_size",
     ),
     Case(
         "hold owner_id with NUL",

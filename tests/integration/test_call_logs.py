@@ -14,7 +14,7 @@ import pytest
 import structlog
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
-from tests.support.builders import hold_request
+from tests.support.builders import category_row, hold_request
 from tests.support.grpc_helpers import Inventory, new_request_id
 from tests.support.paths import REPO_ROOT
 from tests.support.polling import wait_until
@@ -49,6 +49,20 @@ def test_each_call_logs_its_method_code_request_id_peer_and_duration(inventory):
     assert ok["reason"] is None
     [failed] = _calls(logs, refused)
     assert (failed["code"], failed["reason"]) == ("FAILED_PRECONDITION", "INSUFFICIENT_STOCK")
+
+
+def test_a_bidirectional_stream_logs_one_line_when_it_ends(inventory):
+    method = "/holdfast.inventory.v1.InventoryService/ImportCatalog"
+    with structlog.testing.capture_logs() as logs:
+        inventory.client.import_catalog([category_row(f"logged-{new_request_id()}")])
+        with pytest.raises(grpc.RpcError):
+            inventory.client.import_catalog([])
+        wait_until(lambda: len([x for x in logs if x.get("method") == method]) == 2, 5, "both log lines")
+    lines = [line for line in logs if line.get("event") == "call" and line.get("method") == method]
+    assert [(x["code"], x["reason"], x["request_id"]) for x in lines] == [
+        ("OK", None, None),
+        ("INVALID_ARGUMENT", "INVALID_FIELDS", None),
+    ]
 
 
 def test_a_service_process_writes_json_call_lines_when_stderr_is_not_a_terminal(database_url):

@@ -133,6 +133,51 @@ def test_product_without_category(inventory):
     assert (product.base_price.units, product.base_price.nanos) == (0, 0)
 
 
+def test_a_product_takes_the_handle_given_or_else_its_id(inventory):
+    handle = unique_sku("shoe")
+    named = inventory.stub.CreateProduct(
+        pb.CreateProductRequest(title="Named", base_price=_money(1), handle=handle)
+    ).product
+    unnamed = inventory.stub.CreateProduct(
+        pb.CreateProductRequest(title="Unnamed", base_price=_money(1))
+    ).product
+    assert (named.handle, unnamed.handle) == (handle, unnamed.id)
+    assert inventory.stub.GetProduct(pb.GetProductRequest(id=named.id)).product.handle == handle
+
+
+def test_a_product_written_without_a_handle_gets_its_id(inventory, db):
+    # As the release before handles (during a rolling upgrade) or a seed script writes one.
+    product_id = str(uuid.uuid4())
+    db.execute(
+        "INSERT INTO products (id, title, base_price_minor, currency) VALUES (%s, 'Old', 100, 'USD')",
+        (product_id,),
+    )
+    assert inventory.stub.GetProduct(pb.GetProductRequest(id=product_id)).product.handle == product_id
+
+
+def test_a_taken_handle_is_already_exists_and_a_bad_one_invalid(inventory, db):
+    handle = unique_sku("shoe")
+    inventory.stub.CreateProduct(pb.CreateProductRequest(title="First", base_price=_money(1), handle=handle))
+    before = db.execute("SELECT count(*) FROM products").fetchone()[0]
+    f = refusal(
+        inventory.stub.CreateProduct,
+        pb.CreateProductRequest(title="Second", base_price=_money(1), handle=handle),
+    )
+    assert (f.code, f.reason, f.metadata) == (
+        grpc.StatusCode.ALREADY_EXISTS,
+        "PRODUCT_ALREADY_EXISTS",
+        {"handle": handle},
+    )
+    f = refusal(
+        inventory.stub.CreateProduct, pb.CreateProductRequest(title="Bad", base_price=_money(1), handle="a b")
+    )
+    assert (f.code, [name for name, _ in f.field_violations]) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        ["handle"],
+    )
+    assert db.execute("SELECT count(*) FROM products").fetchone()[0] == before
+
+
 @pytest.mark.parametrize(
     ("price", "field"),
     [

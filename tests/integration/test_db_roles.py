@@ -42,7 +42,7 @@ from tests.conftest import (
     start_inventory,
     start_pricing,
 )
-from tests.support.builders import hold_request
+from tests.support.builders import category_row, hold_request, location_row, product_row, variant_row
 from tests.support.databases import drop_database
 from tests.support.grpc_helpers import Pricing, cents, new_request_id, usd_cents
 from tests.support.metrics import scrape
@@ -515,6 +515,19 @@ def _whole_flow(
     assert stub.GetVariant(ipb.GetVariantRequest(sku=sku)).variant.sku == sku
     assert len(stub.ListVariants(ipb.ListVariantsRequest(product_id=product.id)).variants) == 2
     assert stub.ListCategories(ipb.ListCategoriesRequest(page_size=500)).categories
+
+    # Catalog import (upserts by natural key) and export (one snapshot).
+    tag = uuid.uuid4().hex[:6]
+    _, summary = inv.import_catalog(
+        [
+            location_row(f"roles-{tag}"),
+            category_row(category.name, "lining"),
+            product_row(product.handle, "Coat", 5000, category_path=(category.name,), description="warm"),
+            variant_row(f"roles-{tag}", product.handle, 100),
+        ]
+    )
+    assert (summary.created, summary.updated, summary.failed) == (3, 1, 0)
+    assert product.handle in [row.product.handle for row in inv.export_catalog()]
 
     # Stock, watched from the start.
     watch = stub.WatchStockLevels(ipb.WatchStockLevelsRequest(skus=[sku]), timeout=30)

@@ -56,7 +56,7 @@ REFUSALS = {
 INVENTORY = ipb.DESCRIPTOR.services_by_name["InventoryService"]
 PRICING = pb.DESCRIPTOR.services_by_name["PricingService"]
 # Calls that must change nothing even when they succeed.
-READ_PREFIXES = ("Get", "List", "BatchGet", "Watch", "Quote", "BatchQuote")
+READ_PREFIXES = ("Get", "List", "BatchGet", "Watch", "Export", "Quote", "BatchQuote")
 # Generous: one call on a loaded 2-core machine, never a measure of speed.
 CALL_TIMEOUT = 30.0
 # A watch's first message is the current level of each SKU, sent at once.
@@ -76,6 +76,8 @@ class World:
 
     skus: list[str]
     category_ids: list[str]
+    # The path of names of the child category (the root's name, then "child").
+    category_path: list[str]
     product_ids: list[str]
     variant_ids: list[str]
     hold_ids: list[str]
@@ -160,6 +162,7 @@ def world(priced_inventory, pricing) -> World:
     return World(
         skus=skus,
         category_ids=[root.id, child.id],
+        category_path=[root.name, child.name],
         product_ids=[p.id for p in products],
         variant_ids=variant_ids,
         hold_ids=[h.id for h in holds],
@@ -313,6 +316,19 @@ def samples(world: World, method: str) -> dict[str, Strategy]:
             ["", *world.channel_codes]
         ),
         "holdfast.inventory.v1.WatchStockLevelsRequest.channel": st.sampled_from(["", *world.channel_codes]),
+        # Catalog rows: keys that exist (products made without a handle have their id) or new ones.
+        "holdfast.inventory.v1.ProductRow.handle": st.one_of(
+            st.builds(unique_sku, st.just("P")), st.sampled_from(world.product_ids)
+        ),
+        "product_handle": st.sampled_from(world.product_ids),
+        "holdfast.inventory.v1.VariantRow.sku": st.one_of(
+            st.builds(unique_sku, st.just("FUZZ")), st.sampled_from(world.skus)
+        ),
+        "holdfast.inventory.v1.LocationRow.code": places(world.location_codes, []),
+        "holdfast.inventory.v1.StockRow.location": st.sampled_from(["", *world.location_codes]),
+        "path": st.sampled_from(world.category_path),
+        "category_path": st.sampled_from(world.category_path),
+        "on_hand": st.integers(0, 100),
         "holdfast.inventory.v1.UpdateLocationRequest.update_mask": masks(
             [["name"], ["active"], ["name", "active"]]
         ),
@@ -358,10 +374,13 @@ def request_strategy(method: MethodDescriptor, world: World, max_lines: int) -> 
 
 
 def call(stub: Any, method: MethodDescriptor, request: Any) -> grpc.RpcError | None:
-    """Makes the call; a server stream is read up to its first message. None means OK."""
+    """Makes the call; a server stream is read up to its first message, a bidirectional one
+    gets the request as its only message and is read to its end. None means OK."""
     rpc = getattr(stub, method.name)
     try:
-        if method.server_streaming:
+        if method.client_streaming:
+            list(rpc(iter([request]), timeout=CALL_TIMEOUT))
+        elif method.server_streaming:
             stream = rpc(request, timeout=WATCH_FIRST_MESSAGE_TIMEOUT)
             try:
                 next(stream)

@@ -104,12 +104,28 @@ SELECT (SELECT count(*) FROM stock), (SELECT count(*) FROM stock_ledger), (SELEC
 """
 
 
+def as_unary(stub: Any, method: str, request: Message) -> Callable[[Message], Any]:
+    """The method as a call of one request: a client stream gets it as its only message, and
+    a stream's answers are read to the end (a refusal may come after the first)."""
+    (descriptor,) = [
+        s.methods_by_name[method]
+        for s in request.DESCRIPTOR.file.services_by_name.values()
+        if method in s.methods_by_name
+    ]
+    rpc = getattr(stub, method)
+    if descriptor.client_streaming:
+        return lambda r: list(rpc(iter([r]), timeout=30))
+    if descriptor.server_streaming:
+        return lambda r: list(rpc(r, timeout=30))
+    return rpc
+
+
 def assert_refused_and_nothing_written(
     stub: Any, db: psycopg.Connection, case: Case, request: Message, domain: str
 ) -> None:
     """The case's call is refused as the case says, and the database is as it was."""
     before = db.execute(SNAPSHOT).fetchone()
-    f = refusal(getattr(stub, case.method), request)
+    f = refusal(as_unary(stub, case.method, request), request)
     assert (f.code, f.reason) == (case.code, case.reason), f.message
     assert f.domain == domain
     if case.field:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import grpc
-from google.rpc import error_details_pb2
+from google.rpc import error_details_pb2, status_pb2
 from google.type import money_pb2
 from grpc_status import rpc_status
 from holdfast.inventory.v1 import inventory_pb2 as pb
@@ -34,6 +34,16 @@ class RpcFailure:
 def failure(error: grpc.RpcError) -> RpcFailure:
     """Unpacks the google.rpc.Status of a failed call (ErrorInfo, BadRequest, PreconditionFailure)."""
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    return _unpacked(error.code(), error.details() or "", status)
+
+
+def row_failure(status: status_pb2.Status) -> RpcFailure:
+    """Unpacks a google.rpc.Status carried in an answer (one row's refusal) like a call's."""
+    (code,) = [c for c in grpc.StatusCode if c.value[0] == status.code]
+    return _unpacked(code, status.message, status)
+
+
+def _unpacked(code: grpc.StatusCode, message: str, status: Any) -> RpcFailure:
     info = error_details_pb2.ErrorInfo()
     bad = error_details_pb2.BadRequest()
     pre = error_details_pb2.PreconditionFailure()
@@ -46,8 +56,8 @@ def failure(error: grpc.RpcError) -> RpcFailure:
             elif detail.Is(pre.DESCRIPTOR):
                 detail.Unpack(pre)
     return RpcFailure(
-        code=error.code(),
-        message=error.details() or "",
+        code=code,
+        message=message,
         reason=info.reason,
         domain=info.domain,
         metadata=dict(info.metadata),
@@ -120,6 +130,25 @@ class Inventory:
         self, lines: dict[str, int], owner_id: str = "owner", ttl_seconds: float | None = None
     ) -> pb.Hold:
         return self.stub.CreateHold(hold_request(lines, owner_id=owner_id, ttl_seconds=ttl_seconds)).hold
+
+    def import_catalog(
+        self, *chunks: Sequence[pb.CatalogRow]
+    ) -> tuple[list[pb.ImportRowResult], pb.ImportSummary]:
+        """One ImportCatalog stream of `chunks`: every row's result, in order, and the summary."""
+        requests = iter([pb.ImportCatalogRequest(rows=chunk) for chunk in chunks])
+        answers = list(self.stub.ImportCatalog(requests, timeout=60))
+        *chunk_answers, last = answers
+        assert len(chunk_answers) == len(chunks) and last.HasField("summary"), answers
+        assert not any(a.HasField("summary") for a in chunk_answers)
+        return [r for a in chunk_answers for r in a.results], last.summary
+
+    def export_catalog(self, page_size: int = 0) -> list[pb.CatalogRow]:
+        """Every row ExportCatalog gives, its pages joined."""
+        return [
+            row
+            for page in self.stub.ExportCatalog(pb.ExportCatalogRequest(page_size=page_size), timeout=60)
+            for row in page.rows
+        ]
 
 
 class Pricing:

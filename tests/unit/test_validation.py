@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,16 @@ from holdfast.inventory.v1 import inventory_pb2 as pb
 from holdfast_common.errors import ErrorKind, HoldfastError
 from holdfast_common.settings import HoldSettings
 from inventory_svc import validation
-from inventory_svc.models import AdjustmentReason, HoldLine, StockAdjustment
+from inventory_svc.models import (
+    AdjustmentReason,
+    CategoryRow,
+    HoldLine,
+    LocationRow,
+    ProductRow,
+    StockAdjustment,
+    StockRow,
+    VariantRow,
+)
 from tests.support import builders
 
 SETTINGS = HoldSettings(
@@ -214,3 +224,76 @@ def test_adjust_stock_names_every_bad_field() -> None:
         "request_id",
         "sku",
     ]
+
+
+# ---------------------------------------------------------------- catalog import
+
+
+def import_rows(*rows: pb.CatalogRow, first_index: int = 0) -> Sequence[object]:
+    return validation.import_catalog(pb.ImportCatalogRequest(rows=rows), first_index, "USD")
+
+
+def row_fields(row: object) -> list[str]:
+    assert isinstance(row, HoldfastError) and row.kind is ErrorKind.INVALID_ARGUMENT, row
+    return [v.field for v in row.field_violations]
+
+
+def test_import_rows_become_domain_rows_with_their_defaults() -> None:
+    rows = import_rows(
+        builders.location_row("WH"),
+        builders.category_row("A", "B"),
+        builders.product_row("p", "Hat", 1250, category_path=("A",)),
+        builders.variant_row("S1", "p"),
+        builders.variant_row("S2", "p", -5),
+        builders.stock_row("S1", 3),
+    )
+    assert rows == [
+        LocationRow("WH", "WH", True),
+        CategoryRow(("A", "B")),
+        ProductRow("p", "Hat", "", ("A",), 1250, "USD"),
+        VariantRow("S1", "p", 0, None),
+        VariantRow("S2", "p", -5, "USD"),
+        StockRow("S1", "default", 3),
+    ]
+
+
+def test_a_bad_row_is_refused_alone_naming_its_fields_by_stream_index() -> None:
+    rows = import_rows(
+        builders.variant_row("ok", "p"),
+        builders.variant_row("bad sku", ""),
+        builders.stock_row("S", -1, "bad location"),
+        pb.CatalogRow(),
+        builders.category_row(),
+        first_index=1000,
+    )
+    assert rows[0] == VariantRow("ok", "p", 0, None)
+    assert row_fields(rows[1]) == ["rows[1001].variant.sku", "rows[1001].variant.product_handle"]
+    assert row_fields(rows[2]) == ["rows[1002].stock.location", "rows[1002].stock.on_hand"]
+    assert row_fields(rows[3]) == ["rows[1003]"]
+    assert row_fields(rows[4]) == ["rows[1004].category.path"]
+
+
+def test_a_key_named_twice_in_a_chunk_refuses_the_later_row() -> None:
+    rows = import_rows(
+        builders.product_row("p"),
+        builders.product_row("p", "Other title"),
+        builders.stock_row("S", 1),
+        builders.stock_row("S", 2, "default"),
+        builders.category_row("A"),
+        builders.location_row("A"),
+    )
+    assert isinstance(rows[0], ProductRow) and isinstance(rows[2], StockRow)
+    assert row_fields(rows[1]) == ["rows[1].product.handle"]
+    assert row_fields(rows[3]) == ["rows[3].stock"]
+    assert isinstance(rows[4], CategoryRow) and isinstance(rows[5], LocationRow)
+
+
+@pytest.mark.parametrize("count", [0, 1001])
+def test_an_empty_or_oversized_chunk_refuses_the_call(count: int) -> None:
+    assert refused(import_rows, *[builders.category_row(f"c{i}") for i in range(count)]) == ["rows"]
+
+
+def test_export_page_size_defaults_and_caps_at_1000() -> None:
+    sizes = [validation.export_catalog(pb.ExportCatalogRequest(page_size=n)) for n in (0, 7, 5000)]
+    assert sizes == [1000, 7, 1000]
+    assert refused(validation.export_catalog, pb.ExportCatalogRequest(page_size=-1)) == ["page_size"]
