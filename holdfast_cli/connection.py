@@ -25,6 +25,8 @@ class Inventory:
     metadata: tuple[tuple[str, str], ...]
     channel: grpc.Channel
     store_currency: str
+    # GRPC_MAX_MESSAGE_BYTES: no message the service takes may be bigger.
+    max_message_bytes: int
 
     def close(self) -> None:
         self.channel.close()
@@ -39,6 +41,7 @@ def connect(settings: ClientSettings | None = None) -> Inventory:
         bearer(settings.security.client_token),
         channel,
         settings.server.store_currency,
+        settings.server.grpc_max_message_bytes,
     )
 
 

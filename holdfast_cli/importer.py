@@ -32,6 +32,7 @@ MAX_CHUNK = 1000
 # ones queued), few enough that Ctrl-C stops the import within a few chunks: left to itself, gRPC
 # would buffer a whole file ahead of the service, and nothing would be left to stop.
 IN_FLIGHT_CHUNKS = 4
+_ROW_OVERHEAD_BYTES = 6
 EXIT_INTERRUPTED = 130
 _OUTCOMES = {
     pb.IMPORT_OUTCOME_CREATED: "created",
@@ -85,10 +86,13 @@ def add_parser(subparsers: Any) -> None:
 class _Outgoing:
     """The request side of the stream: the file read in chunks, each sent row remembered by its
     index in the stream so its answer can name the line, at most IN_FLIGHT_CHUNKS chunks ahead of
-    the answers. Runs on gRPC's sending thread."""
+    the answers. A chunk also stays within `max_bytes` (long descriptions make big rows). Runs on
+    gRPC's sending thread."""
 
-    def __init__(self, rows: Iterator[FileRow | BadRow], chunk_size: int, stop: threading.Event) -> None:
-        self._rows, self._chunk_size, self._stop = rows, chunk_size, stop
+    def __init__(
+        self, rows: Iterator[FileRow | BadRow], chunk_size: int, max_bytes: int, stop: threading.Event
+    ) -> None:
+        self._rows, self._chunk_size, self._max_bytes, self._stop = rows, chunk_size, max_bytes, stop
         self.sent: dict[int, FileRow] = {}
         self.refused: list[BadRow] = []
         self.next_index = 0
@@ -104,18 +108,27 @@ class _Outgoing:
 
     def requests(self) -> Iterator[pb.ImportCatalogRequest]:
         chunk: list[FileRow] = []
+        chunk_bytes = 0
         for row in self._rows:
             if self._stop.is_set():
                 return  # the partial chunk is not sent: a re-run sends it
             if isinstance(row, BadRow):
                 self.refused.append(row)
                 continue
+            # The row's bytes and its field's tag and length in the request.
+            size = row.row.ByteSize() + _ROW_OVERHEAD_BYTES
+            if chunk and chunk_bytes + size > self._max_bytes:
+                if not self._wait_for_room():
+                    return
+                yield self._send(chunk)
+                chunk, chunk_bytes = [], 0
             chunk.append(row)
+            chunk_bytes += size
             if len(chunk) == self._chunk_size:
                 if not self._wait_for_room():
                     return
                 yield self._send(chunk)
-                chunk = []
+                chunk, chunk_bytes = [], 0
         if chunk and self._wait_for_room():
             yield self._send(chunk)
 
@@ -182,7 +195,9 @@ def run(args: argparse.Namespace, connect: Callable[[], Inventory]) -> int:
     started = time.monotonic()
     call_failed = ""
     with _Interrupt() as interrupt:
-        outgoing = _Outgoing(read_rows(path, fmt, inventory.store_currency), args.chunk_size, interrupt.stop)
+        rows = read_rows(path, fmt, inventory.store_currency)
+        # Half the message limit: the service's own margin for its answers, kept for ours too.
+        outgoing = _Outgoing(rows, args.chunk_size, inventory.max_message_bytes // 2, interrupt.stop)
         progress = progress_for(sys.stdout, total, args.progress_every)
         reported_refusals = 0
         try:

@@ -306,6 +306,19 @@ def test_bad_rows_are_reported_by_line_and_the_rest_imported(inventory: Any, tar
     assert all(r["message"] for r in rows)
 
 
+def test_rows_too_big_for_one_message_together_go_in_smaller_chunks(target: str, tmp_path: Path):
+    # 1,000 products with 5,000-character descriptions: 5 MB, more than one message may carry.
+    path = tmp_path / "long.jsonl"
+    prefix = f"long-{uuid.uuid4().hex[:6]}"
+    with path.open("w") as out:
+        for n in range(1000):
+            row = {"kind": "product", "handle": f"{prefix}-{n}", "title": "Long", "base_price": "1.00"}
+            out.write(json.dumps({**row, "description": "x" * 5000}) + "\n")
+    done = holdfast(target, "import", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert summary(done) == dict(rows=1000, total=1000, created=1000, updated=0, unchanged=0, failed=0)
+
+
 def test_export_then_import_into_an_empty_database_gives_the_same_catalog(
     target: str, pg_server_url: str, template_database: str, tmp_path: Path
 ):
