@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.support.doc_commands import Command, Result, split_commands, walkthrough_blocks
+from tests.support.doc_commands import Command, Result, recorded_result, split_commands, walkthrough_blocks
 from tests.support.paths import REPO_ROOT
 
 PAGE = REPO_ROOT / "docs" / "operators.md"
@@ -95,11 +95,7 @@ def test_every_documented_command_prints_what_the_page_says(
 
     for number, command in enumerate(documented):
         where = f"operators.md:{command.line} ({command.text.splitlines()[0].strip()})"
-        rc_file = out / f"{number}.rc"
-        assert rc_file.exists(), f"{where}: never ran"
-        result = Result(
-            int(rc_file.read_text()), (out / f"{number}.out").read_text(), (out / f"{number}.err").read_text()
-        )
+        result = recorded_result(out, number, where)
         assert result.returncode == expected_exit(command), (
             f"{where}: exit {result.returncode}: {result.output}"
         )

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.doc_commands import Command, Result, split_commands, walkthrough_blocks
+from tests.support.doc_commands import Command, Result, recorded_result, split_commands, walkthrough_blocks
 from tests.support.paths import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
@@ -192,11 +192,7 @@ def test_every_documented_command_prints_what_the_readme_says(
 
     for number, command in enumerate(commands):
         where = f"README.md:{command.line} ({command.text.splitlines()[0].strip()})"
-        rc_file = out / f"{number}.rc"
-        assert rc_file.exists(), f"{where}: never ran"
-        result = Result(
-            int(rc_file.read_text()), (out / f"{number}.out").read_text(), (out / f"{number}.err").read_text()
-        )
+        result = recorded_result(out, number, where)
         code = next((m.group(1) for n in command.notes if (m := re.search(r"Code: (\w+)", n))), None)
         if command.streams:
             # Cut off after STREAM_SECONDS; what came before is the current level.

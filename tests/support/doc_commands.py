@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -41,6 +42,16 @@ class Result:
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
+
+
+def recorded_result(out: Path, number: int, where: str) -> Result:
+    """What the walkthrough script recorded of its `number`th command in `out` (see the
+    tests' `script`): its exit code, stdout and stderr files."""
+    rc_file = out / f"{number}.rc"
+    assert rc_file.exists(), f"{where}: never ran"
+    return Result(
+        int(rc_file.read_text()), (out / f"{number}.out").read_text(), (out / f"{number}.err").read_text()
+    )
 
 
 def walkthrough_blocks(markdown: str, section: str) -> list[tuple[int, str, str]]:
