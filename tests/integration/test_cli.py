@@ -346,6 +346,30 @@ def test_export_to_standard_output(target: str):
     assert "to standard output" in done.stderr
 
 
+def test_an_export_whose_reader_stops_early_ends_quietly(target: str, tmp_path: Path):
+    """`holdfast export | head -2`: the reader closes the pipe; no traceback, the exit code a
+    shell gives a command stopped by SIGPIPE."""
+    # More than a pipe's buffer (64 KiB), so the export is still writing when head exits.
+    path = tmp_path / "big.csv"
+    write_catalog(path, 2_000)
+    assert holdfast(target, "import", str(path)).returncode == 0
+    done = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"{sys.executable} -m holdfast export --format jsonl | head -2; echo ${{PIPESTATUS[0]}} >&2",
+        ],
+        env={**os.environ, "INVENTORY_LISTEN": target},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert len(done.stdout.splitlines()) == 2
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1] in ("0", "141"), done.stderr
+
+
 def test_an_import_stopped_by_ctrl_c_then_run_again_equals_one_clean_run(
     pg_server_url: str, template_database: str, tmp_path: Path
 ):
