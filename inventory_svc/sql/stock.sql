@@ -244,13 +244,13 @@ WITH wanted AS (
     FROM stock s JOIN wanted w ON w.sku = s.sku AND w.location = s.location
     WHERE s.sku = ANY(%(skus)s::text[]) AND s.owed > 0
 ), queue AS (
-    SELECT o.hold_id, o.sku, o.location, o.quantity, t.units,
+    SELECT o.hold_id, o.sku, o.location, o.quantity, o.commit_time, t.units,
            sum(o.quantity) OVER (PARTITION BY o.sku, o.location ORDER BY o.commit_time, o.hold_id)
                - o.quantity AS ahead
     FROM owed o JOIN target t ON t.sku = o.sku AND t.location = o.location
     WHERE o.quantity > 0 AND t.units > 0
 ), covered AS (
-    SELECT hold_id, sku, location, LEAST(quantity, units - ahead) AS units
+    SELECT hold_id, sku, location, commit_time, LEAST(quantity, units - ahead) AS units
     FROM queue WHERE ahead < units
 ), owed_rows AS (
     UPDATE owed o SET quantity = o.quantity - c.units
@@ -260,7 +260,8 @@ WITH wanted AS (
     INSERT INTO stock_ledger (sku, location, delta_on_hand, delta_reserved, delta_owed, reason,
                               hold_id, request_id)
     SELECT sku, location, -units, 0, -units, 'COVER', hold_id, %(request_id)s
-    FROM covered ORDER BY sku, location, hold_id
+    -- In the order covered (the ledger's ids show it).
+    FROM covered ORDER BY sku, location, commit_time, hold_id
 )
 UPDATE stock s SET on_hand = s.on_hand - c.units, owed = s.owed - c.units, update_time = now()
 FROM (SELECT sku, location, sum(units)::bigint AS units FROM covered GROUP BY sku, location) c
