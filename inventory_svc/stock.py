@@ -8,6 +8,13 @@ Where each stock verb lives:
   `apply_adjustment` (sql/stock.sql);
 - transfer (on_hand from one location to another): `transfer` here, statement
   `apply_transfer`;
+- move between available and an unsellable state (MoveStock): `move_stock`, statement
+  `apply_move`;
+- incoming stock (CreateIncomingStock, ReceiveStock, CancelIncomingStock): `create_receipt`,
+  `receive_stock`, `cancel_receipt`, statements `insert_receipt` and `apply_receipt`;
+- inventory policies (SetInventoryPolicy): `set_policy`, statement `upsert_policy`; the reserve
+  path reads them behind its lock (`lock_levels(policies=True)`);
+- cover owed units (whenever on_hand grows, and at commit): `cover`, statement `cover_owed`;
 - bulk SET (absolute, optionally compare-and-set) and ADJUST of many (SKU, location) rows
   (BatchUpdateStock, ImportCatalog's stock rows): `update_stock` here, statements
   `insert_stock_rows` and `apply_stock_updates`;
@@ -23,7 +30,8 @@ Where each stock verb lives:
 
 Lock order, the same on every path so carts with overlapping SKUs never deadlock: the stock
 rows first, every location of each SKU, in ascending (SKU, location code) order
-(`lock_levels`, statement `lock_stock`), then the hold row. A (SKU, location) row that an
+(`lock_levels`, statement `lock_stock`), then the hold row, a receipt row, a policy row or
+owed rows (each verb takes only the ones it writes). A (SKU, location) row that an
 adjustment, a transfer or a bulk update needs but that does not exist yet is inserted once the
 SKU's other rows are locked (`_rows_at`): whoever else would touch it locks those first. If the row is
 there after all (made while this transaction waited, after its snapshot), it is locked only if
