@@ -1,5 +1,11 @@
 -- Back to stock without states: only possible while nothing beyond stock, no state and no
 -- receipt is left (the restored checks and the dropped columns would lose them).
+DROP TRIGGER stock_levels_notify ON stock;
+CREATE TRIGGER stock_levels_notify
+    AFTER UPDATE OF on_hand, reserved ON stock
+    FOR EACH ROW
+    WHEN (OLD.on_hand IS DISTINCT FROM NEW.on_hand OR OLD.reserved IS DISTINCT FROM NEW.reserved)
+    EXECUTE FUNCTION stock_levels_notify();
 DROP FUNCTION expire_holds(uuid[]);
 CREATE FUNCTION expire_holds(hold_ids uuid[])
 RETURNS TABLE (sku text, location text, on_hand bigint, reserved bigint)

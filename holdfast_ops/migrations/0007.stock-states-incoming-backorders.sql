@@ -127,3 +127,16 @@ LANGUAGE sql AS $$
     WHERE s.sku = f.sku AND s.location = f.location
     RETURNING s.sku::text, s.location::text, s.on_hand, s.reserved, s.backordered, s.preordered;
 $$;
+
+-- WatchStockLevels streams learn of every count a level reports, not only on_hand and reserved
+-- (a MoveStock changes neither, yet changes available).
+DROP TRIGGER stock_levels_notify ON stock;
+CREATE TRIGGER stock_levels_notify
+    AFTER UPDATE OF on_hand, reserved, safety_stock, damaged, quality_control, incoming, backordered,
+                    preordered, owed ON stock
+    FOR EACH ROW
+    WHEN ((OLD.on_hand, OLD.reserved, OLD.safety_stock, OLD.damaged, OLD.quality_control, OLD.incoming,
+           OLD.backordered, OLD.preordered, OLD.owed)
+          IS DISTINCT FROM (NEW.on_hand, NEW.reserved, NEW.safety_stock, NEW.damaged, NEW.quality_control,
+                            NEW.incoming, NEW.backordered, NEW.preordered, NEW.owed))
+    EXECUTE FUNCTION stock_levels_notify();

@@ -122,6 +122,18 @@ def test_moved_units_are_never_sold_and_come_back(inventory, db):
     assert rows[4:6] == [(0, -1, 0), (0, 0, 1)]
 
 
+def test_watchers_see_a_move_between_states(inventory):
+    sku = inventory.client.sku(on_hand=5)
+    stream = inventory.stub.WatchStockLevels(pb.WatchStockLevelsRequest(skus=[sku]), timeout=20)
+    try:
+        assert next(stream).stock_level.available == 5
+        _move(inventory, sku, AVAILABLE, QC, 2)
+        changed = next(stream).stock_level
+        assert (changed.on_hand, changed.quality_control, changed.available) == (5, 2, 3)
+    finally:
+        stream.cancel()
+
+
 def test_move_is_idempotent_and_more_than_a_state_holds_is_refused(inventory, db):
     sku = inventory.client.sku(on_hand=4)
     rid = new_request_id()
