@@ -13,13 +13,21 @@ from holdfast_ops.queries import Q
 
 CHECKS = {
     "0 <= reserved <= on_hand at every (SKU, location)": Q.audit_reserved_within_on_hand,
+    "reserved + unsellable states <= on_hand, every count >= 0": Q.audit_unsellable_within_on_hand,
     "reserved = sum of ACTIVE allocations there": Q.audit_reserved_equals_active_allocations,
-    "on_hand and reserved = sums of ledger deltas at every (SKU, location)": Q.audit_stock_equals_ledger,
+    "backordered and preordered = sums over ACTIVE allocations there": (
+        Q.audit_beyond_stock_equals_active_allocations
+    ),
+    "owed = sum of owed rows there": Q.audit_owed_equals_owed_rows,
+    "incoming = what open receipts still expect there": Q.audit_incoming_equals_open_receipts,
+    "backorder and preorder caps never exceeded": Q.audit_caps_never_exceeded,
+    "every count = sum of its ledger deltas at every (SKU, location)": Q.audit_stock_equals_ledger,
     "a hold line's allocations sum to its quantity": Q.audit_allocations_sum_to_lines,
     "a pinned line is held at its pin": Q.audit_pinned_lines_stay_pinned,
     "one ledger row per allocation per hold transition": Q.audit_hold_ledger_rows,
     "hold ledger rows match allocations": Q.audit_ledger_rows_match_allocations,
     "a transfer's two ledger rows cancel out": Q.audit_transfers_pair_up,
+    "a move's two ledger rows change no on_hand": Q.audit_moves_pair_up,
     "every hold has lines": Q.audit_holds_have_lines,
     "priced holds price every line": Q.audit_priced_holds_price_every_line,
 }

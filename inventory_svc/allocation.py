@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequenc
 from dataclasses import dataclass
 
 from holdfast_common.errors import ErrorKind, HoldfastError, PreconditionViolation
-from inventory_svc.models import AllocationStrategy
+from inventory_svc.models import AllocationStrategy, PolicyKind
 
 # Past this many candidate sets, FEWEST_LOCATIONS stops searching exactly (see `_fewest_locations`).
 MAX_COMBINATIONS = 20_000
@@ -50,7 +50,20 @@ class CartLine:
 class Allocation:
     sku: str
     location: str
+    # Units from available stock.
     quantity: int
+    # Units sold beyond stock, within the location's cap.
+    backordered: int = 0
+    preordered: int = 0
+
+
+@dataclass
+class Room:
+    """How much more one (SKU, location) may sell beyond stock now: its policy's kind
+    (BACKORDER or PREORDER) and the units left under the cap."""
+
+    kind: PolicyKind
+    units: int
 
 
 def insufficient_stock(
@@ -116,10 +129,110 @@ def allocate(
     return tuple(sorted(allocations, key=lambda a: (a.sku, a.location)))
 
 
-def take(available: MutableMapping[tuple[str, str], int], allocations: Iterable[Allocation]) -> None:
-    """Subtracts allocations from `available`, so the next cart of a batch sees what is left."""
+def take(
+    available: MutableMapping[tuple[str, str], int],
+    allocations: Iterable[Allocation],
+    room: Mapping[tuple[str, str], Room] | None = None,
+) -> None:
+    """Subtracts allocations from `available` (and what they sell beyond stock from `room`),
+    so the next cart of a batch sees what is left."""
     for a in allocations:
         available[a.sku, a.location] = available.get((a.sku, a.location), 0) - a.quantity
+        if a.backordered or a.preordered:
+            assert room is not None
+            room[a.sku, a.location].units -= a.backordered + a.preordered
+
+
+def allocate_beyond(
+    lines: Sequence[CartLine],
+    locations: Sequence[str],
+    available: Available,
+    room: Mapping[tuple[str, str], Room],
+    strategy: Strategy,
+) -> tuple[Allocation, ...]:
+    """Like `allocate`, for a cart that available stock alone cannot fill: every unit stock can
+    give first, the rest sold beyond stock where `room` allows (a location whose policy lets
+    it, within its cap). Raises INSUFFICIENT_STOCK as `allocate` does when even that falls
+    short.
+
+    Lines that stock can fill are allocated by the strategy as usual. A short line takes all
+    that its pin, or the channel's locations in priority order, have available, then the rest
+    from their room in the same order. SINGLE_LOCATION takes the whole cart from the first
+    location (the pin, if any) where every line fits in available plus room.
+    """
+    if strategy is Strategy.SINGLE_LOCATION:
+        return _single_location_beyond(lines, locations, available, room)
+    short = [x for x in lines if _offer(x, locations, available) < x.quantity]
+    fillable = [x for x in lines if x not in short]
+    allocations = list(allocate(fillable, locations, available, strategy)) if fillable else []
+    failed = []
+    for x in short:
+        order = [x.location] if x.location is not None else list(locations)
+        taken = _beyond(x.sku, x.quantity, order, available, room)
+        if taken is None:
+            failed.append((x.sku, x.quantity, _offer(x, locations, available)))
+        else:
+            allocations.extend(taken)
+    if failed:
+        raise insufficient_stock(failed)
+    return tuple(sorted(allocations, key=lambda a: (a.sku, a.location)))
+
+
+def _beyond(
+    sku: str, quantity: int, order: Sequence[str], available: Available, room: Mapping[tuple[str, str], Room]
+) -> list[Allocation] | None:
+    """The line from `order`'s available stock, then from its room, or None if both fall short."""
+    from_stock: dict[str, int] = {}
+    needed = quantity
+    for loc in order:
+        units = min(needed, max(available.get((sku, loc), 0), 0))
+        if units:
+            from_stock[loc] = units
+            needed -= units
+    extra: dict[str, tuple[PolicyKind, int]] = {}
+    for loc in order:
+        if needed == 0:
+            break
+        r = room.get((sku, loc))
+        units = min(needed, r.units) if r is not None else 0
+        if units > 0:
+            assert r is not None
+            extra[loc] = (r.kind, units)
+            needed -= units
+    if needed:
+        return None
+    return [
+        _split(sku, loc, from_stock.get(loc, 0), extra.get(loc))
+        for loc in order
+        if loc in from_stock or loc in extra
+    ]
+
+
+def _split(sku: str, loc: str, stock: int, extra: tuple[PolicyKind, int] | None) -> Allocation:
+    if extra is None:
+        return Allocation(sku, loc, stock)
+    kind, units = extra
+    if kind is PolicyKind.BACKORDER:
+        return Allocation(sku, loc, stock, backordered=units)
+    return Allocation(sku, loc, stock, preordered=units)
+
+
+def _single_location_beyond(
+    lines: Sequence[CartLine],
+    locations: Sequence[str],
+    available: Available,
+    room: Mapping[tuple[str, str], Room],
+) -> tuple[Allocation, ...]:
+    pins = sorted({x.location for x in lines if x.location is not None})
+    if len(pins) > 1:
+        # Refused whatever the room: let `allocate` say why.
+        return allocate(lines, locations, available, Strategy.SINGLE_LOCATION)
+    for loc in pins or locations:
+        taken = [_beyond(x.sku, x.quantity, [loc], available, room) for x in lines]
+        if all(t is not None for t in taken):
+            return tuple(sorted((a for t in taken for a in t or ()), key=lambda a: (a.sku, a.location)))
+    # Nowhere: the refusal a cart without room gets.
+    return allocate(lines, locations, available, Strategy.SINGLE_LOCATION)
 
 
 def _offer(line: CartLine, locations: Sequence[str], available: Available) -> int:

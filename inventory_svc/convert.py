@@ -22,10 +22,14 @@ from inventory_svc.models import (
     ImportOutcome,
     ImportRowResult,
     ImportSummary,
+    InventoryPolicy,
     Location,
     LocationRow,
+    PolicyKind,
     Product,
     ProductRow,
+    Receipt,
+    ReceiptState,
     SkuLevels,
     StockLevel,
     StockUpdateResult,
@@ -83,6 +87,51 @@ def stock_level(s: StockLevel) -> pb.StockLevel:
         reserved=s.reserved,
         available=s.available,
         location=s.location,
+        safety_stock=s.safety_stock,
+        damaged=s.damaged,
+        quality_control=s.quality_control,
+        incoming=s.incoming,
+        owed=s.owed,
+        backordered=s.backordered,
+        preordered=s.preordered,
+    )
+
+
+RECEIPT_STATES = {
+    ReceiptState.OPEN: pb.INCOMING_STOCK_STATE_OPEN,
+    ReceiptState.RECEIVED: pb.INCOMING_STOCK_STATE_RECEIVED,
+    ReceiptState.CANCELLED: pb.INCOMING_STOCK_STATE_CANCELLED,
+}
+POLICY_KINDS = {
+    PolicyKind.DENY: pb.INVENTORY_POLICY_KIND_DENY,
+    PolicyKind.BACKORDER: pb.INVENTORY_POLICY_KIND_BACKORDER,
+    PolicyKind.PREORDER: pb.INVENTORY_POLICY_KIND_PREORDER,
+}
+
+
+def incoming_stock(r: Receipt) -> pb.IncomingStock:
+    return pb.IncomingStock(
+        id=r.id,
+        sku=r.sku,
+        location=r.location,
+        expected=r.expected,
+        received=r.received,
+        expected_time=timestamp(r.expected_time),
+        state=RECEIPT_STATES[r.state],
+        note=r.note,
+        create_time=timestamp(r.create_time),
+    )
+
+
+def inventory_policy(p: InventoryPolicy) -> pb.InventoryPolicy:
+    return pb.InventoryPolicy(
+        sku=p.sku,
+        location=p.location or "",
+        kind=POLICY_KINDS[p.kind],
+        backorder_limit=p.backorder_limit,
+        preorder_limit=p.preorder_limit,
+        preorder_end_time=timestamp(p.preorder_end_time),
+        update_time=timestamp(p.update_time),
     )
 
 
@@ -117,7 +166,16 @@ def hold_line(line: HoldLine, currency: str | None) -> pb.HoldLine:
         quantity=line.quantity,
         unit_price=unit_price,
         location=line.location or "",
-        allocations=[pb.Allocation(location=a.location, quantity=a.quantity) for a in line.allocations],
+        allocations=[
+            pb.Allocation(
+                location=a.location, quantity=a.total, backordered=a.backordered, preordered=a.preordered
+            )
+            for a in line.allocations
+        ],
+        from_stock=line.from_stock,
+        backordered=line.backordered,
+        preordered=line.preordered,
+        promise_time=timestamp(line.promise_time),
     )
 
 

@@ -5,6 +5,7 @@ Which module changes stock for each verb, and the lock order: inventory_svc/stoc
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from typing import Protocol
@@ -85,10 +86,18 @@ class Holds:
         return await self._batches.submit(HoldRequest(new, record, prices), key=record.request_id)
 
     async def get(self, hold_id: str) -> Hold:
+        """The hold; a line of an ACTIVE hold sold beyond stock carries its promise time as
+        incoming stock stands now."""
         row = await fetch_one(self._pool, Q.get_hold, {"id": hold_id})
         if row is None:
             raise not_found("hold", "hold_id", hold_id)
-        return hold_from_row(row)
+        hold = hold_from_row(row)
+        if hold.state is not HoldState.ACTIVE or not any(x.backordered or x.preordered for x in hold.lines):
+            return hold
+        promises = {
+            r["sku"]: r["promise_time"] for r in await fetch_all(self._pool, Q.promise_times, {"id": hold_id})
+        }
+        return replace(hold, lines=tuple(replace(x, promise_time=promises.get(x.sku)) for x in hold.lines))
 
     async def list(
         self, owner_id: str, state: HoldState | None, page: PageRequest

@@ -26,6 +26,29 @@ class AdjustmentReason(enum.StrEnum):
     ADJUST = "ADJUST"
 
 
+class StockState(enum.StrEnum):
+    """Where units of one (SKU, location) are; the unsellable ones are stock columns."""
+
+    AVAILABLE = "AVAILABLE"
+    SAFETY_STOCK = "SAFETY_STOCK"
+    DAMAGED = "DAMAGED"
+    QUALITY_CONTROL = "QUALITY_CONTROL"
+
+
+class PolicyKind(enum.StrEnum):
+    """How a variant sells beyond stock; the values inventory_policies.policy stores."""
+
+    DENY = "DENY"
+    BACKORDER = "BACKORDER"
+    PREORDER = "PREORDER"
+
+
+class ReceiptState(enum.StrEnum):
+    OPEN = "OPEN"
+    RECEIVED = "RECEIVED"
+    CANCELLED = "CANCELLED"
+
+
 class AllocationStrategy(enum.StrEnum):
     """How a channel spreads a hold over its locations; the values channels.strategy stores."""
 
@@ -98,10 +121,35 @@ class StockLevel:
     reserved: int
     # The location's code on one (SKU, location)'s level; empty on a channel's total.
     location: str = ""
+    # Unsellable states, counted in on_hand.
+    safety_stock: int = 0
+    damaged: int = 0
+    quality_control: int = 0
+    # Units of open receipts still expected.
+    incoming: int = 0
+    # Units of ACTIVE holds sold beyond stock, and committed ones not yet delivered.
+    backordered: int = 0
+    preordered: int = 0
+    owed: int = 0
+
+    @property
+    def unsellable(self) -> int:
+        return self.safety_stock + self.damaged + self.quality_control
 
     @property
     def available(self) -> int:
-        return self.on_hand - self.reserved
+        return self.on_hand - self.reserved - self.unsellable
+
+    @property
+    def beyond_stock(self) -> int:
+        """Units sold beyond stock here and not yet delivered: what the caps bound."""
+        return self.backordered + self.preordered + self.owed
+
+    def held_in(self, state: StockState) -> int:
+        """The units in `state` (AVAILABLE: what can be sold)."""
+        if state is StockState.AVAILABLE:
+            return self.available
+        return int(getattr(self, state.value.lower()))
 
 
 @dataclass(frozen=True)
@@ -118,7 +166,12 @@ class SkuLevels:
             self.sku,
             sum(level.on_hand for level in mine),
             sum(level.reserved for level in mine),
+            **{name: sum(getattr(level, name) for level in mine) for name in COUNTS},
         )
+
+
+# The counts of a level beyond on_hand and reserved, each a stock column and a ledger delta.
+COUNTS = ("safety_stock", "damaged", "quality_control", "incoming", "backordered", "preordered", "owed")
 
 
 @dataclass(frozen=True)
@@ -144,7 +197,15 @@ class LineAllocation:
     """Units of a hold line held at one location."""
 
     location: str
+    # Units from stock (reserved there).
     quantity: int
+    # Units sold beyond stock here.
+    backordered: int = 0
+    preordered: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.quantity + self.backordered + self.preordered
 
 
 @dataclass(frozen=True)
@@ -157,6 +218,20 @@ class HoldLine:
     location: str | None = None
     # Where the units are held, by location code; empty on a request.
     allocations: tuple[LineAllocation, ...] = ()
+    # When incoming stock covers the line's units sold beyond stock (see the contract).
+    promise_time: datetime | None = None
+
+    @property
+    def from_stock(self) -> int:
+        return sum(a.quantity for a in self.allocations)
+
+    @property
+    def backordered(self) -> int:
+        return sum(a.backordered for a in self.allocations)
+
+    @property
+    def preordered(self) -> int:
+        return sum(a.preordered for a in self.allocations)
 
 
 @dataclass(frozen=True)
@@ -198,6 +273,8 @@ class NewHold:
     strategy: AllocationStrategy | None = None
     # The request field naming each pinned location reference, for refusals.
     pin_fields: tuple[tuple[str, str], ...] = ()
+    # Every unit from available stock, whatever the policies allow.
+    deny_beyond_stock: bool = False
 
 
 @dataclass(frozen=True)
@@ -410,3 +487,79 @@ class ImportSummary:
         self.updated += outcomes[ImportOutcome.UPDATED]
         self.unchanged += outcomes[ImportOutcome.UNCHANGED]
         self.failed += outcomes[ImportOutcome.FAILED]
+
+
+@dataclass(frozen=True)
+class StockMove:
+    request_id: str
+    sku: str
+    location: str
+    from_state: StockState
+    to_state: StockState
+    quantity: int
+    note: str
+
+
+@dataclass(frozen=True)
+class NewReceipt:
+    request_id: str
+    sku: str
+    location: str
+    quantity: int
+    expected_time: datetime
+    note: str
+
+
+@dataclass(frozen=True)
+class ReceiptArrival:
+    request_id: str
+    receipt_id: str
+    # None: all that is still expected.
+    quantity: int | None
+    allow_over_receive: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    id: str
+    sku: str
+    location: str
+    expected: int
+    received: int
+    expected_time: datetime
+    state: ReceiptState
+    note: str
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class InventoryPolicy:
+    sku: str
+    # None: the variant's default; else the location (code or id on a request, code after).
+    location: str | None
+    kind: PolicyKind
+    backorder_limit: int = 0
+    preorder_limit: int = 0
+    preorder_end_time: datetime | None = None
+    update_time: datetime | None = None
+
+    def allows(self, now: datetime) -> tuple[PolicyKind, int] | None:
+        """What it lets a hold sell beyond stock now and the cap, or None (DENY, or a preorder
+        window that has closed: half-open, so not at its end time)."""
+        if self.kind is PolicyKind.BACKORDER:
+            return self.kind, self.backorder_limit
+        if (
+            self.kind is PolicyKind.PREORDER
+            and self.preorder_end_time is not None
+            and now < self.preorder_end_time
+        ):
+            return self.kind, self.preorder_limit
+        return None
+
+    @property
+    def limit(self) -> int | None:
+        """The cap in force, None for DENY."""
+        return {PolicyKind.BACKORDER: self.backorder_limit, PolicyKind.PREORDER: self.preorder_limit}.get(
+            self.kind
+        )

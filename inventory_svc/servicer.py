@@ -22,7 +22,20 @@ from inventory_svc.holds import Holds
 from inventory_svc.models import DEFAULT_CHANNEL, ImportSummary
 from inventory_svc.places import Places
 from inventory_svc.pricing_client import PricingClient
-from inventory_svc.stock import adjust, get_levels, resolve_channel, transfer, update_stock
+from inventory_svc.stock import (
+    adjust,
+    cancel_receipt,
+    create_receipt,
+    get_levels,
+    get_policies,
+    list_receipts,
+    move_stock,
+    receive_stock,
+    resolve_channel,
+    set_policy,
+    transfer,
+    update_stock,
+)
 from inventory_svc.stock_events import StockEvents, listener_connect
 
 ERROR_DOMAIN = "holdfast.inventory"
@@ -178,6 +191,58 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             refused=batch.refused,
         )
         return convert.stock_update_results(results, ERROR_DOMAIN)
+
+    async def MoveStock(self, request: pb.MoveStockRequest, context: Ctx) -> Any:
+        move = validation.move_stock(request)
+        level = await move_stock(self._pool, move, request_record("MoveStock", request))
+        return pb.MoveStockResponse(stock_level=convert.stock_level(level))
+
+    # ------------------------------------------------------------ incoming stock and policies
+
+    async def CreateIncomingStock(self, request: pb.CreateIncomingStockRequest, context: Ctx) -> Any:
+        new = validation.create_incoming_stock(request)
+        receipt, level = await create_receipt(self._pool, new, request_record("CreateIncomingStock", request))
+        return pb.CreateIncomingStockResponse(
+            incoming_stock=convert.incoming_stock(receipt), stock_level=convert.stock_level(level)
+        )
+
+    async def ReceiveStock(self, request: pb.ReceiveStockRequest, context: Ctx) -> Any:
+        arrival = validation.receive_stock(request)
+        receipt, level = await receive_stock(self._pool, arrival, request_record("ReceiveStock", request))
+        return pb.ReceiveStockResponse(
+            incoming_stock=convert.incoming_stock(receipt), stock_level=convert.stock_level(level)
+        )
+
+    async def CancelIncomingStock(self, request: pb.CancelIncomingStockRequest, context: Ctx) -> Any:
+        receipt_id = validation.cancel_incoming_stock(request)
+        receipt, level = await cancel_receipt(
+            self._pool, receipt_id, request_record("CancelIncomingStock", request)
+        )
+        return pb.CancelIncomingStockResponse(
+            incoming_stock=convert.incoming_stock(receipt), stock_level=convert.stock_level(level)
+        )
+
+    async def ListIncomingStock(self, request: pb.ListIncomingStockRequest, context: Ctx) -> Any:
+        listing = validation.list_incoming_stock(request, self._pages)
+        items, after = await list_receipts(
+            self._pool, listing.sku, listing.location, listing.open_only, listing.query.page
+        )
+        return pb.ListIncomingStockResponse(
+            incoming_stock=[convert.incoming_stock(x) for x in items],
+            next_page_token=self._pages.next_token(after, listing.query.query),
+        )
+
+    async def SetInventoryPolicy(self, request: pb.SetInventoryPolicyRequest, context: Ctx) -> Any:
+        policy = validation.set_inventory_policy(request)
+        saved = await set_policy(self._pool, policy, request_record("SetInventoryPolicy", request))
+        return pb.SetInventoryPolicyResponse(policy=convert.inventory_policy(saved))
+
+    async def GetInventoryPolicy(self, request: pb.GetInventoryPolicyRequest, context: Ctx) -> Any:
+        default, overrides = await get_policies(self._pool, validation.get_inventory_policy(request))
+        return pb.GetInventoryPolicyResponse(
+            default_policy=convert.inventory_policy(default),
+            location_policies=[convert.inventory_policy(p) for p in overrides],
+        )
 
     async def BatchGetStockLevels(self, request: pb.BatchGetStockLevelsRequest, context: Ctx) -> Any:
         skus, channel = validation.batch_get_stock_levels(request)

@@ -8,6 +8,13 @@ Where each stock verb lives:
   `apply_adjustment` (sql/stock.sql);
 - transfer (on_hand from one location to another): `transfer` here, statement
   `apply_transfer`;
+- move between available and an unsellable state (MoveStock): `move_stock`, statement
+  `apply_move`;
+- incoming stock (CreateIncomingStock, ReceiveStock, CancelIncomingStock): `create_receipt`,
+  `receive_stock`, `cancel_receipt`, statements `insert_receipt` and `apply_receipt`;
+- inventory policies (SetInventoryPolicy): `set_policy`, statement `upsert_policy`; the reserve
+  path reads them behind its lock (`lock_levels(policies=True)`);
+- cover owed units (whenever on_hand grows, and at commit): `cover`, statement `cover_owed`;
 - bulk SET (absolute, optionally compare-and-set) and ADJUST of many (SKU, location) rows
   (BatchUpdateStock, ImportCatalog's stock rows): `update_stock` here, statements
   `insert_stock_rows` and `apply_stock_updates`;
@@ -23,7 +30,8 @@ Where each stock verb lives:
 
 Lock order, the same on every path so carts with overlapping SKUs never deadlock: the stock
 rows first, every location of each SKU, in ascending (SKU, location code) order
-(`lock_levels`, statement `lock_stock`), then the hold row. A (SKU, location) row that an
+(`lock_levels`, statement `lock_stock`), then the hold row, a receipt row, a policy row or
+owed rows (each verb takes only the ones it writes). A (SKU, location) row that an
 adjustment, a transfer or a bulk update needs but that does not exist yet is inserted once the
 SKU's other rows are locked (`_rows_at`): whoever else would touch it locks those first. If the row is
 there after all (made while this transaction waited, after its snapshot), it is locked only if
@@ -35,7 +43,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -60,22 +68,40 @@ from holdfast_common.errors import (
     not_found,
     unknown_skus,
 )
+from holdfast_common.values.pagination import PageRequest
 from holdfast_common.values.validation import MAX_REPORTED_VIOLATIONS
-from inventory_svc.allocation import CartLine, Strategy, allocate, insufficient_stock, take
+from inventory_svc.allocation import (
+    CartLine,
+    Room,
+    Strategy,
+    allocate,
+    allocate_beyond,
+    insufficient_stock,
+    take,
+)
 from inventory_svc.models import (
+    COUNTS,
     AdjustmentReason,
     AllocationStrategy,
     ChannelRoute,
     Hold,
     HoldLine,
     HoldState,
+    InventoryPolicy,
     LineAllocation,
     LocationRef,
     LockedPrices,
     NewHold,
+    NewReceipt,
+    PolicyKind,
+    Receipt,
+    ReceiptArrival,
+    ReceiptState,
     SkuLevels,
     StockAdjustment,
     StockLevel,
+    StockMove,
+    StockState,
     StockTransfer,
     StockUpdate,
     StockUpdateResult,
@@ -86,32 +112,111 @@ from inventory_svc.queries import Q
 Levels = dict[tuple[str, str], StockLevel]
 
 
-def _level(row: dict[str, object]) -> StockLevel:
-    return StockLevel(row["sku"], row["on_hand"], row["reserved"], location=row["location"])  # type: ignore[arg-type]
+def _level(row: Mapping[str, Any]) -> StockLevel:
+    return StockLevel(
+        row["sku"],
+        row["on_hand"],
+        row["reserved"],
+        location=row["location"],
+        **{name: row[name] for name in COUNTS if name in row},
+    )
 
 
-async def lock_levels(conn: AsyncConn, skus: list[str]) -> tuple[Levels, datetime | None]:
+async def lock_levels(
+    conn: AsyncConn, skus: list[str], *, policies: bool = False
+) -> tuple[Levels, datetime | None, dict[tuple[str, str | None], InventoryPolicy]]:
     """Locks every location's row of `skus` (sorted) in order and reclaims their overdue holds.
 
-    Returns the levels by (SKU, location) of the SKUs that exist, after reclaiming, and the
-    transaction's `now()` (None when none exists).
+    Returns the levels by (SKU, location) of the SKUs that exist, after reclaiming, the
+    transaction's `now()` (None when none exists), and with `policies` the SKUs' inventory
+    policies by (SKU, location or None for the default). Those are read by a statement sent
+    right behind the lock, in the same round trip on a pipelined connection; it starts once
+    the rows are locked, so it sees every policy change committed before (set_policy locks
+    the same rows first).
     """
     cur = await conn.execute(Q.lock_stock, {"skus": skus})
+    found = await conn.execute(Q.stock_policies, {"skus": skus}) if policies else None
     rows = await cur.fetchall()
+    rules = {(r["sku"], r["location"]): _policy(r) for r in await found.fetchall()} if found else {}
     if not rows:
-        return {}, None
+        return {}, None, rules
     levels = {(r["sku"], r["location"]): _level(r) for r in rows}
     if rows[0]["has_overdue"]:
         locked = sorted({sku for sku, _ in levels})
         cur = await conn.execute(Q.reclaim_overdue_holds, {"skus": skus, "locked": locked})
         for r in await cur.fetchall():
-            levels[(r["sku"], r["location"])] = _level(r)
-    return levels, rows[0]["now"]
+            key = (r["sku"], r["location"])
+            levels[key] = replace(
+                levels[key],
+                on_hand=r["on_hand"],
+                reserved=r["reserved"],
+                backordered=r["backordered"],
+                preordered=r["preordered"],
+            )
+    return levels, rows[0]["now"], rules
+
+
+def _policy(row: Mapping[str, Any]) -> InventoryPolicy:
+    return InventoryPolicy(
+        row["sku"],
+        row["location"],
+        PolicyKind(row["policy"]),
+        row["backorder_limit"],
+        row["preorder_limit"],
+        row["preorder_end_time"],
+        row["update_time"],
+    )
+
+
+def effective_policy(
+    rules: Mapping[tuple[str, str | None], InventoryPolicy], sku: str, location: str
+) -> InventoryPolicy:
+    """The policy in force at (SKU, location): its override, else the variant's default, else DENY."""
+    return rules.get((sku, location)) or rules.get((sku, None)) or InventoryPolicy(sku, None, PolicyKind.DENY)
+
+
+def room_of(
+    levels: Levels, rules: Mapping[tuple[str, str | None], InventoryPolicy], now: datetime
+) -> dict[tuple[str, str], Room]:
+    """What each locked (SKU, location) may still sell beyond stock now (none under DENY or
+    after a preorder window): its cap less what is outstanding beyond stock there."""
+    room: dict[tuple[str, str], Room] = {}
+    if not rules:
+        return room
+    for key, level in levels.items():
+        allowed = effective_policy(rules, *key).allows(now)
+        if allowed is not None:
+            kind, limit = allowed
+            room[key] = Room(kind, max(limit - level.beyond_stock, 0))
+    return room
+
+
+async def cover(
+    conn: AsyncConn, levels: Levels, keys: Iterable[tuple[str, str]], request_id: str | None
+) -> None:
+    """Covers owed units from what is available at each (SKU, location) of `keys`, oldest commit
+    first (statement `cover_owed`), on rows this transaction has locked, updating `levels`.
+
+    Called by every verb that raises on_hand (adjust, transfer in, bulk update and import,
+    receipts) and by commit, after the change: available stock goes to what is owed before
+    anyone else. A row that owes nothing costs nothing (no statement is sent).
+    """
+    owing = sorted(key for key in set(keys) if key in levels and levels[key].owed > 0)
+    if not owing:
+        return
+    params = {
+        "skus": [sku for sku, _ in owing],
+        "locations": [location for _, location in owing],
+        "request_id": request_id,
+    }
+    cur = await conn.execute(Q.cover_owed, params)
+    for r in await cur.fetchall():
+        levels[(r["sku"], r["location"])] = _level(r)
 
 
 async def lock_and_reclaim(conn: AsyncConn, skus: list[str]) -> tuple[Levels, datetime]:
     """lock_levels, with NOT_FOUND if any SKU is unknown."""
-    levels, now = await lock_levels(conn, skus)
+    levels, now, _ = await lock_levels(conn, skus)
     known = {sku for sku, _ in levels}
     missing = [s for s in skus if s not in known]
     if missing:
@@ -183,16 +288,20 @@ async def _row_at(conn: AsyncConn, levels: Levels, sku: str, location: str) -> S
 
 
 def _on_hand_below_reserved(level: StockLevel, delta: int) -> HoldfastError:
+    """on_hand may not fall below what is reserved plus the unsellable states (the reason's
+    name is older than the states)."""
+    unsellable = f" + unsellable {level.unsellable}" if level.unsellable else ""
     return HoldfastError(
         ErrorKind.FAILED_PRECONDITION,
         "ON_HAND_BELOW_RESERVED",
         f"on_hand of {level.sku} at location {level.location} would go from {level.on_hand} to "
-        f"{level.on_hand + delta}, below reserved {level.reserved}",
+        f"{level.on_hand + delta}, below reserved {level.reserved}{unsellable}",
         metadata={
             "sku": level.sku,
             "location": level.location,
             "on_hand": str(level.on_hand),
             "reserved": str(level.reserved),
+            "unsellable": str(level.unsellable),
             "delta": str(delta),
         },
     )
@@ -208,7 +317,7 @@ async def adjust(pool: AsyncPool, adjustment: StockAdjustment, record: RequestRe
         location = await _location_in(conn, adjustment.location, "location")
         levels, _ = await lock_and_reclaim(conn, [adjustment.sku])
         level = await _row_at(conn, levels, adjustment.sku, location)
-        if level.on_hand + adjustment.delta < level.reserved:
+        if level.on_hand + adjustment.delta < level.reserved + level.unsellable:
             raise _on_hand_below_reserved(level, adjustment.delta)
         cur = await conn.execute(
             Q.apply_adjustment,
@@ -223,7 +332,10 @@ async def adjust(pool: AsyncPool, adjustment: StockAdjustment, record: RequestRe
         )
         row = await cur.fetchone()
         assert row is not None
-        return _level(row)
+        levels[(adjustment.sku, location)] = _level(row)
+        if adjustment.delta > 0:
+            await cover(conn, levels, [(adjustment.sku, location)], adjustment.request_id)
+        return levels[(adjustment.sku, location)]
 
     return await in_recorded_transaction(pool, record, StockLevel, work)
 
@@ -263,8 +375,10 @@ async def transfer(
                 "note": move.note,
             },
         )
-        moved = {level.location: level for level in map(_level, await cur.fetchall())}
-        return moved[source], moved[target]
+        for level in map(_level, await cur.fetchall()):
+            levels[(move.sku, level.location)] = level
+        await cover(conn, levels, [(move.sku, target)], move.request_id)
+        return levels[(move.sku, source)], levels[(move.sku, target)]
 
     return await in_recorded_transaction(pool, record, tuple[StockLevel, StockLevel], work)
 
@@ -298,20 +412,25 @@ async def create_holds(pool: AsyncPool, requests: Sequence[HoldRequest]) -> list
         channels = await conn.execute(Q.resolve_channels, {"refs": sorted({r.new.channel for r in requests})})
         pin_refs = sorted({x.location for r in requests for x in r.new.lines if x.location is not None})
         pinned = await conn.execute(Q.resolve_locations, {"refs": pin_refs}) if pin_refs else None
-        levels, now = await lock_levels(conn, sorted({x.sku for r in requests for x in r.new.lines}))
+        levels, now, rules = await lock_levels(
+            conn, sorted({x.sku for r in requests for x in r.new.lines}), policies=True
+        )
         stored = {row["request_id"]: row for row in await records.fetchall()}
         places = BatchPlaces(
             routes_of(await channels.fetchall()),
             location_refs_of(await pinned.fetchall() if pinned else []),
             {sku for sku, _ in levels},
         )
+        # What the batch's carts may take, each cart taking from what the earlier ones left:
+        # available units, and room under the caps of locations that sell beyond stock.
         available = {key: level.available for key, level in levels.items()}
+        room = room_of(levels, rules, now) if now is not None else {}
         outcomes: list[Outcome | None] = []
         for i, request in enumerate(requests):
             try:
                 replay = request.record.answer(stored.get(request.record.request_id), Hold)
                 if replay is None:
-                    made[i] = _reserve(request, places, available, now)
+                    made[i] = _reserve(request, places, available, room, now)
                 outcomes.append(replay)
             except HoldfastError as refusal:
                 outcomes.append(refusal)
@@ -366,16 +485,27 @@ def _cart(new: NewHold, places: BatchPlaces) -> tuple[ChannelRoute, list[CartLin
 
 
 def _reserve(
-    request: HoldRequest, places: BatchPlaces, available: dict[tuple[str, str], int], now: datetime | None
+    request: HoldRequest,
+    places: BatchPlaces,
+    available: dict[tuple[str, str], int],
+    room: dict[tuple[str, str], Room],
+    now: datetime | None,
 ) -> Hold:
     """The cart's hold if every line can be allocated from what is still available (then
-    taken from it), by its channel's strategy or the one the request names."""
+    taken from it), by its channel's strategy or the one the request names; failing that,
+    unless the cart refuses it, with what stock cannot give sold beyond stock where a
+    location's policy leaves room (`allocate_beyond`)."""
     new = request.new
     route, cart = _cart(new, places)
     assert now is not None
     strategy = Strategy(new.strategy or route.strategy)
-    allocations = allocate(cart, route.locations, available, strategy)
-    take(available, allocations)
+    try:
+        allocations = allocate(cart, route.locations, available, strategy)
+    except HoldfastError:
+        if new.deny_beyond_stock or not room:
+            raise
+        allocations = allocate_beyond(cart, route.locations, available, room, strategy)
+    take(available, allocations, room)
     prices = request.prices
     lines = tuple(
         HoldLine(
@@ -383,7 +513,11 @@ def _reserve(
             x.quantity,
             prices.unit_prices[x.sku] if prices is not None else None,
             x.location,
-            tuple(LineAllocation(a.location, a.quantity) for a in allocations if a.sku == x.sku),
+            tuple(
+                LineAllocation(a.location, a.quantity, a.backordered, a.preordered)
+                for a in allocations
+                if a.sku == x.sku
+            ),
         )
         for x in cart
     )
@@ -432,7 +566,14 @@ def _insert_params(
         for x in hold.lines
     ]
     allocations = [
-        {"hold_id": hold.id, "sku": x.sku, "location": a.location, "quantity": a.quantity}
+        {
+            "hold_id": hold.id,
+            "sku": x.sku,
+            "location": a.location,
+            "quantity": a.quantity,
+            "backordered": a.backordered,
+            "preordered": a.preordered,
+        }
         for hold in made.values()
         for x in hold.lines
         for a in x.allocations
@@ -474,7 +615,7 @@ async def finish_hold(pool: AsyncPool, hold_id: str, state: HoldState, record: R
         # (every location) are then locked before the hold row, the order every path uses.
         current = await read_hold(conn, hold_id)
         cur = await conn.execute(Q.lock_stock, {"skus": [line.sku for line in current.lines]})
-        await cur.fetchall()
+        levels = {(r["sku"], r["location"]): _level(r) for r in await cur.fetchall()}
         cur = await conn.execute(Q.lock_hold, {"id": hold_id})
         row = await cur.fetchone()
         assert row is not None
@@ -485,7 +626,13 @@ async def finish_hold(pool: AsyncPool, hold_id: str, state: HoldState, record: R
             "reason": _FINISH_REASONS[state],
             "request_id": record.request_id,
         }
-        await conn.execute(Q.finish_hold, params)
+        cur = await conn.execute(Q.finish_hold, params)
+        owed = {(r["sku"], r["location"]): r["owed"] for r in await cur.fetchall() if r["owed"]}
+        if owed:
+            # Owed from now on: stock that arrived while the hold was ACTIVE covers it first.
+            for key, units in owed.items():
+                levels[key] = replace(levels[key], owed=levels[key].owed + units)
+            await cover(conn, levels, owed, record.request_id)
         return await read_hold(conn, hold_id)
 
     return await in_recorded_transaction(pool, record, Hold, work)
@@ -500,7 +647,7 @@ def hold_from_row(row: dict[str, Any]) -> Hold:
         owner_id=row["owner_id"],
         state=HoldState(row["state"]),
         lines=tuple(
-            HoldLine(s, q, p, pin, tuple(LineAllocation(location, n) for location, n in allocated))
+            HoldLine(s, q, p, pin, tuple(LineAllocation(*a) for a in allocated))
             for s, q, p, pin, allocated in zip(
                 row["skus"],
                 row["quantities"],
@@ -606,7 +753,7 @@ async def update_stock(
         # Looked up inside the transaction, after the request_id is claimed (see
         # _location_in), and sent with the lock: one round trip for both.
         found = await conn.execute(Q.resolve_locations, {"refs": refs})
-        levels, _ = await lock_levels(conn, skus)
+        levels, _, _ = await lock_levels(conn, skus)
         locations = location_refs_of(await found.fetchall())
         plan = _plan(updates, refused, locations, levels, make_rows)
         if all_or_nothing and any(r.refusal for r in plan.results):
@@ -627,9 +774,27 @@ async def update_stock(
                 "request_id": record.request_id if record is not None else None,
             }
             await conn.execute(Q.apply_stock_updates, params)
+            raised = [(c["sku"], c["location"]) for c in plan.changes if c["delta"] > 0]
+            if any(levels.get(key, _EMPTY).owed for key in raised):
+                # Owed units there are covered from the new stock; the results then show it.
+                for c in plan.changes:
+                    key = (c["sku"], c["location"])
+                    levels[key] = replace(levels[key], on_hand=levels[key].on_hand + c["delta"])
+                await cover(conn, levels, raised, record.request_id if record is not None else None)
+                return [_covered(r, levels) for r in plan.results]
         return plan.results
 
     return await in_recorded_transaction(pool, record, list[StockUpdateResult], work, pipelined=True)
+
+
+_EMPTY = StockLevel("", 0, 0)
+
+
+def _covered(result: StockUpdateResult, levels: Levels) -> StockUpdateResult:
+    """A written row's result with its level as it is after owed units were covered."""
+    if result.level is None or result.refusal is not None:
+        return result
+    return replace(result, level=levels[(result.level.sku, result.level.location)])
 
 
 @dataclass
@@ -698,7 +863,7 @@ def _plan(
                     "note": update.note,
                 }
             )
-        after = StockLevel(update.sku, new, level.reserved, location=place.code)
+        after = replace(level, on_hand=new)
         plan.results.append(StockUpdateResult(i, after, level.on_hand, changed, created=created))
     return plan
 
@@ -730,7 +895,7 @@ def _row_refusal(subject: str, update: StockUpdate, level: StockLevel, new: int)
                 "on_hand": str(level.on_hand),
             },
         )
-    elif new < level.reserved:
+    elif new < level.reserved + level.unsellable:
         refusal = _on_hand_below_reserved(level, new - level.on_hand)
     elif update.reason is AdjustmentReason.RECEIVE and new < level.on_hand:
         refusal = HoldfastError(
@@ -775,3 +940,291 @@ def _capped(items: list[Any], more: Callable[[str], Any]) -> list[Any]:
         return items
     left_out = len(items) - MAX_REPORTED_VIOLATIONS
     return [*items[:MAX_REPORTED_VIOLATIONS], more(f"and {left_out} more, not listed")]
+
+
+# ------------------------------------------------------------ states
+
+
+def _state_refusal(level: StockLevel, state: StockState, quantity: int) -> HoldfastError:
+    return HoldfastError(
+        ErrorKind.FAILED_PRECONDITION,
+        "INSUFFICIENT_UNITS_IN_STATE",
+        f"{level.sku} at location {level.location} has {level.held_in(state)} units {state}, "
+        f"fewer than the {quantity} to move",
+        metadata={
+            "sku": level.sku,
+            "location": level.location,
+            "state": state.value,
+            "requested": str(quantity),
+            "held": str(level.held_in(state)),
+        },
+        field_violations=[FieldViolation("quantity", f"more than the {level.held_in(state)} units {state}")],
+    )
+
+
+async def move_stock(pool: AsyncPool, move: StockMove, record: RequestRecord) -> StockLevel:
+    """Moves units between available and an unsellable state, or between two states, at one
+    (SKU, location); on_hand does not change. One MOVE ledger row per side.
+
+    Lock order: the SKU's stock rows (every location, `lock_and_reclaim`), as every stock
+    verb; nothing else is locked. Only available units move into a state (reserved ones are
+    promised to holds), and no more than a state holds move out of it.
+    """
+
+    async def work(conn: AsyncConn) -> StockLevel:
+        location = await _location_in(conn, move.location, "location")
+        levels, _ = await lock_and_reclaim(conn, [move.sku])
+        level = levels.get((move.sku, location), StockLevel(move.sku, 0, 0, location=location))
+        if level.held_in(move.from_state) < move.quantity:
+            raise _state_refusal(level, move.from_state, move.quantity)
+        deltas = dict.fromkeys(("safety_stock", "damaged", "quality_control"), 0)
+        sides = []
+        for state, sign in ((move.from_state, -1), (move.to_state, 1)):
+            side = dict.fromkeys(deltas, 0)
+            if state is not StockState.AVAILABLE:
+                side[state.value.lower()] = sign * move.quantity
+                deltas[state.value.lower()] += sign * move.quantity
+            sides.append({**side, "note": move.note})
+        params = {
+            "sku": move.sku,
+            "location": location,
+            "request_id": move.request_id,
+            "sides": json.dumps(sides),
+        }
+        cur = await conn.execute(Q.apply_move, {**params, **deltas})
+        row = await cur.fetchone()
+        assert row is not None
+        levels[(move.sku, location)] = _level(row)
+        if move.to_state is StockState.AVAILABLE:
+            await cover(conn, levels, [(move.sku, location)], move.request_id)
+        return levels[(move.sku, location)]
+
+    return await in_recorded_transaction(pool, record, StockLevel, work)
+
+
+# ------------------------------------------------------------ incoming stock
+
+
+def _receipt(row: Mapping[str, Any]) -> Receipt:
+    return Receipt(
+        row["id"],
+        row["sku"],
+        row["location"],
+        row["expected"],
+        row["received"],
+        row["expected_time"],
+        ReceiptState(row["state"]),
+        row["note"],
+        row["create_time"],
+    )
+
+
+async def create_receipt(
+    pool: AsyncPool, new: NewReceipt, record: RequestRecord
+) -> tuple[Receipt, StockLevel]:
+    """An expected receipt at one (SKU, location): incoming there grows, one EXPECT ledger row.
+
+    Lock order: the SKU's stock rows first (`lock_and_reclaim`; the row at the location is
+    made if it has none, as an adjustment makes it), then the new receipt row.
+    """
+
+    async def work(conn: AsyncConn) -> tuple[Receipt, StockLevel]:
+        location = await _location_in(conn, new.location, "location")
+        levels, _ = await lock_and_reclaim(conn, [new.sku])
+        level = await _row_at(conn, levels, new.sku, location)
+        params = {
+            "id": str(uuid6.uuid7()),
+            "sku": new.sku,
+            "location": location,
+            "quantity": new.quantity,
+            "expected_time": new.expected_time,
+            "note": new.note,
+            "request_id": new.request_id,
+        }
+        cur = await conn.execute(Q.insert_receipt, params)
+        row = await cur.fetchone()
+        assert row is not None
+        return _receipt(row), replace(level, incoming=level.incoming + new.quantity)
+
+    return await in_recorded_transaction(pool, record, tuple[Receipt, StockLevel], work)
+
+
+def _receipt_not_open(receipt: Receipt) -> HoldfastError:
+    return HoldfastError(
+        ErrorKind.FAILED_PRECONDITION,
+        "INCOMING_STOCK_NOT_OPEN",
+        f"incoming stock {receipt.id} is {receipt.state}",
+        metadata={"incoming_stock_id": receipt.id, "state": receipt.state.value},
+    )
+
+
+async def _lock_receipt(conn: AsyncConn, receipt_id: str) -> tuple[Receipt, Levels]:
+    """The receipt, locked after its SKU's stock rows (the global order: its (SKU, location)
+    never changes, so reading it unlocked first to learn the SKU is safe); FAILED_PRECONDITION
+    unless it is OPEN."""
+    cur = await conn.execute(Q.get_receipt, {"id": receipt_id})
+    row = await cur.fetchone()
+    if row is None:
+        raise not_found("incoming stock", "incoming_stock_id", receipt_id)
+    levels, _ = await lock_and_reclaim(conn, [row["sku"]])
+    cur = await conn.execute(Q.lock_receipt, {"id": receipt_id})
+    locked = await cur.fetchone()
+    assert locked is not None
+    receipt = _receipt(locked)
+    if receipt.state is not ReceiptState.OPEN:
+        raise _receipt_not_open(receipt)
+    return receipt, levels
+
+
+async def receive_stock(
+    pool: AsyncPool, arrival: ReceiptArrival, record: RequestRecord
+) -> tuple[Receipt, StockLevel]:
+    """Units of an open receipt arrive: on_hand grows (one RECEIPT ledger row), incoming drops
+    by what was still expected of them, and owed units there are covered first (`cover`).
+    More than is still expected only with allow_over_receive; the receipt is RECEIVED once
+    every expected unit is in."""
+
+    async def work(conn: AsyncConn) -> tuple[Receipt, StockLevel]:
+        receipt, levels = await _lock_receipt(conn, arrival.receipt_id)
+        remaining = receipt.expected - receipt.received
+        units = arrival.quantity if arrival.quantity is not None else remaining
+        if units > remaining and not arrival.allow_over_receive:
+            raise invalid_argument(
+                [
+                    FieldViolation(
+                        "quantity", f"more than the {remaining} units still expected (allow_over_receive)"
+                    )
+                ]
+            )
+        return await _apply_receipt(conn, levels, receipt, arrival.request_id, units, arrival.note)
+
+    return await in_recorded_transaction(pool, record, tuple[Receipt, StockLevel], work)
+
+
+async def cancel_receipt(
+    pool: AsyncPool, receipt_id: str, record: RequestRecord
+) -> tuple[Receipt, StockLevel]:
+    """What an open receipt still expects is no longer expected (one CANCEL ledger row)."""
+
+    async def work(conn: AsyncConn) -> tuple[Receipt, StockLevel]:
+        receipt, levels = await _lock_receipt(conn, receipt_id)
+        return await _apply_receipt(conn, levels, receipt, record.request_id, 0, "")
+
+    return await in_recorded_transaction(pool, record, tuple[Receipt, StockLevel], work)
+
+
+async def _apply_receipt(
+    conn: AsyncConn, levels: Levels, receipt: Receipt, request_id: str, units: int, note: str
+) -> tuple[Receipt, StockLevel]:
+    """Receives `units` of a locked open receipt, or cancels the rest of it when 0."""
+    remaining = receipt.expected - receipt.received
+    if units:
+        state = ReceiptState.RECEIVED if units >= remaining else ReceiptState.OPEN
+        params = {"received": units, "incoming": min(units, remaining), "reason": "RECEIPT"}
+    else:
+        state = ReceiptState.CANCELLED
+        params = {"received": 0, "incoming": remaining, "reason": "CANCEL"}
+    params |= {
+        "id": receipt.id,
+        "state": state.value,
+        "sku": receipt.sku,
+        "location": receipt.location,
+        "request_id": request_id,
+        "note": note,
+    }
+    cur = await conn.execute(Q.apply_receipt, params)
+    row = await cur.fetchone()
+    assert row is not None
+    key = (receipt.sku, receipt.location)
+    levels[key] = _level(row)
+    if units:
+        await cover(conn, levels, [key], request_id)
+    return _receipt(row), levels[key]
+
+
+async def list_receipts(
+    pool: AsyncPool, sku: str, location: str | None, open_only: bool, page: PageRequest
+) -> tuple[list[Receipt], str | None]:
+    """One page of a SKU's receipts, oldest first, and the id to continue after."""
+
+    async def look(conn: AsyncConn) -> tuple[list[Receipt], str | None]:
+        code = await _location_in(conn, location, "location") if location is not None else None
+        params = {
+            "sku": sku,
+            "location": code,
+            "open_only": open_only,
+            "after": page.after[0] if page.after else None,
+            "limit": page.size + 1,
+        }
+        cur = await conn.execute(Q.list_receipts, params)
+        rows = await cur.fetchall()
+        items = [_receipt(r) for r in rows[: page.size]]
+        return items, (items[-1].id if len(rows) > page.size else None)
+
+    return await read(pool, look)
+
+
+# ------------------------------------------------------------ inventory policies
+
+
+async def set_policy(pool: AsyncPool, policy: InventoryPolicy, record: RequestRecord) -> InventoryPolicy:
+    """Sets a variant's default policy or one location's override.
+
+    Lock order: the SKU's stock rows first (`lock_and_reclaim`), as the reserve path takes
+    them, then the policy row: a CreateHold that reads policies behind the lock (see
+    `lock_levels`) sees this change or is seen by it. A limit below what is already
+    outstanding beyond stock at a location the policy governs is refused, naming the field.
+    """
+
+    async def work(conn: AsyncConn) -> InventoryPolicy:
+        location = await _location_in(conn, policy.location, "policy.location") if policy.location else None
+        levels, _ = await lock_and_reclaim(conn, [policy.sku])
+        cur = await conn.execute(Q.stock_policies, {"skus": [policy.sku]})
+        rules = {(r["sku"], r["location"]): _policy(r) for r in await cur.fetchall()}
+        limit = policy.limit
+        if limit is not None:
+            governed = [
+                level
+                for (_, at), level in levels.items()
+                if (at == location if location is not None else (policy.sku, at) not in rules)
+            ]
+            over = [level for level in governed if level.beyond_stock > limit]
+            if over:
+                field = (
+                    "policy.backorder_limit"
+                    if policy.kind is PolicyKind.BACKORDER
+                    else "policy.preorder_limit"
+                )
+                raise invalid_argument(
+                    [
+                        FieldViolation(
+                            field,
+                            f"below the {level.beyond_stock} units sold beyond stock at {level.location}",
+                        )
+                        for level in over
+                    ]
+                )
+        params = {
+            "sku": policy.sku,
+            "location": location,
+            "policy": policy.kind.value,
+            "backorder_limit": policy.backorder_limit,
+            "preorder_limit": policy.preorder_limit,
+            "preorder_end_time": policy.preorder_end_time,
+        }
+        cur = await conn.execute(Q.upsert_policy, params)
+        row = await cur.fetchone()
+        assert row is not None
+        return _policy(row)
+
+    return await in_recorded_transaction(pool, record, InventoryPolicy, work)
+
+
+async def get_policies(pool: AsyncPool, sku: str) -> tuple[InventoryPolicy, list[InventoryPolicy]]:
+    """A variant's default policy (DENY when none was set) and its location overrides."""
+    rows = await fetch_all(pool, Q.stock_policies, {"skus": [sku]})
+    if not rows:
+        await get_levels(pool, [sku])  # NOT_FOUND for an unknown SKU
+    policies = [_policy(r) for r in rows]
+    default = next((p for p in policies if p.location is None), InventoryPolicy(sku, None, PolicyKind.DENY))
+    return default, sorted((p for p in policies if p.location is not None), key=lambda p: p.location or "")

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from google.protobuf import duration_pb2, field_mask_pb2
+from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
 from google.protobuf.message import Message
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
@@ -40,6 +40,7 @@ from inventory_svc.models import (
     ChannelChange,
     HoldLine,
     HoldState,
+    InventoryPolicy,
     LocationChange,
     LocationRow,
     NewCategory,
@@ -47,11 +48,16 @@ from inventory_svc.models import (
     NewHold,
     NewLocation,
     NewProduct,
+    NewReceipt,
     NewVariant,
     PlaceRef,
+    PolicyKind,
     ProductRow,
+    ReceiptArrival,
     StockAdjustment,
+    StockMove,
     StockRow,
+    StockState,
     StockTransfer,
     StockUpdate,
     VariantRow,
@@ -416,6 +422,7 @@ def create_hold(request: pb.CreateHoldRequest, settings: HoldSettings) -> NewHol
         channel=channel,
         strategy=strategy,
         pin_fields=tuple(sorted(pin_fields.items())),
+        deny_beyond_stock=request.deny_beyond_stock,
     )
 
 
@@ -750,3 +757,153 @@ def export_catalog(request: pb.ExportCatalogRequest) -> int:
     if request.page_size < 0:
         raise invalid_argument([FieldViolation("page_size", "must not be negative")])
     return min(request.page_size or MAX_CATALOG_ROWS, MAX_CATALOG_ROWS)
+
+
+# ------------------------------------------------------------ states, incoming stock, policies
+
+_STOCK_STATES = {
+    pb.STOCK_STATE_AVAILABLE: StockState.AVAILABLE,
+    pb.STOCK_STATE_SAFETY_STOCK: StockState.SAFETY_STOCK,
+    pb.STOCK_STATE_DAMAGED: StockState.DAMAGED,
+    pb.STOCK_STATE_QUALITY_CONTROL: StockState.QUALITY_CONTROL,
+}
+_POLICY_KINDS = {
+    pb.INVENTORY_POLICY_KIND_DENY: PolicyKind.DENY,
+    pb.INVENTORY_POLICY_KIND_BACKORDER: PolicyKind.BACKORDER,
+    pb.INVENTORY_POLICY_KIND_PREORDER: PolicyKind.PREORDER,
+}
+
+
+def _instant(v: Violations, field: str, value: timestamp_pb2.Timestamp) -> datetime | None:
+    try:
+        return value.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        v.add(field, "is not a valid timestamp")
+        return None
+
+
+def _units(v: Violations, field: str, value: int) -> None:
+    if not 0 < value <= MAX_STOCK_UNITS:
+        v.add(field, "must be 1-1e12")
+
+
+def move_stock(request: pb.MoveStockRequest) -> StockMove:
+    v = Violations()
+    v.request_id("request_id", request.request_id)
+    v.sku("sku", request.sku)
+    location = _place(v, "location", request.location, DEFAULT_LOCATION)
+    states = []
+    for field, value in (("from_state", request.from_state), ("to_state", request.to_state)):
+        state = _STOCK_STATES.get(value)
+        if state is None:
+            v.add(field, "must be a StockState other than UNSPECIFIED")
+        states.append(state)
+    if states[0] is not None and states[0] == states[1]:
+        v.add("to_state", "must differ from from_state")
+    _units(v, "quantity", request.quantity)
+    v.text("note", request.note, max_len=MAX_NOTE, required=False)
+    v.raise_if_any()
+    from_state, to_state = states
+    assert from_state is not None and to_state is not None
+    return StockMove(
+        request.request_id, request.sku, location, from_state, to_state, request.quantity, request.note
+    )
+
+
+def create_incoming_stock(request: pb.CreateIncomingStockRequest) -> NewReceipt:
+    v = Violations()
+    v.request_id("request_id", request.request_id)
+    v.sku("sku", request.sku)
+    location = _place(v, "location", request.location, DEFAULT_LOCATION)
+    _units(v, "quantity", request.quantity)
+    expected_time = None
+    if not request.HasField("expected_time"):
+        v.add("expected_time", "is required")
+    else:
+        expected_time = _instant(v, "expected_time", request.expected_time)
+    v.text("note", request.note, max_len=MAX_NOTE, required=False)
+    v.raise_if_any()
+    assert expected_time is not None
+    return NewReceipt(
+        request.request_id, request.sku, location, request.quantity, expected_time, request.note
+    )
+
+
+def receive_stock(request: pb.ReceiveStockRequest) -> ReceiptArrival:
+    v = Violations()
+    v.request_id("request_id", request.request_id)
+    receipt_id = v.uuid("incoming_stock_id", request.incoming_stock_id)
+    if request.quantity != 0:
+        _units(v, "quantity", request.quantity)
+    v.text("note", request.note, max_len=MAX_NOTE, required=False)
+    v.raise_if_any()
+    assert receipt_id is not None
+    return ReceiptArrival(
+        request.request_id, receipt_id, request.quantity or None, request.allow_over_receive, request.note
+    )
+
+
+def cancel_incoming_stock(request: pb.CancelIncomingStockRequest) -> str:
+    return resource_id(request.incoming_stock_id, field="incoming_stock_id", request_id=request.request_id)
+
+
+@dataclass(frozen=True)
+class IncomingListing:
+    sku: str
+    location: str | None
+    open_only: bool
+    query: PageQuery
+
+
+def list_incoming_stock(request: pb.ListIncomingStockRequest, pages: PageTokens) -> IncomingListing:
+    v = Violations()
+    v.sku("sku", request.sku)
+    location = _place(v, "location", request.location, "") or None
+    query = {
+        "list": "incoming_stock",
+        "sku": request.sku,
+        "location": request.location,
+        "open_only": request.open_only,
+    }
+    page = pages.parse(v, request.page_size, request.page_token, query)
+    v.raise_if_any()
+    return IncomingListing(request.sku, location, request.open_only, PageQuery(page, query))
+
+
+def set_inventory_policy(
+    request: pb.SetInventoryPolicyRequest, now: datetime | None = None
+) -> InventoryPolicy:
+    """Limits 0-1e12; a PREORDER needs an end time in the future (`now`: the clock, for tests)."""
+    v = Violations()
+    v.request_id("request_id", request.request_id)
+    policy = request.policy
+    v.sku("policy.sku", policy.sku)
+    location = _place(v, "policy.location", policy.location, "") or None
+    kind = _POLICY_KINDS.get(policy.kind)
+    if kind is None:
+        v.add("policy.kind", "must be DENY, BACKORDER or PREORDER")
+    for field, value in (
+        ("policy.backorder_limit", policy.backorder_limit),
+        ("policy.preorder_limit", policy.preorder_limit),
+    ):
+        if not 0 <= value <= MAX_STOCK_UNITS:
+            v.add(field, "must be 0-1e12")
+    end_time = None
+    if policy.HasField("preorder_end_time"):
+        end_time = _instant(v, "policy.preorder_end_time", policy.preorder_end_time)
+        if end_time is not None and end_time <= (now or datetime.now(UTC)):
+            v.add("policy.preorder_end_time", "must be in the future")
+    elif kind is PolicyKind.PREORDER:
+        v.add("policy.preorder_end_time", "is required for PREORDER")
+    v.raise_if_any()
+    assert kind is not None
+    return InventoryPolicy(
+        policy.sku, location, kind, policy.backorder_limit, policy.preorder_limit, end_time
+    )
+
+
+def get_inventory_policy(request: pb.GetInventoryPolicyRequest) -> str:
+    v = Violations()
+    v.sku("sku", request.sku)
+    v.raise_if_any()
+    return request.sku

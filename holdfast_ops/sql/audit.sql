@@ -7,6 +7,62 @@ SELECT sku, format('sku %s at %s: reserved %s, on_hand %s (need 0 <= reserved <=
 FROM stock
 WHERE reserved < 0 OR reserved > on_hand OR on_hand < 0;
 
+-- name: audit_unsellable_within_on_hand
+SELECT sku, format('sku %s at %s: reserved %s + safety_stock %s + damaged %s + quality_control %s '
+                   'over on_hand %s, or a count below 0', sku, location, reserved, safety_stock,
+                   damaged, quality_control, on_hand) AS breach
+FROM stock
+WHERE reserved + safety_stock + damaged + quality_control > on_hand
+   OR LEAST(safety_stock, damaged, quality_control, incoming, backordered, preordered, owed) < 0;
+
+-- name: audit_beyond_stock_equals_active_allocations
+SELECT s.sku, format('sku %s at %s: backordered %s / preordered %s but ACTIVE holds hold %s / %s',
+                     s.sku, s.location, s.backordered, s.preordered, COALESCE(a.backordered, 0),
+                     COALESCE(a.preordered, 0)) AS breach
+FROM stock s
+LEFT JOIN (
+    SELECT a.sku, a.location, sum(a.backordered) AS backordered, sum(a.preordered) AS preordered
+    FROM hold_allocations a JOIN holds h ON h.id = a.hold_id
+    WHERE h.state = 'ACTIVE'
+    GROUP BY a.sku, a.location
+) a ON a.sku = s.sku AND a.location = s.location
+WHERE s.backordered <> COALESCE(a.backordered, 0) OR s.preordered <> COALESCE(a.preordered, 0);
+
+-- name: audit_owed_equals_owed_rows
+SELECT s.sku, format('sku %s at %s: owed %s but owed rows sum to %s', s.sku, s.location, s.owed,
+                     COALESCE(o.quantity, 0)) AS breach
+FROM stock s
+LEFT JOIN (SELECT sku, location, sum(quantity) AS quantity FROM owed GROUP BY sku, location) o
+    ON o.sku = s.sku AND o.location = s.location
+WHERE s.owed <> COALESCE(o.quantity, 0);
+
+-- name: audit_incoming_equals_open_receipts
+SELECT s.sku, format('sku %s at %s: incoming %s but open receipts expect %s more', s.sku,
+                     s.location, s.incoming, COALESCE(r.remaining, 0)) AS breach
+FROM stock s
+LEFT JOIN (
+    SELECT sku, location, sum(expected - received) AS remaining
+    FROM receipts WHERE state = 'OPEN' GROUP BY sku, location
+) r ON r.sku = s.sku AND r.location = s.location
+WHERE s.incoming <> COALESCE(r.remaining, 0);
+
+-- name: audit_caps_never_exceeded
+-- Where a BACKORDER or PREORDER policy is in force (the location's override, else the
+-- variant's default), what is outstanding beyond stock stays within its limit.
+SELECT s.sku, format('sku %s at %s: %s units beyond stock under %s limit %s', s.sku, s.location,
+                     s.backordered + s.preordered + s.owed, p.policy,
+                     CASE p.policy WHEN 'BACKORDER' THEN p.backorder_limit ELSE p.preorder_limit END)
+    AS breach
+FROM stock s
+JOIN LATERAL (
+    SELECT * FROM inventory_policies ip
+    WHERE ip.sku = s.sku AND (ip.location = s.location OR ip.location IS NULL)
+    ORDER BY ip.location NULLS LAST LIMIT 1
+) p ON true
+WHERE p.policy <> 'DENY'
+  AND s.backordered + s.preordered + s.owed
+      > CASE p.policy WHEN 'BACKORDER' THEN p.backorder_limit ELSE p.preorder_limit END;
+
 -- name: audit_reserved_equals_active_allocations
 SELECT s.sku, format('sku %s at %s: reserved %s but ACTIVE holds hold %s there', s.sku, s.location,
                      s.reserved, COALESCE(a.held, 0)) AS breach
@@ -20,25 +76,40 @@ LEFT JOIN (
 WHERE s.reserved <> COALESCE(a.held, 0);
 
 -- name: audit_stock_equals_ledger
-SELECT s.sku, format('sku %s at %s: on_hand %s / reserved %s but the ledger sums to %s / %s',
-                     s.sku, s.location, s.on_hand, s.reserved, COALESCE(g.on_hand, 0),
-                     COALESCE(g.reserved, 0)) AS breach
-FROM stock s
-LEFT JOIN (
-    SELECT sku, location, sum(delta_on_hand) AS on_hand, sum(delta_reserved) AS reserved
+-- Every count of every (SKU, location) equals the sum of its ledger deltas.
+WITH sums AS (
+    SELECT sku, location, sum(delta_on_hand)::bigint AS on_hand, sum(delta_reserved)::bigint AS reserved,
+           sum(delta_safety_stock)::bigint AS safety_stock, sum(delta_damaged)::bigint AS damaged,
+           sum(delta_quality_control)::bigint AS quality_control, sum(delta_incoming)::bigint AS incoming,
+           sum(delta_backordered)::bigint AS backordered, sum(delta_preordered)::bigint AS preordered,
+           sum(delta_owed)::bigint AS owed
     FROM stock_ledger GROUP BY sku, location
-) g ON g.sku = s.sku AND g.location = s.location
-WHERE s.on_hand <> COALESCE(g.on_hand, 0) OR s.reserved <> COALESCE(g.reserved, 0);
+)
+SELECT s.sku, format('sku %s at %s: counts (on_hand, reserved, safety_stock, damaged, quality_control, '
+                     'incoming, backordered, preordered, owed) %s but the ledger sums to %s',
+                     s.sku, s.location,
+                     ARRAY[s.on_hand, s.reserved, s.safety_stock, s.damaged, s.quality_control,
+                           s.incoming, s.backordered, s.preordered, s.owed],
+                     ARRAY[g.on_hand, g.reserved, g.safety_stock, g.damaged, g.quality_control,
+                           g.incoming, g.backordered, g.preordered, g.owed]) AS breach
+FROM stock s
+LEFT JOIN sums g ON g.sku = s.sku AND g.location = s.location
+WHERE ARRAY[s.on_hand, s.reserved, s.safety_stock, s.damaged, s.quality_control, s.incoming,
+            s.backordered, s.preordered, s.owed]
+      <> ARRAY[COALESCE(g.on_hand, 0), COALESCE(g.reserved, 0), COALESCE(g.safety_stock, 0),
+               COALESCE(g.damaged, 0), COALESCE(g.quality_control, 0), COALESCE(g.incoming, 0),
+               COALESCE(g.backordered, 0), COALESCE(g.preordered, 0), COALESCE(g.owed, 0)];
 
 -- name: audit_allocations_sum_to_lines
--- Every hold line's allocations add up to its quantity (and a line has at least one).
+-- Every hold line's allocations (from stock, backordered and preordered) add up to its
+-- quantity (and a line has at least one).
 SELECT l.hold_id::text AS hold_id,
        format('hold %s, sku %s: line of %s but allocations of %s', l.hold_id, l.sku, l.quantity,
-              COALESCE(sum(a.quantity), 0)) AS breach
+              COALESCE(sum(a.quantity + a.backordered + a.preordered), 0)) AS breach
 FROM hold_lines l
 LEFT JOIN hold_allocations a ON a.hold_id = l.hold_id AND a.sku = l.sku
 GROUP BY l.hold_id, l.sku, l.quantity
-HAVING COALESCE(sum(a.quantity), 0) <> l.quantity;
+HAVING COALESCE(sum(a.quantity + a.backordered + a.preordered), 0) <> l.quantity;
 
 -- name: audit_pinned_lines_stay_pinned
 -- A pinned line is held at its pin and nowhere else.
@@ -52,20 +123,26 @@ WHERE l.location IS NOT NULL AND a.location <> l.location;
 -- Every hold has one HOLD row per allocation; a terminal hold has exactly one row per
 -- allocation of its own terminal reason and none of another; an ACTIVE hold none.
 WITH expected AS (
-    SELECT h.id, h.state, a.sku, a.location, a.quantity,
+    SELECT h.id, h.state, a.sku, a.location, a.quantity, a.backordered, a.preordered,
            CASE h.state WHEN 'COMMITTED' THEN 'COMMIT' WHEN 'RELEASED' THEN 'RELEASE'
                         WHEN 'EXPIRED' THEN 'EXPIRE' END AS terminal_reason
     FROM holds h JOIN hold_allocations a ON a.hold_id = h.id
 ), counted AS (
     SELECT e.id, e.state, e.sku, e.location,
            count(*) FILTER (WHERE g.reason = 'HOLD' AND g.delta_reserved = e.quantity
-                                  AND g.delta_on_hand = 0) AS hold_rows,
+                                  AND g.delta_on_hand = 0 AND g.delta_backordered = e.backordered
+                                  AND g.delta_preordered = e.preordered) AS hold_rows,
            count(*) FILTER (WHERE g.reason = e.terminal_reason
                                   AND g.delta_reserved = -e.quantity
                                   AND g.delta_on_hand = CASE WHEN e.terminal_reason = 'COMMIT'
-                                                             THEN -e.quantity ELSE 0 END)
+                                                             THEN -e.quantity ELSE 0 END
+                                  AND g.delta_backordered = -e.backordered
+                                  AND g.delta_preordered = -e.preordered
+                                  AND g.delta_owed = CASE WHEN e.terminal_reason = 'COMMIT'
+                                                          THEN e.backordered + e.preordered ELSE 0 END)
                AS terminal_rows,
-           count(g.id) AS all_rows
+           -- COVER rows deliver owed units later: not a transition of the hold.
+           count(g.id) FILTER (WHERE g.reason <> 'COVER') AS all_rows
     FROM expected e
     LEFT JOIN stock_ledger g ON g.hold_id = e.id AND g.sku = e.sku AND g.location = e.location
     GROUP BY e.id, e.state, e.sku, e.location
@@ -108,3 +185,13 @@ SELECT h.id::text AS hold_id,
 FROM holds h JOIN hold_lines l ON l.hold_id = h.id
 GROUP BY h.id, h.currency
 HAVING count(l.unit_price_minor) <> CASE WHEN h.currency IS NULL THEN 0 ELSE count(*) END;
+
+-- name: audit_moves_pair_up
+-- A move changes no on_hand: its request's MOVE rows are two, and their state deltas cancel out
+-- but for what went to or came from available.
+SELECT request_id, format('move %s: %s ledger rows, on_hand delta %s', request_id, count(*),
+                          sum(delta_on_hand)) AS breach
+FROM stock_ledger
+WHERE reason = 'MOVE'
+GROUP BY request_id
+HAVING count(*) <> 2 OR sum(delta_on_hand) <> 0;

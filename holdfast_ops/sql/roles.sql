@@ -59,8 +59,14 @@ GRANT SELECT, INSERT ON categories, hold_lines, hold_allocations TO {role};
 GRANT SELECT, INSERT, UPDATE (title, description, category_id, base_price_minor, currency) ON products
     TO {role};
 GRANT SELECT, INSERT, UPDATE (product_id, price_adjustment_minor) ON variants TO {role};
-GRANT SELECT, INSERT, UPDATE (on_hand, reserved, update_time) ON stock TO {role};
+GRANT SELECT, INSERT, UPDATE (on_hand, reserved, safety_stock, damaged, quality_control, incoming,
+                              backordered, preordered, owed, update_time) ON stock TO {role};
 GRANT SELECT, INSERT, UPDATE (name, active) ON locations TO {role};
+-- Receipts are never deleted; owed rows only shrink as units are covered.
+GRANT SELECT, INSERT, UPDATE (received, state, update_time) ON receipts TO {role};
+GRANT SELECT, INSERT, UPDATE (policy, backorder_limit, preorder_limit, preorder_end_time, update_time)
+    ON inventory_policies TO {role};
+GRANT SELECT, INSERT, UPDATE (quantity) ON owed TO {role};
 GRANT SELECT, INSERT, UPDATE (name, strategy) ON channels TO {role};
 GRANT SELECT, INSERT, DELETE ON channel_locations TO {role};
 GRANT SELECT, INSERT, UPDATE (state, end_time, expire_time) ON holds TO {role};
@@ -78,7 +84,7 @@ GRANT SELECT, INSERT, UPDATE (response) ON idempotency_keys TO {role};
 -- and deletes old idempotency records, which it locks first (hence the UPDATE).
 GRANT SELECT ON hold_lines, hold_allocations TO {role};
 GRANT SELECT, UPDATE (state, end_time) ON holds TO {role};
-GRANT SELECT, UPDATE (reserved, update_time) ON stock TO {role};
+GRANT SELECT, UPDATE (reserved, backordered, preordered, update_time) ON stock TO {role};
 GRANT INSERT ON stock_ledger TO {role};
 GRANT SELECT, UPDATE (create_time), DELETE ON idempotency_keys TO {role};
 

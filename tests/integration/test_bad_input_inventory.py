@@ -3,12 +3,13 @@ is unchanged."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any, cast
 
 import grpc
 import pytest
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, timestamp_pb2
 from google.type import money_pb2
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
@@ -47,6 +48,43 @@ def _hold(w: World, lines=None, *, request_id=None, owner_id=None, ttl=None) -> 
     if ttl is not None:
         request.ttl.CopyFrom(ttl)
     return request
+
+
+def _move(w: World, **fields) -> pb.MoveStockRequest:
+    values: dict[str, Any] = {
+        "request_id": new_request_id(),
+        "sku": w.sku,
+        "from_state": pb.STOCK_STATE_AVAILABLE,
+        "to_state": pb.STOCK_STATE_DAMAGED,
+        "quantity": 1,
+    }
+    values.update(fields)
+    return pb.MoveStockRequest(**values)
+
+
+def _future() -> timestamp_pb2.Timestamp:
+    return timestamp_pb2.Timestamp(seconds=int(time.time()) + 86_400)
+
+
+def _past() -> timestamp_pb2.Timestamp:
+    return timestamp_pb2.Timestamp(seconds=int(time.time()) - 60)
+
+
+def _incoming(w: World, **fields) -> pb.CreateIncomingStockRequest:
+    values: dict[str, Any] = {
+        "request_id": new_request_id(),
+        "sku": w.sku,
+        "quantity": 5,
+        "expected_time": _future(),
+    }
+    values.update(fields)
+    return pb.CreateIncomingStockRequest(**values)
+
+
+def _set_policy(w: World, **fields) -> pb.SetInventoryPolicyRequest:
+    values: dict[str, Any] = {"sku": w.sku, "kind": pb.INVENTORY_POLICY_KIND_BACKORDER, "backorder_limit": 5}
+    values.update(fields)
+    return pb.SetInventoryPolicyRequest(request_id=new_request_id(), policy=pb.InventoryPolicy(**values))
 
 
 def _adjust(w: World, **fields) -> pb.AdjustStockRequest:
@@ -610,6 +648,156 @@ CASES = [
         lambda w: _adjust(w, delta=-9),
         grpc.StatusCode.FAILED_PRECONDITION,
         "ON_HAND_BELOW_RESERVED",
+    ),
+    # ---- MoveStock, incoming stock, inventory policies (issue 16)
+    Case("move no state", "MoveStock", lambda w: _move(w, from_state=0), INVALID, BAD, "from_state"),
+    Case(
+        "move same state",
+        "MoveStock",
+        lambda w: _move(w, to_state=pb.STOCK_STATE_AVAILABLE),
+        INVALID,
+        BAD,
+        "to_state",
+    ),
+    Case("move zero", "MoveStock", lambda w: _move(w, quantity=0), INVALID, BAD, "quantity"),
+    Case("move too many", "MoveStock", lambda w: _move(w, quantity=INT64_MAX), INVALID, BAD, "quantity"),
+    Case(
+        "move more than available",
+        "MoveStock",
+        lambda w: _move(w, quantity=9),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "INSUFFICIENT_UNITS_IN_STATE",
+    ),
+    Case(
+        "move more than damaged",
+        "MoveStock",
+        lambda w: _move(w, from_state=pb.STOCK_STATE_DAMAGED, to_state=pb.STOCK_STATE_AVAILABLE),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "INSUFFICIENT_UNITS_IN_STATE",
+    ),
+    Case(
+        "move unknown sku",
+        "MoveStock",
+        lambda w: _move(w, sku=unique_sku("NOPE")),
+        NOT_FOUND,
+        "SKU_NOT_FOUND",
+    ),
+    Case(
+        "incoming no time",
+        "CreateIncomingStock",
+        lambda w: _incoming(w, expected_time=None),
+        INVALID,
+        BAD,
+        "expected_time",
+    ),
+    Case(
+        "incoming zero", "CreateIncomingStock", lambda w: _incoming(w, quantity=0), INVALID, BAD, "quantity"
+    ),
+    Case(
+        "incoming negative",
+        "CreateIncomingStock",
+        lambda w: _incoming(w, quantity=-1),
+        INVALID,
+        BAD,
+        "quantity",
+    ),
+    Case(
+        "receive bad id",
+        "ReceiveStock",
+        lambda w: pb.ReceiveStockRequest(request_id=new_request_id(), incoming_stock_id="x"),
+        INVALID,
+        BAD,
+        "incoming_stock_id",
+    ),
+    Case(
+        "receive negative",
+        "ReceiveStock",
+        lambda w: pb.ReceiveStockRequest(
+            request_id=new_request_id(), incoming_stock_id=str(uuid.uuid4()), quantity=-1
+        ),
+        INVALID,
+        BAD,
+        "quantity",
+    ),
+    Case(
+        "receive unknown",
+        "ReceiveStock",
+        lambda w: pb.ReceiveStockRequest(request_id=new_request_id(), incoming_stock_id=str(uuid.uuid4())),
+        NOT_FOUND,
+        "INCOMING_STOCK_NOT_FOUND",
+    ),
+    Case(
+        "cancel bad id",
+        "CancelIncomingStock",
+        lambda w: pb.CancelIncomingStockRequest(request_id=new_request_id(), incoming_stock_id="x"),
+        INVALID,
+        BAD,
+        "incoming_stock_id",
+    ),
+    Case(
+        "policy negative backorder cap",
+        "SetInventoryPolicy",
+        lambda w: _set_policy(w, backorder_limit=-1),
+        INVALID,
+        BAD,
+        "policy.backorder_limit",
+    ),
+    Case(
+        "policy negative preorder cap",
+        "SetInventoryPolicy",
+        lambda w: _set_policy(w, preorder_limit=-1),
+        INVALID,
+        BAD,
+        "policy.preorder_limit",
+    ),
+    Case(
+        "policy preorder end in the past",
+        "SetInventoryPolicy",
+        lambda w: _set_policy(w, kind=pb.INVENTORY_POLICY_KIND_PREORDER, preorder_end_time=_past()),
+        INVALID,
+        BAD,
+        "policy.preorder_end_time",
+    ),
+    Case(
+        "policy preorder without end",
+        "SetInventoryPolicy",
+        lambda w: _set_policy(w, kind=pb.INVENTORY_POLICY_KIND_PREORDER),
+        INVALID,
+        BAD,
+        "policy.preorder_end_time",
+    ),
+    Case(
+        "policy no kind", "SetInventoryPolicy", lambda w: _set_policy(w, kind=0), INVALID, BAD, "policy.kind"
+    ),
+    Case(
+        "policy unknown sku",
+        "SetInventoryPolicy",
+        lambda w: _set_policy(w, sku=unique_sku("NOPE")),
+        NOT_FOUND,
+        "SKU_NOT_FOUND",
+    ),
+    Case(
+        "policy unknown location",
+        "SetInventoryPolicy",
+        lambda w: _set_policy(w, location="nowhere"),
+        NOT_FOUND,
+        "LOCATION_NOT_FOUND",
+    ),
+    Case(
+        "get policy bad sku",
+        "GetInventoryPolicy",
+        lambda w: pb.GetInventoryPolicyRequest(sku="bad sku"),
+        INVALID,
+        BAD,
+        "sku",
+    ),
+    Case(
+        "list incoming negative page",
+        "ListIncomingStock",
+        lambda w: pb.ListIncomingStockRequest(sku=w.sku, page_size=-1),
+        INVALID,
+        BAD,
+        "page_size",
     ),
     # ---- BatchUpdateStock: the request's shape refuses the call...
     Case(

@@ -326,6 +326,25 @@ def samples(world: World, method: str) -> dict[str, Strategy]:
         ),
         "holdfast.inventory.v1.LocationRow.code": places(world.location_codes, []),
         "holdfast.inventory.v1.StockRow.location": st.sampled_from(["", *world.location_codes]),
+        # Stock states, incoming stock and inventory policies (issue 16).
+        "holdfast.inventory.v1.MoveStockRequest.location": places(world.location_codes, world.location_ids),
+        "holdfast.inventory.v1.CreateIncomingStockRequest.location": places(
+            world.location_codes, world.location_ids
+        ),
+        "holdfast.inventory.v1.ListIncomingStockRequest.location": st.sampled_from(
+            ["", *world.location_codes]
+        ),
+        "holdfast.inventory.v1.InventoryPolicy.location": st.sampled_from(["", *world.location_codes]),
+        "holdfast.inventory.v1.InventoryPolicy.sku": st.sampled_from(world.skus),
+        "incoming_stock_id": st.sampled_from(world.hold_ids),
+        "expected_time": _recent_timestamps(),
+        "preorder_end_time": _recent_timestamps(),
+        # Output-only counts of a hold line: a request's are ignored, so near-valid ones leave them 0.
+        "holdfast.inventory.v1.HoldLine.from_stock": st.just(0),
+        "holdfast.inventory.v1.HoldLine.backordered": st.just(0),
+        "holdfast.inventory.v1.HoldLine.preordered": st.just(0),
+        "backorder_limit": st.integers(0, 50),
+        "preorder_limit": st.integers(0, 50),
         "path": st.sampled_from(world.category_path),
         "category_path": st.sampled_from(world.category_path),
         "on_hand": st.integers(0, 100),

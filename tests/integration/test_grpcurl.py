@@ -82,7 +82,13 @@ def test_catalog_and_hold_through_json(inventory) -> None:
     assert hold["state"] == "HOLD_STATE_ACTIVE"
     assert hold["owner_id"] == "cart-grpcurl"
     assert hold["lines"] == [
-        {"sku": sku, "quantity": "2", "allocations": [{"location": "default", "quantity": "2"}]}
+        # from_stock (issue 16) is new output: every unit of a DENY variant's line is from stock.
+        {
+            "sku": sku,
+            "quantity": "2",
+            "allocations": [{"location": "default", "quantity": "2"}],
+            "from_stock": "2",
+        }
     ]
     assert (hold["channel"], hold["strategy"]) == ("default", "ALLOCATION_STRATEGY_PRIORITY")
     created_at, expires_at = (datetime.fromisoformat(hold[k]) for k in ("create_time", "expire_time"))

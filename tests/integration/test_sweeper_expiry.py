@@ -351,3 +351,27 @@ def test_the_oldest_overdue_hold_age_is_measured_for_the_metrics(db, pool):
     assert sweep(pool, batch_size=500, time_budget=FAR, retention=DAY).expired == 3
 
     assert metric("holdfast_sweeper_oldest_overdue_hold_age_seconds") == 0
+
+
+def test_expiring_a_backordered_hold_gives_back_its_units_under_the_cap(inventory, db, pool):
+    sku = inventory.client.sku(on_hand=1)
+    inventory.stub.SetInventoryPolicy(
+        pb.SetInventoryPolicyRequest(
+            request_id=new_request_id(),
+            policy=pb.InventoryPolicy(sku=sku, kind=pb.INVENTORY_POLICY_KIND_BACKORDER, backorder_limit=4),
+        )
+    )
+    hold = inventory.client.hold({sku: 5})
+    assert (hold.lines[0].from_stock, hold.lines[0].backordered) == (1, 4)
+    make_overdue(db, [hold.id])
+
+    assert sweep(pool, batch_size=500, time_budget=FAR, retention=DAY).expired == 1
+
+    level = inventory.client.level(sku)
+    assert (level.reserved, level.backordered, level.available) == (0, 0, 1)
+    assert db.execute(
+        "SELECT delta_reserved, delta_backordered FROM stock_ledger WHERE hold_id = %s AND reason = 'EXPIRE'",
+        (hold.id,),
+    ).fetchall() == [(-1, -4)]
+    # The cap is whole again.
+    assert inventory.client.hold({sku: 5}).lines[0].backordered == 4

@@ -100,7 +100,12 @@ SELECT (SELECT count(*) FROM stock), (SELECT count(*) FROM stock_ledger), (SELEC
        (SELECT COALESCE(sum(on_hand), 0) FROM stock), (SELECT COALESCE(sum(reserved), 0) FROM stock),
        (SELECT md5(COALESCE(string_agg(id::text || state || expire_time::text, ',' ORDER BY id), ''))
           FROM holds),
-       (SELECT md5(COALESCE(string_agg(r::text, ',' ORDER BY r.id), '')) FROM price_rules r)
+       (SELECT md5(COALESCE(string_agg(r::text, ',' ORDER BY r.id), '')) FROM price_rules r),
+       (SELECT md5(COALESCE(string_agg(s::text, ',' ORDER BY s.sku, s.location), '')) FROM stock s),
+       (SELECT md5(COALESCE(string_agg(r::text, ',' ORDER BY r.id), '')) FROM receipts r),
+       (SELECT md5(COALESCE(string_agg(p::text, ',' ORDER BY p.sku, p.location), ''))
+          FROM inventory_policies p),
+       (SELECT count(*) FROM owed)
 """
 
 

@@ -48,7 +48,7 @@ DEFAULT = ChannelRoute("default", AllocationStrategy.PRIORITY, ("default",))
 def reserve(request: HoldRequest, available: dict[str, int]) -> Hold:
     """_reserve with every SKU at `default`; `available` (per SKU) loses what the cart took."""
     at_default = {(sku, "default"): units for sku, units in available.items()}
-    hold = _reserve(request, BatchPlaces({"default": DEFAULT}, {}, set(available)), at_default, NOW)
+    hold = _reserve(request, BatchPlaces({"default": DEFAULT}, {}, set(available)), at_default, {}, NOW)
     available.update({sku: units for (sku, _), units in at_default.items()})
     return hold
 

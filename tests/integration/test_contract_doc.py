@@ -1,0 +1,62 @@
+"""docs/contract.md's launch on backorder ("Stock states, incoming stock, backorders and
+preorders"), run as written against a fresh inventory service and checked against what the
+page says each command prints, as the README walkthrough is (test_readme_walkthrough.py)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.integration.test_readme_walkthrough import GRPCURL, INVENTORY_ADDRESS, check_note
+from tests.support.doc_commands import Command, recorded_result, split_commands, walkthrough_blocks
+from tests.support.paths import REPO_ROOT
+
+CONTRACT = REPO_ROOT / "docs" / "contract.md"
+SECTION = "### Stock states, incoming stock, backorders and preorders"
+
+
+def commands() -> list[Command]:
+    found: list[Command] = []
+    for index, (first_line, code, after) in enumerate(walkthrough_blocks(CONTRACT.read_text(), SECTION)):
+        found += split_commands(index, first_line, code, after)
+    return found
+
+
+def test_the_launch_on_backorder_prints_what_the_contract_says(inventory: Any, tmp_path: Path) -> None:
+    documented = commands()
+    assert len(documented) >= 10
+    out = tmp_path / "out"
+    out.mkdir()
+    lines = ["set -o pipefail"]
+    for number, command in enumerate(documented):
+        lines += [
+            f"# contract.md:{command.line}",
+            "{",
+            command.text,
+            f"}} >{out}/{number}.out 2>{out}/{number}.err",
+        ]
+        lines.append(f"echo $? >{out}/{number}.rc")
+    text = "\n".join(lines) + "\n"
+    for before, after in [
+        (".venv/bin/grpcurl", str(GRPCURL)),
+        (INVENTORY_ADDRESS, f"127.0.0.1:{inventory.port}"),
+    ]:
+        assert text.count(before) == 1, f"the section should set {before!r} once"
+        text = text.replace(before, after)
+    (tmp_path / "contract.sh").write_text(text)
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)}
+    subprocess.run(["bash", str(tmp_path / "contract.sh")], cwd=REPO_ROOT, env=env, timeout=300, check=True)
+
+    for number, command in enumerate(documented):
+        where = f"contract.md:{command.line} ({command.text.splitlines()[0].strip()})"
+        result = recorded_result(out, number, where)
+        code = next((m.group(1) for n in command.notes if (m := re.search(r"Code: (\w+)", n))), None)
+        if code:
+            assert result.returncode != 0 and f"Code: {code}" in result.stderr, f"{where}: {result}"
+        else:
+            assert result.returncode == 0, f"{where}: exit {result.returncode}: {result.output}"
+        for note in command.notes:
+            check_note(where, note, result)
