@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.integration.test_readme_walkthrough import GRPCURL, INVENTORY_ADDRESS, check_note
-from tests.support.doc_commands import Command, recorded_result, split_commands, walkthrough_blocks
+from tests.support.doc_commands import (
+    Command,
+    recorded_result,
+    recording_script,
+    section_commands,
+    substituted,
+)
 from tests.support.paths import REPO_ROOT
 
 CONTRACT = REPO_ROOT / "docs" / "contract.md"
@@ -19,10 +25,7 @@ SECTION = "### Stock states, incoming stock, backorders and preorders"
 
 
 def commands() -> list[Command]:
-    found: list[Command] = []
-    for index, (first_line, code, after) in enumerate(walkthrough_blocks(CONTRACT.read_text(), SECTION)):
-        found += split_commands(index, first_line, code, after)
-    return found
+    return section_commands(CONTRACT, SECTION)
 
 
 def test_the_launch_on_backorder_prints_what_the_contract_says(inventory: Any, tmp_path: Path) -> None:
@@ -30,22 +33,10 @@ def test_the_launch_on_backorder_prints_what_the_contract_says(inventory: Any, t
     assert len(documented) >= 10
     out = tmp_path / "out"
     out.mkdir()
-    lines = ["set -o pipefail"]
-    for number, command in enumerate(documented):
-        lines += [
-            f"# contract.md:{command.line}",
-            "{",
-            command.text,
-            f"}} >{out}/{number}.out 2>{out}/{number}.err",
-        ]
-        lines.append(f"echo $? >{out}/{number}.rc")
-    text = "\n".join(lines) + "\n"
-    for before, after in [
-        (".venv/bin/grpcurl", str(GRPCURL)),
-        (INVENTORY_ADDRESS, f"127.0.0.1:{inventory.port}"),
-    ]:
-        assert text.count(before) == 1, f"the section should set {before!r} once"
-        text = text.replace(before, after)
+    text = substituted(
+        recording_script(documented, out, "contract.md"),
+        [(".venv/bin/grpcurl", str(GRPCURL)), (INVENTORY_ADDRESS, f"127.0.0.1:{inventory.port}")],
+    )
     (tmp_path / "contract.sh").write_text(text)
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)}
     subprocess.run(["bash", str(tmp_path / "contract.sh")], cwd=REPO_ROOT, env=env, timeout=300, check=True)

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.support.doc_commands import Command, Result, recorded_result, split_commands, walkthrough_blocks
+from tests.support.doc_commands import Command, Result, recorded_result, recording_script, section_commands
 from tests.support.paths import REPO_ROOT
 
 PAGE = REPO_ROOT / "docs" / "operators.md"
@@ -24,24 +24,7 @@ SECTION = "## Walkthrough with the sample file"
 
 
 def commands() -> list[Command]:
-    found: list[Command] = []
-    for index, (first_line, code, after) in enumerate(walkthrough_blocks(PAGE.read_text(), SECTION)):
-        found += split_commands(index, first_line, code, after)
-    return found
-
-
-def script(documented: list[Command], out: Path) -> str:
-    """One bash script: each command's stdout, stderr and exit code go to out/N.*."""
-    lines = ["set -o pipefail"]
-    for number, command in enumerate(documented):
-        lines += [
-            f"# operators.md:{command.line}",
-            "{",
-            command.text,
-            f"}} >{out}/{number}.out 2>{out}/{number}.err",
-            f"echo $? >{out}/{number}.rc",
-        ]
-    return "\n".join(lines) + "\n"
+    return section_commands(PAGE, SECTION)
 
 
 def squeeze(text: str) -> str:
@@ -90,7 +73,7 @@ def test_every_documented_command_prints_what_the_page_says(
         "INVENTORY_LISTEN": f"127.0.0.1:{inventory.port}",
         "DATABASE_URL": database_url,
     }
-    (tmp_path / "walkthrough.sh").write_text(script(documented, out))
+    (tmp_path / "walkthrough.sh").write_text(recording_script(documented, out, "operators.md"))
     subprocess.run(["bash", str(tmp_path / "walkthrough.sh")], cwd=work, env=env, timeout=300, check=True)
 
     for number, command in enumerate(documented):

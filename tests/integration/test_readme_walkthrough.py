@@ -21,7 +21,14 @@ from typing import Any
 
 import pytest
 
-from tests.support.doc_commands import Command, Result, recorded_result, split_commands, walkthrough_blocks
+from tests.support.doc_commands import (
+    Command,
+    Result,
+    recorded_result,
+    recording_script,
+    section_commands,
+    substituted,
+)
 from tests.support.paths import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
@@ -43,39 +50,29 @@ _FRAGMENT = re.compile(
 
 
 def walkthrough() -> list[Command]:
-    commands: list[Command] = []
-    for index, (first_line, code, after) in enumerate(walkthrough_blocks(README.read_text(), SECTION)):
-        commands += split_commands(index, first_line, code, after)
-    return commands
+    return section_commands(README, SECTION)
 
 
 def script(commands: list[Command], out: Path, inventory: str, pricing: str) -> str:
-    """The walkthrough as one bash script: each command's stdout, stderr and exit code go to
-    out/N.*, and an assignment's value is appended to its stdout."""
-    lines = [
-        "set -o pipefail",
-        # `make seed` is the seed module against the test's services (INVENTORY_LISTEN and
-        # PRICING_LISTEN, as the Makefile runs it); no other make target is documented.
-        f'make() {{ if [ "$*" = seed ]; then "{sys.executable}" -m holdfast_dev.seed; '
-        'else echo "unexpected: make $*" >&2; return 2; fi; }',
-    ]
-    for number, command in enumerate(commands):
-        text = command.text
+    """The walkthrough as one bash script (doc_commands.recording_script), against the test's
+    services."""
+
+    def text_of(command: Command) -> str:
         if command.streams:
-            text = text.replace("$G ", f"$G -max-time {STREAM_SECONDS} ", 1)
-        lines += [f"# README.md:{command.line}", "{", text, f"}} >{out}/{number}.out 2>{out}/{number}.err"]
-        lines.append(f"echo $? >{out}/{number}.rc")
-        if command.assigns:
-            lines.append(f'printf "%s\\n" "${command.assigns}" >>{out}/{number}.out')
-    text = "\n".join(lines) + "\n"
-    for documented, actual in [
-        (".venv/bin/grpcurl", str(GRPCURL)),
-        (INVENTORY_ADDRESS, inventory),
-        (PRICING_ADDRESS, pricing),
-    ]:
-        assert text.count(documented) == 1, f"the walkthrough should set {documented!r} once"
-        text = text.replace(documented, actual)
-    return text
+            return command.text.replace("$G ", f"$G -max-time {STREAM_SECONDS} ", 1)
+        return command.text
+
+    # `make seed` is the seed module against the test's services (INVENTORY_LISTEN and
+    # PRICING_LISTEN, as the Makefile runs it); no other make target is documented.
+    make = (
+        f'make() {{ if [ "$*" = seed ]; then "{sys.executable}" -m holdfast_dev.seed; '
+        'else echo "unexpected: make $*" >&2; return 2; fi; }'
+    )
+    text = recording_script(commands, out, "README.md", prelude=[make], text_of=text_of)
+    return substituted(
+        text,
+        [(".venv/bin/grpcurl", str(GRPCURL)), (INVENTORY_ADDRESS, inventory), (PRICING_ADDRESS, pricing)],
+    )
 
 
 def squeeze(text: str) -> str:

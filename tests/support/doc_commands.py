@@ -9,6 +9,7 @@ prints. tests/integration/test_readme_walkthrough.py (README.md) and test_operat
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,48 @@ def recorded_result(out: Path, number: int, where: str) -> Result:
     return Result(
         int(rc_file.read_text()), (out / f"{number}.out").read_text(), (out / f"{number}.err").read_text()
     )
+
+
+def section_commands(page: Path, section: str) -> list[Command]:
+    """Every command of the ```bash blocks in `section` of the markdown file `page`."""
+    found: list[Command] = []
+    for index, (first_line, code, after) in enumerate(walkthrough_blocks(page.read_text(), section)):
+        found += split_commands(index, first_line, code, after)
+    return found
+
+
+def recording_script(
+    commands: list[Command],
+    out: Path,
+    page: str,
+    *,
+    prelude: Sequence[str] = (),
+    text_of: Callable[[Command], str] = lambda command: command.text,
+) -> str:
+    """The commands as one bash script (after `prelude`): each command's stdout, stderr and
+    exit code go to out/N.out, .err and .rc (read back by `recorded_result`), and an
+    assignment's value is appended to its stdout."""
+    lines = ["set -o pipefail", *prelude]
+    for number, command in enumerate(commands):
+        lines += [
+            f"# {page}:{command.line}",
+            "{",
+            text_of(command),
+            f"}} >{out}/{number}.out 2>{out}/{number}.err",
+            f"echo $? >{out}/{number}.rc",
+        ]
+        if command.assigns:
+            lines.append(f'printf "%s\\n" "${command.assigns}" >>{out}/{number}.out')
+    return "\n".join(lines) + "\n"
+
+
+def substituted(text: str, replacements: Sequence[tuple[str, str]]) -> str:
+    """`text` with each documented value (an address, a tool's path) replaced by the test's;
+    each must be set exactly once in the page, so the whole script follows it."""
+    for documented, actual in replacements:
+        assert text.count(documented) == 1, f"the page should set {documented!r} once"
+        text = text.replace(documented, actual)
+    return text
 
 
 def walkthrough_blocks(markdown: str, section: str) -> list[tuple[int, str, str]]:
