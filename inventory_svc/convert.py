@@ -31,6 +31,7 @@ from inventory_svc.models import (
     Receipt,
     ReceiptState,
     SkuLevels,
+    StockEvent,
     StockLevel,
     StockUpdateResult,
     Variant,
@@ -94,6 +95,20 @@ def stock_level(s: StockLevel) -> pb.StockLevel:
         owed=s.owed,
         backordered=s.backordered,
         preordered=s.preordered,
+    )
+
+
+def stock_event(e: StockEvent) -> pb.StockEvent:
+    return pb.StockEvent(
+        cursor=e.position,
+        event_id=e.id,
+        sequence=e.seq,
+        event_type=e.type,
+        stock_level=stock_level(e.level),
+        hold_id=e.hold_id,
+        receipt_id=e.receipt_id,
+        request_id=e.request_id,
+        create_time=timestamp(e.create_time),
     )
 
 

@@ -563,3 +563,45 @@ class InventoryPolicy:
         return {PolicyKind.BACKORDER: self.backorder_limit, PolicyKind.PREORDER: self.preorder_limit}.get(
             self.kind
         )
+
+
+@dataclass(frozen=True)
+class StockEvent:
+    """One ledger change as StreamStockEvents reports it: `position` is the cursor (commit
+    order), `seq` the (SKU, location)'s own count, `id` for de-duplication."""
+
+    position: int
+    id: str
+    seq: int
+    type: str
+    level: StockLevel
+    hold_id: str
+    receipt_id: str
+    request_id: str
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What a StreamStockEvents stream wants; an empty tuple means every one."""
+
+    skus: tuple[str, ...] = ()
+    locations: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+
+
+# The event types: the ledger's reasons (migration 0008 writes one event per ledger row).
+EVENT_TYPES = (
+    "RECEIVE",
+    "ADJUST",
+    "TRANSFER",
+    "HOLD",
+    "RELEASE",
+    "EXPIRE",
+    "COMMIT",
+    "MOVE",
+    "EXPECT",
+    "RECEIPT",
+    "CANCEL",
+    "COVER",
+)

@@ -18,6 +18,7 @@ from inventory_svc import convert, validation
 from inventory_svc.catalog import Catalog
 from inventory_svc.catalog_export import export_catalog
 from inventory_svc.catalog_import import import_chunk
+from inventory_svc.event_feed import EventFeed
 from inventory_svc.holds import Holds
 from inventory_svc.models import DEFAULT_CHANNEL, ImportSummary
 from inventory_svc.places import Places
@@ -36,7 +37,7 @@ from inventory_svc.stock import (
     transfer,
     update_stock,
 )
-from inventory_svc.stock_events import StockEvents, listener_connect
+from inventory_svc.stock_events import EVENTS_APPLICATION_NAME, StockEvents, listener_connect
 
 ERROR_DOMAIN = "holdfast.inventory"
 Ctx = grpc.aio.ServicerContext
@@ -53,6 +54,12 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         # One LISTEN connection for every WatchStockLevels stream of the process.
         self.stock_events = StockEvents(
             listener_connect(settings.database), lambda skus: get_levels(pool, skus)
+        )
+        # The sequencer and the wake-ups of every StreamStockEvents stream; started by the server.
+        self.event_feed = EventFeed(
+            pool,
+            listener_connect(settings.database, EVENTS_APPLICATION_NAME),
+            settings.events.event_sequencer_interval_seconds,
         )
         self._pages = PageTokens(
             settings.server.page_token_secret,
@@ -266,6 +273,13 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
                         stock_level=convert.stock_level(levels.total(route)),
                         location_levels=convert.location_levels([levels]),
                     )
+
+    async def StreamStockEvents(
+        self, request: pb.StreamStockEventsRequest, context: Ctx
+    ) -> AsyncIterator[pb.StreamStockEventsResponse]:
+        after, wanted = validation.stream_stock_events(request)
+        async for events in self.event_feed.stream(after, wanted):
+            yield pb.StreamStockEventsResponse(events=[convert.stock_event(e) for e in events])
 
     # ------------------------------------------------------------ catalog import and export
 

@@ -21,6 +21,7 @@ from holdfast_common.values.limits import (
     MAX_CATALOG_ROWS,
     MAX_CATEGORY_DEPTH,
     MAX_DESCRIPTION,
+    MAX_EVENT_LOCATIONS,
     MAX_NAME,
     MAX_NOTE,
     MAX_OWNER_ID,
@@ -33,11 +34,13 @@ from holdfast_common.values.validation import Violations, resource_id
 from inventory_svc.models import (
     DEFAULT_CHANNEL,
     DEFAULT_LOCATION,
+    EVENT_TYPES,
     AdjustmentReason,
     AllocationStrategy,
     CatalogRow,
     CategoryRow,
     ChannelChange,
+    EventFilter,
     HoldLine,
     HoldState,
     InventoryPolicy,
@@ -607,6 +610,33 @@ def batch_get_stock_levels(request: pb.BatchGetStockLevelsRequest) -> tuple[list
 def watch_stock_levels(request: pb.WatchStockLevelsRequest) -> tuple[list[str], str]:
     """Validated exactly as BatchGetStockLevels: same field names, same limits."""
     return _skus(request.skus, request.channel)
+
+
+def stream_stock_events(request: pb.StreamStockEventsRequest) -> tuple[int, EventFilter]:
+    """The cursor to stream after, and the filters (each deduplicated, empty for all)."""
+    v = Violations()
+    if request.after_cursor < 0:
+        v.add("after_cursor", "must be 0 or a cursor the stream returned")
+    if len(request.skus) > MAX_BATCH_SKUS:
+        v.add("skus", f"must name at most {MAX_BATCH_SKUS} SKUs")
+    else:
+        for i, s in enumerate(request.skus):
+            v.sku(f"skus[{i}]", s)
+    if len(request.locations) > MAX_EVENT_LOCATIONS:
+        v.add("locations", f"must name at most {MAX_EVENT_LOCATIONS} locations")
+    else:
+        for i, code in enumerate(request.locations):
+            v.code(f"locations[{i}]", code)
+    for i, kind in enumerate(request.event_types):
+        if kind not in EVENT_TYPES:
+            v.add(f"event_types[{i}]", f"must be one of {', '.join(EVENT_TYPES)}")
+    v.raise_if_any()
+    wanted = EventFilter(
+        skus=tuple(dict.fromkeys(request.skus)),
+        locations=tuple(dict.fromkeys(request.locations)),
+        types=tuple(dict.fromkeys(request.event_types)),
+    )
+    return request.after_cursor, wanted
 
 
 def _place(v: Violations, field: str, ref: str, default: str) -> str:

@@ -28,6 +28,7 @@ METHOD_SCOPES: dict[str, str] = {
             "ListChannels",
             "BatchGetStockLevels",
             "WatchStockLevels",
+            "StreamStockEvents",
             "ExportCatalog",
             "ListIncomingStock",
             "GetInventoryPolicy",

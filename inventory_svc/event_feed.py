@@ -1,0 +1,207 @@
+"""The stock event feed: the sequencer that gives events their cursors, and the reads that
+StreamStockEvents replays and tails.
+
+Events are written without a position by the ledger trigger (migration 0008). The sequencer
+positions the committed ones in passes, one pass at a time across every replica (an advisory
+lock), so positions increase in commit order and a reader by position never skips an event
+that committed late. A pass runs when the trigger announces new events (stock_events_pending)
+and on a short timer, in case an announcement was missed while the listener reconnected.
+Passes announce their last position (stock_events); streams wait on that to re-read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import structlog
+
+from holdfast_common.db.pool import AsyncPool
+from holdfast_common.errors import ErrorKind, HoldfastError
+from inventory_svc.models import EventFilter, StockEvent, StockLevel
+from inventory_svc.queries import Q
+from inventory_svc.stock_events import Connect
+
+log = structlog.get_logger(__name__)
+
+# "stockevt" in ASCII: the sequencer's advisory lock, distinct from every other lock's key.
+SEQUENCER_LOCK_KEY = 0x73746F636B657674
+SEQUENCER_BATCH = 5000
+PAGE_SIZE = 1000
+_BACKOFF_FIRST = 0.1
+_BACKOFF_MAX = 5.0
+
+
+class _Signal:
+    """Wakes every waiter at once; a waiter that arrives after a fire waits for the next."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+
+
+async def position_events(pool: AsyncPool) -> int:
+    """One sequencer pass (in batches); returns the events positioned, 0 when another
+    replica's pass holds the lock."""
+    total = 0
+    while True:
+        async with pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(Q.try_lock_sequencer, {"lock_key": SEQUENCER_LOCK_KEY})
+            locked = await cur.fetchone()
+            if not (locked and locked["locked"]):
+                return total
+            cur = await conn.execute(Q.position_stock_events, {"batch_size": SEQUENCER_BATCH})
+            row = await cur.fetchone()
+        assert row is not None
+        total += row["positioned"]
+        if row["positioned"] < SEQUENCER_BATCH:
+            return total
+
+
+def _event(row: dict[str, Any]) -> StockEvent:
+    level = StockLevel(
+        row["sku"],
+        row["on_hand"],
+        row["reserved"],
+        location=row["location"],
+        safety_stock=row["safety_stock"],
+        damaged=row["damaged"],
+        quality_control=row["quality_control"],
+        incoming=row["incoming"],
+        backordered=row["backordered"],
+        preordered=row["preordered"],
+        owed=row["owed"],
+    )
+    return StockEvent(
+        position=row["position"],
+        id=row["id"],
+        seq=row["seq"],
+        type=row["type"],
+        level=level,
+        hold_id=row["hold_id"] or "",
+        receipt_id=row["receipt_id"] or "",
+        request_id=row["request_id"] or "",
+        create_time=row["create_time"],
+    )
+
+
+async def read_events(
+    pool: AsyncPool, after: int, wanted: EventFilter, limit: int = PAGE_SIZE
+) -> tuple[list[StockEvent], int]:
+    """Up to `limit` events after cursor `after` that `wanted` matches, and the cursor to read
+    on from (past the events skipped by the filter); OUT_OF_RANGE when events after `after`
+    have been pruned."""
+    params = {
+        "after": after,
+        "skus": list(wanted.skus),
+        "locations": list(wanted.locations),
+        "types": list(wanted.types),
+        "limit": limit,
+    }
+    async with pool.connection() as conn:
+        cur = await conn.execute(Q.read_stock_events, params)
+        rows = await cur.fetchall()
+    pruned_through = rows[0]["pruned_through"]
+    if after < pruned_through:
+        raise HoldfastError(
+            ErrorKind.OUT_OF_RANGE,
+            "CURSOR_EXPIRED",
+            f"events after cursor {after} are no longer kept; the oldest cursor to resume from is "
+            f"{pruned_through}: re-read the levels (BatchGetStockLevels) and stream from there",
+            metadata={"after_cursor": str(after), "oldest_cursor": str(pruned_through)},
+        )
+    events = [_event(row) for row in rows if row["position"] is not None]
+    if len(events) == limit:
+        return events, events[-1].position
+    # A short page saw every matching event up to the snapshot's last position.
+    return events, max(after, rows[0]["last_position"])
+
+
+class EventFeed:
+    """The process's sequencer and the wake-ups of its streams; start() at server start."""
+
+    def __init__(self, pool: AsyncPool, connect: Connect, interval: float) -> None:
+        self._pool = pool
+        self._connect = connect
+        self._interval = interval
+        self._pending = asyncio.Event()
+        self._positioned = _Signal()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+
+    def start(self) -> None:
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._listen(), name="event-feed-listen"),
+                asyncio.create_task(self._sequence(), name="event-feed-sequence"),
+            ]
+
+    async def close(self) -> None:
+        self._closed = True
+        self._positioned.fire()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def stream(self, after: int, wanted: EventFilter) -> AsyncIterator[list[StockEvent]]:
+        """Replays the events after `after`, then tails new ones as they are positioned;
+        UNAVAILABLE once the feed closes."""
+        cursor = after
+        while not self._closed:
+            # Taken before the read: a pass that commits during it still wakes the wait below.
+            waiter = asyncio.ensure_future(self._positioned.wait(self._interval * 4))
+            try:
+                events, cursor = await read_events(self._pool, cursor, wanted)
+                if events:
+                    yield events
+                    continue
+                await waiter
+            finally:
+                waiter.cancel()
+        raise HoldfastError(ErrorKind.UNAVAILABLE, "SHUTTING_DOWN", "the server is shutting down")
+
+    async def _listen(self) -> None:
+        backoff = _BACKOFF_FIRST
+        while True:
+            try:
+                async with await self._connect() as conn:
+                    await conn.execute(Q.listen_stock_events)
+                    backoff = _BACKOFF_FIRST
+                    self._pending.set()  # whatever was announced while away
+                    async for notify in conn.notifies():
+                        if notify.channel == "stock_events_pending":
+                            self._pending.set()
+                        else:
+                            self._positioned.fire()
+            except (psycopg.Error, OSError) as exc:
+                log.warning("event listener lost its connection", error=str(exc), retry_in=backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _BACKOFF_MAX)
+
+    async def _sequence(self) -> None:
+        backoff = _BACKOFF_FIRST
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._pending.wait(), self._interval)
+            self._pending.clear()
+            try:
+                if await position_events(self._pool):
+                    # Local streams need not wait for the NOTIFY's round trip.
+                    self._positioned.fire()
+                backoff = _BACKOFF_FIRST
+            except Exception as exc:  # the database is away: try again
+                log.warning("event sequencer pass failed", error=str(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX)
