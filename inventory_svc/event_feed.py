@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,6 +32,8 @@ log = structlog.get_logger(__name__)
 SEQUENCER_LOCK_KEY = 0x73746F636B657674
 SEQUENCER_BATCH = 5000
 PAGE_SIZE = 1000
+# A filtered stream that sees no matching event still learns how far it got this often.
+PROGRESS_SECONDS = 1.0
 _BACKOFF_FIRST = 0.1
 _BACKOFF_MAX = 5.0
 
@@ -155,17 +158,26 @@ class EventFeed:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def stream(self, after: int, wanted: EventFilter) -> AsyncIterator[list[StockEvent]]:
-        """Replays the events after `after`, then tails new ones as they are positioned;
-        UNAVAILABLE once the feed closes."""
+    async def stream(self, after: int, wanted: EventFilter) -> AsyncIterator[tuple[list[StockEvent], int]]:
+        """Replays the events after `after`, then tails new ones as they are positioned, each
+        batch with the cursor to resume from. A batch without events reports progress past
+        filtered-out events: once when the replay catches up, then at most every
+        PROGRESS_SECONDS. UNAVAILABLE once the feed closes."""
         cursor = after
+        reported: int | None = None
+        last_sent = 0.0
         while not self._closed:
             # Taken before the read: a pass that commits during it still wakes the wait below.
             waiter = asyncio.ensure_future(self._positioned.wait(self._interval * 4))
             try:
                 events, cursor = await read_events(self._pool, cursor, wanted)
+                now = time.monotonic()
+                if events or (
+                    cursor != reported and (reported is None or now - last_sent >= PROGRESS_SECONDS)
+                ):
+                    yield events, cursor
+                    reported, last_sent = cursor, now
                 if events:
-                    yield events
                     continue
                 await waiter
             finally:

@@ -278,8 +278,8 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self, request: pb.StreamStockEventsRequest, context: Ctx
     ) -> AsyncIterator[pb.StreamStockEventsResponse]:
         after, wanted = validation.stream_stock_events(request)
-        async for events in self.event_feed.stream(after, wanted):
-            yield pb.StreamStockEventsResponse(events=[convert.stock_event(e) for e in events])
+        async for events, cursor in self.event_feed.stream(after, wanted):
+            yield pb.StreamStockEventsResponse(events=[convert.stock_event(e) for e in events], cursor=cursor)
 
     # ------------------------------------------------------------ catalog import and export
 

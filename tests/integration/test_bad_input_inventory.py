@@ -956,6 +956,55 @@ CASES = [
         NOT_FOUND,
         "SKU_NOT_FOUND",
     ),
+    # ---- StreamStockEvents
+    Case(
+        "events negative cursor",
+        "StreamStockEvents",
+        lambda w: pb.StreamStockEventsRequest(after_cursor=-1),
+        INVALID,
+        BAD,
+        "after_cursor",
+    ),
+    Case(
+        "events bad sku",
+        "StreamStockEvents",
+        lambda w: pb.StreamStockEventsRequest(skus=[w.sku, "a b"]),
+        INVALID,
+        BAD,
+        "skus[1]",
+    ),
+    Case(
+        "events too many skus",
+        "StreamStockEvents",
+        lambda w: pb.StreamStockEventsRequest(skus=[w.sku] * 1001),
+        INVALID,
+        BAD,
+        "skus",
+    ),
+    Case(
+        "events bad location",
+        "StreamStockEvents",
+        lambda w: pb.StreamStockEventsRequest(locations=["no place"]),
+        INVALID,
+        BAD,
+        "locations[0]",
+    ),
+    Case(
+        "events too many locations",
+        "StreamStockEvents",
+        lambda w: pb.StreamStockEventsRequest(locations=["default"] * 101),
+        INVALID,
+        BAD,
+        "locations",
+    ),
+    Case(
+        "events unknown type",
+        "StreamStockEvents",
+        lambda w: pb.StreamStockEventsRequest(event_types=["HOLD", "SOLD"]),
+        INVALID,
+        BAD,
+        "event_types[1]",
+    ),
     # ---- found by the fuzz (tests/integration/test_fuzz.py) and its review
     Case(
         # A violation per SKU made a status over gRPC's 8 KiB trailer limit: RESOURCE_EXHAUSTED.
