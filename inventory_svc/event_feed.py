@@ -34,6 +34,8 @@ SEQUENCER_BATCH = 5000
 PAGE_SIZE = 1000
 # A filtered stream that sees no matching event still learns how far it got this often.
 PROGRESS_SECONDS = 1.0
+# How long close() lets a running sequencer pass finish.
+CLOSE_WAIT_SECONDS = 5.0
 _BACKOFF_FIRST = 0.1
 _BACKOFF_MAX = 5.0
 
@@ -150,8 +152,17 @@ class EventFeed:
             ]
 
     async def close(self) -> None:
+        """Ends the streams, lets a running sequencer pass finish (a cancelled one would leave
+        its connection mid-statement), and stops listening."""
+        if self._closed:
+            return
         self._closed = True
         self._positioned.fire()
+        self._pending.set()
+        sequencer = self._tasks[1:]
+        if sequencer:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(sequencer[0]), CLOSE_WAIT_SECONDS)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -207,6 +218,8 @@ class EventFeed:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._pending.wait(), self._interval)
+            if self._closed:
+                return
             self._pending.clear()
             try:
                 if await position_events(self._pool):

@@ -47,13 +47,16 @@ CREATE TABLE stock_events (
 CREATE INDEX stock_events_unpositioned_idx ON stock_events (serial) WHERE position IS NULL;
 
 -- The sequencer's counter (the last position given) and the pruner's mark (every position at
--- or below it may be gone): a cursor below pruned_through is out of range.
+-- or below it may be gone): a cursor below pruned_through is out of range. Ledger rows up to
+-- feed_start_ledger_id were written before this migration and have no event (the audit).
 CREATE TABLE stock_event_cursor (
-    only_row       boolean PRIMARY KEY DEFAULT true CHECK (only_row),
-    last_position  bigint NOT NULL DEFAULT 0,
-    pruned_through bigint NOT NULL DEFAULT 0 CHECK (pruned_through <= last_position)
+    only_row             boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    last_position        bigint NOT NULL DEFAULT 0,
+    pruned_through       bigint NOT NULL DEFAULT 0 CHECK (pruned_through <= last_position),
+    feed_start_ledger_id bigint NOT NULL
 );
-INSERT INTO stock_event_cursor DEFAULT VALUES;
+INSERT INTO stock_event_cursor (feed_start_ledger_id)
+SELECT COALESCE(max(id), 0) FROM stock_ledger;
 
 -- A statement-level trigger: one stock update per (SKU, location) per statement, however
 -- many ledger rows (a batch of CreateHolds) it inserts. AFTER triggers run once the whole

@@ -1,5 +1,5 @@
-"""docs/contract.md's launch on backorder ("Stock states, incoming stock, backorders and
-preorders"), run as written against a fresh inventory service and checked against what the
+"""docs/contract.md's examples (the launch on backorder in "Stock states, incoming stock,
+backorders and preorders"; resuming from a cursor in "Stock events"), each run as written against a fresh inventory service and checked against what the
 page says each command prints, as the README walkthrough is (test_readme_walkthrough.py)."""
 
 from __future__ import annotations
@@ -10,24 +10,31 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.integration.test_readme_walkthrough import GRPCURL, INVENTORY_ADDRESS, check_note
 from tests.support.doc_commands import Command, recorded_result, split_commands, walkthrough_blocks
 from tests.support.paths import REPO_ROOT
 
 CONTRACT = REPO_ROOT / "docs" / "contract.md"
-SECTION = "### Stock states, incoming stock, backorders and preorders"
+# Each section's example, and how many commands it has at least (so a section is not lost).
+SECTIONS = {
+    "### Stock states, incoming stock, backorders and preorders": 10,
+    "### Stock events": 6,
+}
 
 
-def commands() -> list[Command]:
+def commands(section: str) -> list[Command]:
     found: list[Command] = []
-    for index, (first_line, code, after) in enumerate(walkthrough_blocks(CONTRACT.read_text(), SECTION)):
+    for index, (first_line, code, after) in enumerate(walkthrough_blocks(CONTRACT.read_text(), section)):
         found += split_commands(index, first_line, code, after)
     return found
 
 
-def test_the_launch_on_backorder_prints_what_the_contract_says(inventory: Any, tmp_path: Path) -> None:
-    documented = commands()
-    assert len(documented) >= 10
+@pytest.mark.parametrize("section", SECTIONS)
+def test_the_examples_print_what_the_contract_says(section: str, inventory: Any, tmp_path: Path) -> None:
+    documented = commands(section)
+    assert len(documented) >= SECTIONS[section]
     out = tmp_path / "out"
     out.mkdir()
     lines = ["set -o pipefail"]

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
+from holdfast_ops.audit import find_breaches
 from inventory_svc.queries import Q
 from sweeper.database import LazyPool
 from sweeper.expiry import prune_stock_events
@@ -239,3 +240,9 @@ def test_a_cursor_older_than_the_retention_is_out_of_range(inventory, db, databa
     consumer = Consumer(inventory, after=last, skus=[sku])
     assert consumer.take(1)[0].stock_level.on_hand == 8
     consumer.cancel()
+
+
+def test_the_audit_finds_one_event_per_ledger_row_and_dense_cursors(inventory, db, database_url) -> None:
+    """Run last in the module: after every write and prune above."""
+    last_cursor(db)
+    assert find_breaches(database_url) == {}
