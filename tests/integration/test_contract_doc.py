@@ -1,6 +1,7 @@
 """docs/contract.md's examples (the launch on backorder in "Stock states, incoming stock,
-backorders and preorders"; resuming from a cursor in "Stock events"), each run as written against a fresh inventory service and checked against what the
-page says each command prints, as the README walkthrough is (test_readme_walkthrough.py)."""
+backorders and preorders"; resuming from a cursor in "Stock events"), each run as written
+against a fresh inventory service and checked against what the page says each command
+prints, as the README walkthrough is (test_readme_walkthrough.py)."""
 
 from __future__ import annotations
 
