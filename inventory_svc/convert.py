@@ -33,6 +33,7 @@ from inventory_svc.models import (
     SkuLevels,
     StockEvent,
     StockLevel,
+    StockThreshold,
     StockUpdateResult,
     Variant,
     VariantRow,
@@ -109,6 +110,16 @@ def stock_event(e: StockEvent) -> pb.StockEvent:
         receipt_id=e.receipt_id,
         request_id=e.request_id,
         create_time=timestamp(e.create_time),
+        low_stock_at=e.low_stock_at or 0,
+    )
+
+
+def stock_threshold(t: StockThreshold) -> pb.StockThreshold:
+    return pb.StockThreshold(
+        sku=t.sku,
+        location=t.location or "",
+        low_stock_at=t.low_stock_at,
+        update_time=timestamp(t.update_time) if t.update_time else None,
     )
 
 

@@ -97,6 +97,7 @@ def _event(row: dict[str, Any]) -> StockEvent:
         receipt_id=row["receipt_id"] or "",
         request_id=row["request_id"] or "",
         create_time=row["create_time"],
+        low_stock_at=row["low_stock_at"],
     )
 
 

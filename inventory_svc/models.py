@@ -579,6 +579,8 @@ class StockEvent:
     receipt_id: str
     request_id: str
     create_time: datetime
+    # A crossing's threshold (LOW_STOCK, BACK_IN_STOCK); None on a ledger change.
+    low_stock_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -590,7 +592,9 @@ class EventFilter:
     types: tuple[str, ...] = ()
 
 
-# The event types: the ledger's reasons (migration 0008 writes one event per ledger row).
+# The event types: the ledger's reasons (migration 0008 writes one event per ledger row), and
+# the threshold crossings.
+THRESHOLD_EVENT_TYPES = ("LOW_STOCK", "BACK_IN_STOCK")
 EVENT_TYPES = (
     "RECEIVE",
     "ADJUST",
@@ -604,4 +608,15 @@ EVENT_TYPES = (
     "RECEIPT",
     "CANCEL",
     "COVER",
+    *THRESHOLD_EVENT_TYPES,
 )
+
+
+@dataclass(frozen=True)
+class StockThreshold:
+    """A variant's low-stock threshold (location None) or one location's override."""
+
+    sku: str
+    location: str | None
+    low_stock_at: int
+    update_time: datetime | None = None

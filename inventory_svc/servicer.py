@@ -34,6 +34,7 @@ from inventory_svc.stock import (
     receive_stock,
     resolve_channel,
     set_policy,
+    set_threshold,
     transfer,
     update_stock,
 )
@@ -243,6 +244,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         policy = validation.set_inventory_policy(request)
         saved = await set_policy(self._pool, policy, request_record("SetInventoryPolicy", request))
         return pb.SetInventoryPolicyResponse(policy=convert.inventory_policy(saved))
+
+    async def SetStockThreshold(self, request: pb.SetStockThresholdRequest, context: Ctx) -> Any:
+        threshold = validation.set_stock_threshold(request)
+        saved = await set_threshold(self._pool, threshold, request_record("SetStockThreshold", request))
+        return pb.SetStockThresholdResponse(threshold=convert.stock_threshold(saved))
 
     async def GetInventoryPolicy(self, request: pb.GetInventoryPolicyRequest, context: Ctx) -> Any:
         default, overrides = await get_policies(self._pool, validation.get_inventory_policy(request))

@@ -61,6 +61,7 @@ from inventory_svc.models import (
     StockMove,
     StockRow,
     StockState,
+    StockThreshold,
     StockTransfer,
     StockUpdate,
     VariantRow,
@@ -930,6 +931,19 @@ def set_inventory_policy(
     return InventoryPolicy(
         policy.sku, location, kind, policy.backorder_limit, policy.preorder_limit, end_time
     )
+
+
+def set_stock_threshold(request: pb.SetStockThresholdRequest) -> StockThreshold:
+    """low_stock_at 0-1e12; the location by code or id, or empty for the variant's default."""
+    v = Violations()
+    v.request_id("request_id", request.request_id)
+    threshold = request.threshold
+    v.sku("threshold.sku", threshold.sku)
+    location = _place(v, "threshold.location", threshold.location, "") or None
+    if not 0 <= threshold.low_stock_at <= MAX_STOCK_UNITS:
+        v.add("threshold.low_stock_at", "must be 0-1e12")
+    v.raise_if_any()
+    return StockThreshold(threshold.sku, location, threshold.low_stock_at)
 
 
 def get_inventory_policy(request: pb.GetInventoryPolicyRequest) -> str:

@@ -54,6 +54,7 @@ METHOD_SCOPES: dict[str, str] = {
             "ReceiveStock",
             "CancelIncomingStock",
             "SetInventoryPolicy",
+            "SetStockThreshold",
             "ImportCatalog",
             "CreateHold",
             "ExtendHold",

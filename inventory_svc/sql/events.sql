@@ -51,7 +51,7 @@ LEFT JOIN LATERAL (
     SELECT e.position, e.id::text AS id, e.sku::text AS sku, e.location::text AS location, e.seq,
            e.type, e.hold_id::text AS hold_id, e.receipt_id::text AS receipt_id, e.request_id,
            e.on_hand, e.reserved, e.safety_stock, e.damaged, e.quality_control, e.incoming,
-           e.backordered, e.preordered, e.owed, e.create_time
+           e.backordered, e.preordered, e.owed, e.low_stock_at, e.create_time
     FROM stock_events e
     WHERE e.position > %(after)s
       AND (cardinality(%(skus)s::text[]) = 0 OR e.sku = ANY(%(skus)s::text[]))

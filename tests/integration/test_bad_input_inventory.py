@@ -1005,6 +1005,53 @@ CASES = [
         BAD,
         "event_types[1]",
     ),
+    # ---- SetStockThreshold
+    Case(
+        "threshold negative",
+        "SetStockThreshold",
+        lambda w: pb.SetStockThresholdRequest(
+            request_id=new_request_id(), threshold=pb.StockThreshold(sku=w.sku, low_stock_at=-1)
+        ),
+        INVALID,
+        BAD,
+        "threshold.low_stock_at",
+    ),
+    Case(
+        "threshold bad sku",
+        "SetStockThreshold",
+        lambda w: pb.SetStockThresholdRequest(
+            request_id=new_request_id(), threshold=pb.StockThreshold(sku="a b")
+        ),
+        INVALID,
+        BAD,
+        "threshold.sku",
+    ),
+    Case(
+        "threshold no request_id",
+        "SetStockThreshold",
+        lambda w: pb.SetStockThresholdRequest(threshold=pb.StockThreshold(sku=w.sku)),
+        INVALID,
+        BAD,
+        "request_id",
+    ),
+    Case(
+        "threshold unknown sku",
+        "SetStockThreshold",
+        lambda w: pb.SetStockThresholdRequest(
+            request_id=new_request_id(), threshold=pb.StockThreshold(sku=unique_sku("NOPE"))
+        ),
+        NOT_FOUND,
+        "SKU_NOT_FOUND",
+    ),
+    Case(
+        "threshold unknown location",
+        "SetStockThreshold",
+        lambda w: pb.SetStockThresholdRequest(
+            request_id=new_request_id(), threshold=pb.StockThreshold(sku=w.sku, location="NOWHERE-1")
+        ),
+        NOT_FOUND,
+        "LOCATION_NOT_FOUND",
+    ),
     # ---- found by the fuzz (tests/integration/test_fuzz.py) and its review
     Case(
         # A violation per SKU made a status over gRPC's 8 KiB trailer limit: RESOURCE_EXHAUSTED.

@@ -321,6 +321,8 @@ def samples(world: World, method: str) -> dict[str, Strategy]:
         "after_cursor": st.integers(0, 50),
         "holdfast.inventory.v1.StreamStockEventsRequest.locations": st.sampled_from(world.location_codes),
         "event_types": st.sampled_from(list(EVENT_TYPES)),
+        "holdfast.inventory.v1.StockThreshold.location": st.sampled_from(["", *world.location_codes]),
+        "low_stock_at": st.integers(0, 50),
         # Catalog rows: keys that exist (products made without a handle have their id) or new ones.
         "holdfast.inventory.v1.ProductRow.handle": st.one_of(
             st.builds(unique_sku, st.just("P")), st.sampled_from(world.product_ids)

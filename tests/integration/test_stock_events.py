@@ -242,6 +242,77 @@ def test_a_cursor_older_than_the_retention_is_out_of_range(inventory, db, databa
     consumer.cancel()
 
 
+def set_threshold(inventory: RunningInventory, sku: str, low_stock_at: int, location: str = "") -> None:
+    inventory.stub.SetStockThreshold(
+        pb.SetStockThresholdRequest(
+            request_id=new_request_id(),
+            threshold=pb.StockThreshold(sku=sku, location=location, low_stock_at=low_stock_at),
+        )
+    )
+
+
+def test_thresholds_give_one_event_per_crossing_under_concurrent_holds(inventory, db) -> None:
+    sku = inventory.client.sku(on_hand=20)
+    set_threshold(inventory, sku, 5)
+    start = last_cursor(db)
+    holds: list[str] = []
+    lock = threading.Lock()
+
+    def hold() -> None:
+        made = inventory.client.hold({sku: 1})
+        with lock:
+            holds.append(made.id)
+
+    # 20 -> 0 available: crossing 5 once on the way down.
+    threads = [threading.Thread(target=hold) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    def release(hold_id: str) -> None:
+        inventory.stub.ReleaseHold(pb.ReleaseHoldRequest(request_id=new_request_id(), hold_id=hold_id))
+
+    # 0 -> 20: crossing back above 5 once.
+    threads = [threading.Thread(target=release, args=(h,)) for h in holds]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    consumer = Consumer(inventory, after=start, skus=[sku])
+    events = consumer.take(42)
+    consumer.cancel()
+    crossings = [e for e in events if e.event_type in ("LOW_STOCK", "BACK_IN_STOCK")]
+    assert [(e.event_type, e.low_stock_at) for e in crossings] == [("LOW_STOCK", 5), ("BACK_IN_STOCK", 5)]
+    low, back = crossings
+    assert low.stock_level.available <= 5 < back.stock_level.available
+    # Each follows the change that crossed: the one before it left available on its side.
+    before_low = events[events.index(low) - 1]
+    assert before_low.event_type == "HOLD" and before_low.stock_level.available == low.stock_level.available
+    assert [e.sequence for e in events] == list(range(events[0].sequence, events[0].sequence + 42))
+    # Only crossings, by type.
+    only = Consumer(inventory, after=start, skus=[sku], event_types=["LOW_STOCK", "BACK_IN_STOCK"])
+    assert [e.event_type for e in only.take(2)] == ["LOW_STOCK", "BACK_IN_STOCK"]
+    only.cancel()
+
+
+def test_a_location_override_beats_the_variant_default(inventory, db) -> None:
+    sku = inventory.client.sku(on_hand=10)
+    set_threshold(inventory, sku, 8)
+    set_threshold(inventory, sku, 2, location="default")
+    start = last_cursor(db)
+    adjust(inventory, sku, -7)  # 3 available: below 8, above the override's 2
+    adjust(inventory, sku, -1)  # 2: the override's crossing
+    consumer = Consumer(inventory, after=start, skus=[sku])
+    assert [(e.event_type, e.stock_level.available) for e in consumer.take(3)] == [
+        ("ADJUST", 3),
+        ("ADJUST", 2),
+        ("LOW_STOCK", 2),
+    ]
+    consumer.cancel()
+
+
 def test_the_audit_finds_one_event_per_ledger_row_and_dense_cursors(inventory, db, database_url) -> None:
     """Run last in the module: after every write and prune above."""
     last_cursor(db)
