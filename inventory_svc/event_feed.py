@@ -172,11 +172,12 @@ class EventFeed:
 
     async def stream(self, after: int, wanted: EventFilter) -> AsyncIterator[tuple[list[StockEvent], int]]:
         """Replays the events after `after`, then tails new ones as they are positioned, each
-        batch with the cursor to resume from. A batch without events reports progress past
-        filtered-out events: once when the replay catches up, then at most every
-        PROGRESS_SECONDS. UNAVAILABLE once the feed closes."""
+        batch with the cursor to resume from. A batch without events reports progress: always
+        when the replay first catches up (so the consumer knows), then past filtered-out
+        events at most every PROGRESS_SECONDS. UNAVAILABLE once the feed closes."""
         cursor = after
         reported: int | None = None
+        caught_up = False
         last_sent = 0.0
         while not self._closed:
             # Taken before the read: a pass that commits during it still wakes the wait below.
@@ -184,17 +185,23 @@ class EventFeed:
             try:
                 events, cursor = await read_events(self._pool, cursor, wanted)
                 now = time.monotonic()
-                if events or (
-                    cursor != reported and (reported is None or now - last_sent >= PROGRESS_SECONDS)
-                ):
+                progress = not caught_up or (cursor != reported and now - last_sent >= PROGRESS_SECONDS)
+                if events or progress:
                     yield events, cursor
                     reported, last_sent = cursor, now
                 if events:
                     continue
+                caught_up = True
                 await waiter
             finally:
                 waiter.cancel()
         raise HoldfastError(ErrorKind.UNAVAILABLE, "SHUTTING_DOWN", "the server is shutting down")
+
+    async def changed_skus(self, after: int, skus: list[str]) -> AsyncIterator[tuple[list[str], int]]:
+        """WatchStockLevels resumed after `after`: the SKUs with events in each batch (empty on
+        progress) and the cursor past them."""
+        async for events, cursor in self.stream(after, EventFilter(skus=tuple(skus))):
+            yield sorted({event.level.sku for event in events}), cursor
 
     async def _listen(self) -> None:
         backoff = _BACKOFF_FIRST

@@ -269,9 +269,26 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     async def WatchStockLevels(
         self, request: pb.WatchStockLevelsRequest, context: Ctx
     ) -> AsyncIterator[pb.WatchStockLevelsResponse]:
-        skus, channel = validation.watch_stock_levels(request)
+        skus, channel, after = validation.watch_stock_levels(request)
         # The channel's locations as the stream starts; its totals are sums over those.
         route = await resolve_channel(self._pool, channel)
+        if after is not None:
+            await get_levels(self._pool, skus)  # NOT_FOUND before any message
+            # Levels re-read after their events were read reflect them: only the last message
+            # of a batch carries its cursor, the others the one before.
+            resumed = after
+            async for changed, cursor in self.event_feed.changed_skus(after, skus):
+                found = await get_levels(self._pool, changed) if changed else []
+                for n, level in enumerate(found):
+                    yield pb.WatchStockLevelsResponse(
+                        stock_level=convert.stock_level(level.total(route)),
+                        location_levels=convert.location_levels([level]),
+                        cursor=cursor if n == len(found) - 1 else resumed,
+                    )
+                if not found:
+                    yield pb.WatchStockLevelsResponse(cursor=cursor)
+                resumed = cursor
+            return
         async with self.stock_events.watch(skus) as subscription:
             while True:
                 for levels in await subscription.next():

@@ -608,9 +608,14 @@ def batch_get_stock_levels(request: pb.BatchGetStockLevelsRequest) -> tuple[list
     return _skus(request.skus, request.channel)
 
 
-def watch_stock_levels(request: pb.WatchStockLevelsRequest) -> tuple[list[str], str]:
-    """Validated exactly as BatchGetStockLevels: same field names, same limits."""
-    return _skus(request.skus, request.channel)
+def watch_stock_levels(request: pb.WatchStockLevelsRequest) -> tuple[list[str], str, int | None]:
+    """Validated as BatchGetStockLevels (same field names, same limits), and the cursor to
+    resume after, if any."""
+    v = Violations()
+    after = request.after_cursor if request.HasField("after_cursor") else None
+    if after is not None and after < 0:
+        v.add("after_cursor", "must be 0 or a cursor a stream returned")
+    return (*_skus(request.skus, request.channel, v), after)
 
 
 def stream_stock_events(request: pb.StreamStockEventsRequest) -> tuple[int, EventFilter]:
@@ -649,8 +654,8 @@ def _place(v: Violations, field: str, ref: str, default: str) -> str:
     return ref
 
 
-def _skus(skus: Sequence[str], channel_ref: str) -> tuple[list[str], str]:
-    v = Violations()
+def _skus(skus: Sequence[str], channel_ref: str, v: Violations | None = None) -> tuple[list[str], str]:
+    v = v or Violations()
     channel = _place(v, "channel", channel_ref, DEFAULT_CHANNEL)
     if not skus:
         v.add("skus", "must name at least one SKU")

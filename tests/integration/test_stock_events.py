@@ -3,10 +3,12 @@ transaction committing late, resuming at a cursor, filters, and the retention re
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import grpc
 import psycopg
@@ -73,7 +75,7 @@ def ledger_ids(db: psycopg.Connection, events: list[pb.StockEvent]) -> list[int]
         "SELECT e.id::text, e.ledger_id FROM stock_events e WHERE e.id = ANY(%s::uuid[])",
         ([e.event_id for e in events],),
     ).fetchall()
-    by_id = dict(rows)
+    by_id: dict[str, int] = dict(rows)
     return [by_id[e.event_id] for e in events]
 
 
@@ -311,6 +313,49 @@ def test_a_location_override_beats_the_variant_default(inventory, db) -> None:
         ("LOW_STOCK", 2),
     ]
     consumer.cancel()
+
+
+def test_watch_stock_levels_resumes_after_a_cursor(inventory, db) -> None:
+    a, b, c = (inventory.client.sku(on_hand=10) for _ in range(3))
+    start = last_cursor(db)
+    adjust(inventory, a, 1)
+    adjust(inventory, b, 2)
+    adjust(inventory, a, 3)
+
+    def watch(after: int) -> Iterator[pb.WatchStockLevelsResponse]:
+        """The levels, without the messages that only report progress."""
+        request = pb.WatchStockLevelsRequest(skus=[a, b, c], after_cursor=after)
+        call = inventory.stub.WatchStockLevels(request, timeout=DEADLINE)
+        calls.append(call)
+        return (m for m in call if m.HasField("stock_level"))
+
+    calls: list[Any] = []
+
+    # Only the SKUs that changed after the cursor, at their current levels (c did not change),
+    # up to the message saying the replay has caught up.
+    request = pb.WatchStockLevelsRequest(skus=[a, b, c], after_cursor=start)
+    call = inventory.stub.WatchStockLevels(request, timeout=DEADLINE)
+    replayed = list(itertools.takewhile(lambda m: m.HasField("stock_level"), call))
+    call.cancel()
+    assert {(m.stock_level.sku, m.stock_level.on_hand) for m in replayed} == {(a, 14), (b, 12)}
+    cursor = replayed[-1].cursor
+    assert cursor > start
+
+    # Resumed at the last message's cursor: the change made meanwhile, nothing before it.
+    adjust(inventory, c, 5)
+    call = watch(cursor)
+    message = next(call)
+    assert (message.stock_level.sku, message.stock_level.on_hand) == (c, 15)
+    adjust(inventory, b, 1)  # then live
+    message = next(call)
+    assert (message.stock_level.sku, message.stock_level.on_hand) == (b, 13)
+    calls[-1].cancel()
+
+    # Without after_cursor, nothing changes: every SKU's level first, no cursor.
+    call = inventory.stub.WatchStockLevels(pb.WatchStockLevelsRequest(skus=[a]), timeout=DEADLINE)
+    message = next(call)
+    assert (message.stock_level.on_hand, message.cursor) == (14, 0)
+    call.cancel()
 
 
 def test_the_audit_finds_one_event_per_ledger_row_and_dense_cursors(inventory, db, database_url) -> None:
