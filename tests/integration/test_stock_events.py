@@ -321,6 +321,7 @@ def test_watch_stock_levels_resumes_after_a_cursor(inventory, db) -> None:
     adjust(inventory, a, 1)
     adjust(inventory, b, 2)
     adjust(inventory, a, 3)
+    last_cursor(db)  # every change positioned: the replay below has them all
 
     def watch(after: int) -> Iterator[pb.WatchStockLevelsResponse]:
         """The levels, without the messages that only report progress."""
