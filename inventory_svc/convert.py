@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 
 from google.rpc import status_pb2
@@ -99,6 +100,9 @@ def stock_level(s: StockLevel) -> pb.StockLevel:
     )
 
 
+# Every tailing stream of a process sends the same events: each is built once (a message copies
+# it into its own), while it is recent.
+@functools.lru_cache(maxsize=4096)
 def stock_event(e: StockEvent) -> pb.StockEvent:
     return pb.StockEvent(
         cursor=e.position,

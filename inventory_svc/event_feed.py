@@ -46,14 +46,17 @@ _BACKOFF_MAX = 5.0
 
 
 class _Signal:
-    """Wakes every waiter at once; a waiter that arrives after a fire waits for the next."""
+    """Wakes every waiter at once; a waiter that arrives after a fire waits for the next.
+    `generation` counts the fires."""
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self.generation = 0
 
     def fire(self) -> None:
         self._event.set()
         self._event = asyncio.Event()
+        self.generation += 1
 
     async def wait(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -147,6 +150,10 @@ class EventFeed:
         self._interval = interval
         self._pending = asyncio.Event()
         self._positioned = _Signal()
+        # Tailing streams of one process read the same pages: one read per page, filter and
+        # generation of positions, shared (see _read).
+        self._pages: dict[tuple[int, EventFilter], asyncio.Future[tuple[list[StockEvent], int]]] = {}
+        self._pages_generation = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
 
@@ -188,7 +195,7 @@ class EventFeed:
             # Taken before the read: a pass that commits during it still wakes the wait below.
             waiter = asyncio.ensure_future(self._positioned.wait(self._interval * 4))
             try:
-                events, cursor = await read_events(self._pool, cursor, wanted)
+                events, cursor = await self._read(cursor, wanted)
                 now = time.monotonic()
                 progress = not caught_up or (cursor != reported and now - last_sent >= PROGRESS_SECONDS)
                 if events or progress:
@@ -202,6 +209,29 @@ class EventFeed:
             finally:
                 waiter.cancel()
         raise HoldfastError(ErrorKind.UNAVAILABLE, "SHUTTING_DOWN", "the server is shutting down")
+
+    async def _read(self, after: int, wanted: EventFilter) -> tuple[list[StockEvent], int]:
+        """read_events, shared by the streams that ask for the same page before new positions
+        are given: a shared answer is as good as each stream's own, since any stream that
+        asked before the positions moved is woken by that move (its waiter was taken before
+        this call) and reads again under the new generation."""
+        if self._pages_generation != self._positioned.generation:
+            self._pages.clear()
+            self._pages_generation = self._positioned.generation
+        key = (after, wanted)
+        page = self._pages.get(key)
+        if page is None:
+            page = asyncio.ensure_future(read_events(self._pool, after, wanted))
+            self._pages[key] = page
+            # A failed read is not kept for the others: each retries on its own.
+            page.add_done_callback(lambda done: self._forget_failed(key, done))
+        return await asyncio.shield(page)
+
+    def _forget_failed(
+        self, key: tuple[int, EventFilter], done: asyncio.Future[tuple[list[StockEvent], int]]
+    ) -> None:
+        if done.cancelled() or done.exception() is not None:
+            self._pages.pop(key, None)
 
     async def changed_skus(self, after: int, skus: list[str]) -> AsyncIterator[tuple[list[str], int]]:
         """WatchStockLevels resumed after `after`: the SKUs with events in each batch (empty on
