@@ -359,6 +359,25 @@ def test_watch_stock_levels_resumes_after_a_cursor(inventory, db) -> None:
     call.cancel()
 
 
+def test_set_stock_threshold_answers_a_retry_as_the_first_call(inventory) -> None:
+    sku = inventory.client.sku(on_hand=3)
+    request = pb.SetStockThresholdRequest(
+        request_id=new_request_id(), threshold=pb.StockThreshold(sku=sku, low_stock_at=2)
+    )
+    first = inventory.stub.SetStockThreshold(request)
+    again = inventory.stub.SetStockThreshold(request)
+    assert first == again
+    assert (first.threshold.sku, first.threshold.location, first.threshold.low_stock_at) == (sku, "", 2)
+    assert first.threshold.HasField("update_time")
+    override = inventory.stub.SetStockThreshold(
+        pb.SetStockThresholdRequest(
+            request_id=new_request_id(),
+            threshold=pb.StockThreshold(sku=sku, location="default", low_stock_at=1),
+        )
+    )
+    assert override.threshold.location == "default"
+
+
 def test_the_audit_finds_one_event_per_ledger_row_and_dense_cursors(inventory, db, database_url) -> None:
     """Run last in the module: after every write and prune above."""
     last_cursor(db)
