@@ -19,7 +19,7 @@ from holdfast_ops.audit import find_breaches
 from inventory_svc.queries import Q
 from sweeper.database import LazyPool
 from sweeper.expiry import prune_stock_events
-from tests.conftest import RunningInventory, make_settings
+from tests.conftest import RunningInventory, make_settings, start_inventory
 from tests.support.grpc_helpers import failure, new_request_id
 
 DEADLINE = 30.0  # every stream ends by then, so a missing event fails the test, not the run
@@ -376,6 +376,40 @@ def test_set_stock_threshold_answers_a_retry_as_the_first_call(inventory) -> Non
         )
     )
     assert override.threshold.location == "default"
+
+
+def test_two_replicas_sequence_one_feed(inventory, db, database_url) -> None:
+    """Each replica runs a sequencer; the advisory lock keeps one pass at a time, so writes
+    through both come out once each, with dense cursors, on a stream from either."""
+    other = start_inventory(make_settings(database_url))
+    try:
+        skus = [inventory.client.sku(on_hand=100) for _ in range(8)]
+        start = last_cursor(db)
+
+        def write(server: RunningInventory, sku: str) -> None:
+            for _ in range(10):
+                adjust(server, sku, 1)
+
+        threads = [
+            threading.Thread(target=write, args=(inventory if n % 2 else other, sku))
+            for n, sku in enumerate(skus)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        consumer = Consumer(other, after=start, skus=skus)
+        events = consumer.take(80)
+        consumer.cancel()
+        cursors = [e.cursor for e in events]
+        assert cursors == sorted(cursors) and len(set(cursors)) == 80
+        assert len({e.event_id for e in events}) == 80
+        for sku in skus:
+            assert [e.stock_level.on_hand for e in events if e.stock_level.sku == sku] == list(
+                range(101, 111)
+            )
+    finally:
+        other.stop()
 
 
 def test_the_audit_finds_one_event_per_ledger_row_and_dense_cursors(inventory, db, database_url) -> None:
