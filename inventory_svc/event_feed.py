@@ -28,12 +28,17 @@ from inventory_svc.stock_events import Connect
 
 log = structlog.get_logger(__name__)
 
+# Events and the cursor to read on from.
+Page = tuple[list[StockEvent], int]
+
 # "stockevt" in ASCII: the sequencer's advisory lock, distinct from every other lock's key.
 SEQUENCER_LOCK_KEY = 0x73746F636B657674
 SEQUENCER_BATCH = 5000
 PAGE_SIZE = 1000
 # A filtered stream that sees no matching event still learns how far it got this often.
 PROGRESS_SECONDS = 1.0
+# How long a page read by one stream serves the others asking for the same.
+PAGE_SHARE_SECONDS = 0.05
 # A tailing stream reads at most this often, and a sequencer pass waits this long after its
 # wake-up: under load each then takes in many commits at once instead of one read or one
 # transaction per commit (what the reserve path would pay for in CPU), for a few ms of latency.
@@ -109,9 +114,7 @@ def _event(row: dict[str, Any]) -> StockEvent:
     )
 
 
-async def read_events(
-    pool: AsyncPool, after: int, wanted: EventFilter, limit: int = PAGE_SIZE
-) -> tuple[list[StockEvent], int]:
+async def read_events(pool: AsyncPool, after: int, wanted: EventFilter, limit: int = PAGE_SIZE) -> Page:
     """Up to `limit` events after cursor `after` that `wanted` matches, and the cursor to read
     on from (past the events skipped by the filter); OUT_OF_RANGE when events after `after`
     have been pruned."""
@@ -151,8 +154,8 @@ class EventFeed:
         self._pending = asyncio.Event()
         self._positioned = _Signal()
         # Tailing streams of one process read the same pages: one read per page, filter and
-        # generation of positions, shared (see _read).
-        self._pages: dict[tuple[int, EventFilter], asyncio.Future[tuple[list[StockEvent], int]]] = {}
+        # generation of positions, shared for a moment (see _read), with when it was started.
+        self._pages: dict[tuple[int, EventFilter], tuple[float, asyncio.Future[Page]]] = {}
         self._pages_generation = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
@@ -210,28 +213,31 @@ class EventFeed:
                 waiter.cancel()
         raise HoldfastError(ErrorKind.UNAVAILABLE, "SHUTTING_DOWN", "the server is shutting down")
 
-    async def _read(self, after: int, wanted: EventFilter) -> tuple[list[StockEvent], int]:
+    async def _read(self, after: int, wanted: EventFilter) -> Page:
         """read_events, shared by the streams that ask for the same page before new positions
         are given: a shared answer is as good as each stream's own, since any stream that
         asked before the positions moved is woken by that move (its waiter was taken before
         this call) and reads again under the new generation."""
+        now = time.monotonic()
         if self._pages_generation != self._positioned.generation:
             self._pages.clear()
             self._pages_generation = self._positioned.generation
         key = (after, wanted)
-        page = self._pages.get(key)
-        if page is None:
+        started, page = self._pages.get(key, (0.0, None))
+        # Only for a moment: positions given by another replica whose NOTIFY was missed move
+        # no generation, and a stream's timed re-read must then see them.
+        if page is None or now - started > PAGE_SHARE_SECONDS:
             page = asyncio.ensure_future(read_events(self._pool, after, wanted))
-            self._pages[key] = page
+            self._pages[key] = (now, page)
             # A failed read is not kept for the others: each retries on its own.
             page.add_done_callback(lambda done: self._forget_failed(key, done))
         return await asyncio.shield(page)
 
-    def _forget_failed(
-        self, key: tuple[int, EventFilter], done: asyncio.Future[tuple[list[StockEvent], int]]
-    ) -> None:
+    def _forget_failed(self, key: tuple[int, EventFilter], done: asyncio.Future[Page]) -> None:
         if done.cancelled() or done.exception() is not None:
-            self._pages.pop(key, None)
+            entry = self._pages.get(key)
+            if entry is not None and entry[1] is done:
+                del self._pages[key]
 
     async def changed_skus(self, after: int, skus: list[str]) -> AsyncIterator[tuple[list[str], int]]:
         """WatchStockLevels resumed after `after`: the SKUs with events in each batch (empty on
@@ -246,7 +252,9 @@ class EventFeed:
                 async with await self._connect() as conn:
                     await conn.execute(Q.listen_stock_events)
                     backoff = _BACKOFF_FIRST
-                    self._pending.set()  # whatever was announced while away
+                    # Whatever was announced while away: positions to give, and to read.
+                    self._pending.set()
+                    self._positioned.fire()
                     async for notify in conn.notifies():
                         if notify.channel == "stock_events_pending":
                             self._pending.set()
