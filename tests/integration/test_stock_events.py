@@ -412,6 +412,35 @@ def test_two_replicas_sequence_one_feed(inventory, db, database_url) -> None:
         other.stop()
 
 
+def test_pruning_keeps_everything_from_the_first_young_event_on(inventory, db, database_url) -> None:
+    sku = inventory.client.sku(on_hand=1)
+    for _ in range(5):
+        adjust(inventory, sku, 1)
+    last_cursor(db)
+    rows = db.execute("SELECT position FROM stock_events WHERE sku = %s ORDER BY position", (sku,)).fetchall()
+    positions = [r[0] for r in rows]
+    # The first two and the fourth are a day old; the third is young, so it and all after it stay.
+    db.execute(
+        "UPDATE stock_events SET create_time = now() - interval '1 day' WHERE position <= %s OR position = %s",
+        (positions[1], positions[3]),
+    )
+    # The module's earlier events go as a prune would take them (lowest first), so this prune
+    # starts at this SKU's.
+    db.execute("DELETE FROM stock_events WHERE position < %s", (positions[0],))
+    lazy = LazyPool(make_settings(database_url).database)
+    try:
+        pruned = prune_stock_events(
+            lazy.get(), retention=timedelta(hours=1), batch_size=1, deadline=time.monotonic() + 10
+        )
+    finally:
+        lazy.close()
+    assert pruned == 2
+    kept = db.execute("SELECT position FROM stock_events WHERE sku = %s ORDER BY position", (sku,)).fetchall()
+    assert [r[0] for r in kept] == positions[2:]
+    mark = db.execute("SELECT pruned_through FROM stock_event_cursor").fetchone()
+    assert mark is not None and mark[0] == positions[1]
+
+
 def test_the_audit_finds_one_event_per_ledger_row_and_dense_cursors(inventory, db, database_url) -> None:
     """Run last in the module: after every write and prune above."""
     last_cursor(db)
