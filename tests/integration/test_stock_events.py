@@ -421,7 +421,8 @@ def test_pruning_keeps_everything_from_the_first_young_event_on(inventory, db, d
     positions = [r[0] for r in rows]
     # The first two and the fourth are a day old; the third is young, so it and all after it stay.
     db.execute(
-        "UPDATE stock_events SET create_time = now() - interval '1 day' WHERE position <= %s OR position = %s",
+        "UPDATE stock_events SET create_time = now() - interval '1 day'"
+        " WHERE position <= %s OR position = %s",
         (positions[1], positions[3]),
     )
     # The module's earlier events go as a prune would take them (lowest first), so this prune
