@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from holdfast_common.settings.database import DatabaseClient, DatabaseSettings
 from holdfast_common.settings.dev import DevSettings
-from holdfast_common.settings.events import EventSettings
 from holdfast_common.settings.holds import HoldSettings
 from holdfast_common.settings.observability import ObservabilitySettings
 from holdfast_common.settings.pricing_client import PricingClientSettings
@@ -34,7 +33,6 @@ SECTIONS: dict[str, type[Section]] = {
     "Quotes": QuoteSettings,
     "Pricing client": PricingClientSettings,
     "Sweeper": SweeperSettings,
-    "Events": EventSettings,
     "Observability": ObservabilitySettings,
     "Development": DevSettings,
 }
@@ -51,7 +49,6 @@ __all__ = [
     "DatabaseClient",
     "DatabaseSettings",
     "DevSettings",
-    "EventSettings",
     "HoldSettings",
     "InventoryServiceSettings",
     "ObservabilitySettings",
