@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, field_mask_pb2
 from google.protobuf.message import Message
 from holdfast.inventory.v1 import inventory_pb2 as pb
 
@@ -774,14 +774,6 @@ _POLICY_KINDS = {
 }
 
 
-def _instant(v: Violations, field: str, value: timestamp_pb2.Timestamp) -> datetime | None:
-    try:
-        return value.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        v.add(field, "is not a valid timestamp")
-        return None
-
-
 def _units(v: Violations, field: str, value: int) -> None:
     if not 0 < value <= MAX_STOCK_UNITS:
         v.add(field, "must be 1-1e12")
@@ -820,7 +812,7 @@ def create_incoming_stock(request: pb.CreateIncomingStockRequest) -> NewReceipt:
     if not request.HasField("expected_time"):
         v.add("expected_time", "is required")
     else:
-        expected_time = _instant(v, "expected_time", request.expected_time)
+        expected_time = v.instant("expected_time", request.expected_time)
     v.text("note", request.note, max_len=MAX_NOTE, required=False)
     v.raise_if_any()
     assert expected_time is not None
@@ -890,7 +882,7 @@ def set_inventory_policy(
             v.add(field, "must be 0-1e12")
     end_time = None
     if policy.HasField("preorder_end_time"):
-        end_time = _instant(v, "policy.preorder_end_time", policy.preorder_end_time)
+        end_time = v.instant("policy.preorder_end_time", policy.preorder_end_time)
         if end_time is not None and end_time <= (now or datetime.now(UTC)):
             v.add("policy.preorder_end_time", "must be in the future")
     elif kind is PolicyKind.PREORDER:

@@ -5,10 +5,10 @@ naming every bad field, in the order the fields are checked here."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import uuid6
-from google.protobuf import field_mask_pb2, timestamp_pb2
+from google.protobuf import field_mask_pb2
 from holdfast.pricing.v1 import pricing_pb2 as pb
 
 from holdfast_common.errors import HoldfastError
@@ -49,17 +49,9 @@ WRITABLE_FIELDS = frozenset(
 )
 
 
-def _instant(v: Violations, field: str, value: timestamp_pb2.Timestamp) -> datetime | None:
-    try:
-        return value.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        v.add(field, "is not a valid timestamp")
-        return None
-
-
 def price_time(v: Violations, request: pb.QuotePriceRequest | pb.QuoteCartRequest) -> datetime | None:
     """The instant asked for, or None for the database's now."""
-    return _instant(v, "price_time", request.price_time) if request.HasField("price_time") else None
+    return v.instant("price_time", request.price_time) if request.HasField("price_time") else None
 
 
 def _quantity(v: Violations, field: str, quantity: int, settings: QuoteSettings) -> None:
@@ -204,11 +196,11 @@ def _discount(v: Violations, rule: pb.PriceRule, store_currency: str) -> tuple[i
 def _window(v: Violations, rule: pb.PriceRule) -> tuple[datetime | None, datetime | None]:
     start = end = None
     if rule.HasField("start_time"):
-        start = _instant(v, "rule.start_time", rule.start_time)
+        start = v.instant("rule.start_time", rule.start_time)
     else:
         v.add("rule.start_time", "is required for a SEASONAL rule")
     if rule.HasField("end_time"):
-        end = _instant(v, "rule.end_time", rule.end_time)
+        end = v.instant("rule.end_time", rule.end_time)
     else:
         v.add("rule.end_time", "is required for a SEASONAL rule")
     if start is not None and end is not None and end <= start:

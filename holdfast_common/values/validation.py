@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
+
+from google.protobuf import timestamp_pb2
 
 from holdfast_common.errors import FieldViolation, invalid_argument
 
@@ -59,6 +62,14 @@ class Violations:
             self.add(field, "must be a UUID")
             return None
         return str(parsed)
+
+    def instant(self, field: str, value: timestamp_pb2.Timestamp) -> datetime | None:
+        """A Timestamp field as an aware datetime; None (and a violation) when it is out of range."""
+        try:
+            return value.ToDatetime(tzinfo=UTC)
+        except (ValueError, OverflowError):
+            self.add(field, "is not a valid timestamp")
+            return None
 
     def request_id(self, field: str, value: str) -> None:
         if not _REQUEST_ID.fullmatch(value):
