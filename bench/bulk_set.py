@@ -14,12 +14,10 @@ from holdfast.inventory.v1 import inventory_pb2 as pb
 from holdfast.inventory.v1 import inventory_pb2_grpc
 
 from bench.catalog import ON_HAND
-from bench.drivers import OpenEndedLoad, Targets
+from bench.drivers import OpenEndedLoad, Targets, open_inventory_channel
 from bench.measurement import Measurement, summarize
 from bench.skus import SkuSet
 from bench.workloads import CALL_TIMEOUT_SECONDS
-from holdfast_common.rpc.channels import bearer, open_channel
-from holdfast_common.settings import SecuritySettings
 
 SCENARIO = "bulk-set"
 
@@ -49,19 +47,6 @@ def _batch(synced: SkuSet, n: int) -> pb.BatchUpdateStockRequest:
     )
 
 
-def _channel(targets: Targets) -> tuple[grpc.Channel, tuple[tuple[str, str], ...] | None]:
-    if targets.security is None:
-        return grpc.insecure_channel(targets.inventory), None
-    security = targets.security
-    settings = SecuritySettings(
-        tls_ca_file=str(security.certs.ca),
-        tls_client_cert_file=str(security.certs.client_cert),
-        tls_client_key_file=str(security.certs.client_key),
-        client_token=security.client_token,
-    )
-    return open_channel(targets.inventory, settings), bearer(security.client_token)
-
-
 def bulk_set_under_load(
     targets: Targets, shop: SkuSet, *, rows: int, batches: int, reservers: int
 ) -> BulkSetResult:
@@ -72,7 +57,7 @@ def bulk_set_under_load(
     load = OpenEndedLoad("spread", reservers, targets=targets, skus=synced, warmup=1.0)
     try:
         load.wait_measuring()
-        channel, metadata = _channel(targets)
+        channel, metadata = open_inventory_channel(targets)
         stub = inventory_pb2_grpc.InventoryServiceStub(channel)
         latencies: list[float] = []
         errors: Counter[str] = Counter()

@@ -9,10 +9,14 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+import grpc
+
 from bench.load import MEASURING
 from bench.measurement import Measurement
 from bench.security import StackSecurity
 from bench.skus import SkuSet
+from holdfast_common.rpc.channels import bearer, open_channel
+from holdfast_common.settings import SecuritySettings
 from tests.support.paths import REPO_ROOT
 from tests.support.processes import ProcessFailed
 
@@ -56,6 +60,21 @@ def _parse(scenario: str, returncode: int, stdout: str, stderr: str) -> Measurem
     if returncode != 0 or not lines or not lines[-1].startswith("{"):
         raise ProcessFailed(f"load generator for {scenario} exited with {returncode}:\n{stdout}\n{stderr}")
     return Measurement.from_json(json.loads(lines[-1]))
+
+
+def open_inventory_channel(targets: Targets) -> tuple[grpc.Channel, tuple[tuple[str, str], ...] | None]:
+    """A channel to inventory_svc as the targets say (TLS and a token when secure) and the
+    metadata each call sends."""
+    if targets.security is None:
+        return grpc.insecure_channel(targets.inventory), None
+    security = targets.security
+    settings = SecuritySettings(
+        tls_ca_file=str(security.certs.ca),
+        tls_client_cert_file=str(security.certs.client_cert),
+        tls_client_key_file=str(security.certs.client_key),
+        client_token=security.client_token,
+    )
+    return open_channel(targets.inventory, settings), bearer(security.client_token)
 
 
 def measure(

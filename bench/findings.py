@@ -7,6 +7,7 @@ from typing import Any
 
 from bench.bulk_set import BulkSetResult
 from bench.catalog_import import ImportResult
+from bench.event_feed import FeedResult
 from bench.measurement import Measurement
 from bench.pgbench_baseline import MATCHES
 from bench.security import PLAIN
@@ -26,6 +27,7 @@ class Results:
     sweeper: SweepResult | None = None
     catalog_import: ImportResult | None = None
     bulk_set: BulkSetResult | None = None
+    event_feed: FeedResult | None = None
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
     breaches: dict[str, list[str]] | None = None
     wall_seconds: float = 0.0

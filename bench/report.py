@@ -130,6 +130,21 @@ def _bulk_set_lines(results: Results) -> list[str]:
     ]
 
 
+def feed_lines(results: Results) -> list[str]:
+    feed = results.event_feed
+    if feed is None:
+        return []
+    runs = ", ".join(
+        f"{m.scenario} {m.rps:,.0f} rps (p99 {ms(m.p99_ms)} ms; alone just before {a.rps:,.0f} rps)"
+        for a, m in zip(feed.alone, feed.tailed, strict=True)
+    )
+    return [
+        f"Event feed: {feed.consumers} consumers tailing StreamStockEvents while {runs}, each got "
+        f"{min(feed.tailed_events, default=0):,}+ events; catch-up read of {feed.catch_up_events:,} events "
+        f"at {feed.catch_up_rate:,.0f} events/s.",
+    ]
+
+
 def _audit_line(breaches: dict[str, list[str]] | None) -> str:
     if breaches is None:
         return "Audit: not run"
@@ -153,6 +168,7 @@ def summary(results: Results) -> list[str]:
         "",
         *_sweeper_lines(results),
         *_bulk_set_lines(results),
+        *feed_lines(results),
         *_import_lines(results),
     ]
     if results.peak_rss_mb:
@@ -180,6 +196,7 @@ def markdown(results: Results) -> str:
             "",
             *_sweeper_lines(results),
             *_bulk_set_lines(results),
+            *feed_lines(results),
             *_import_lines(results),
             "",
             "| process | peak RSS MB |",
@@ -207,6 +224,7 @@ def to_json(results: Results) -> dict[str, Any]:
         "sweeper": results.sweeper.to_json() if results.sweeper else None,
         "import": results.catalog_import.to_json() if results.catalog_import else None,
         "bulk_set": results.bulk_set.to_json() if results.bulk_set else None,
+        "event_feed": results.event_feed.to_json() if results.event_feed else None,
         "peak_rss_mb": {name: round(mb, 1) for name, mb in results.peak_rss_mb.items()},
         "targets": [asdict(v) for v in verdicts(results)],
         "audit": {"breaches": results.breaches},

@@ -5,8 +5,9 @@
 Starts the stack on a scratch database (DATABASE_URL/REDIS_URL's servers, or embedded
 ones), measures the pgbench ceiling and the gRPC echo ceiling, drives every scenario with
 bench.load, times BatchUpdateStock of 1,000 SET rows while shoppers reserve the same SKUs
-(bulk-set), clears a backlog of overdue holds with the sweeper under load, times `holdfast
-import` of a generated 100,000-variant catalog file, records each
+(bulk-set), runs hot and spread again while 4 consumers tail the stock event feed and times a
+catch-up read of the feed (event feed), clears a backlog of overdue holds with the sweeper
+under load, times `holdfast import` of a generated 100,000-variant catalog file, records each
 process's peak RSS, audits every invariant, then prints the table and writes
 bench/results/<timestamp>.json|.md and latest.md. Exits non-zero on a crash or a broken
 invariant; missed targets are findings, not failures. With --secure every call (the echo
@@ -32,6 +33,7 @@ from bench.bulk_set import bulk_set_under_load
 from bench.catalog import seed_catalog
 from bench.catalog_import import IMPORT_TARGET_VARIANTS, import_with_cli
 from bench.drivers import measure
+from bench.event_feed import feed_under_load
 from bench.facts import machine_facts
 from bench.findings import Results
 from bench.pgbench_baseline import MATCHES, find_pgbench, run_script
@@ -95,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bulk-rows", type=int, default=1000, help="bulk-set: SET rows per call")
     parser.add_argument(
         "--bulk-reservers", type=int, default=16, help="bulk-set: callers reserving meanwhile"
+    )
+    parser.add_argument(
+        "--event-feed",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="hot and spread again while 4 consumers tail StreamStockEvents, then a catch-up read",
     )
     parser.add_argument("--skus", type=int, default=10_000)
     parser.add_argument("--results", type=Path, default=REPO_ROOT / "bench" / "results")
@@ -196,6 +204,22 @@ def execute(args: argparse.Namespace, results: Results, log_dir: Path) -> None:
             )
             print(report.progress(results.bulk_set.batches), flush=True)
             print(report.progress(results.bulk_set.reservers), flush=True)
+            services.check_alive()
+        if args.event_feed:
+            _settle(database_url)
+            concurrency = (
+                TARGET_CONCURRENCY if TARGET_CONCURRENCY in args.concurrency else max(args.concurrency)
+            )
+            results.event_feed = feed_under_load(
+                database_url,
+                services.targets,
+                skus,
+                concurrency=concurrency,
+                warmup=args.warmup,
+                duration=args.duration,
+            )
+            for line in report.feed_lines(results):
+                print(line, flush=True)
             services.check_alive()
         if args.sweeper_holds > 0:
             print(f"bench: the sweeper on {args.sweeper_holds:,} overdue holds, under load", flush=True)

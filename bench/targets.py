@@ -19,6 +19,9 @@ RSS_LIMIT_MB = 150.0
 SPREAD_PEERS = ("multi-priority", "multi-fewest")
 BULK_TARGET_ROWS = 1000
 BULK_LIMIT_MS = 250.0
+# Tailing consumers cost the reserve path at most this share of its throughput.
+FEED_TAILED_SHARE = 0.9
+FEED_CATCH_UP_RATE = 20_000
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,30 @@ def _bulk_set_targets(bulk: BulkSetResult | None) -> list[Verdict]:
     return [synced, Verdict(calm, "PASS" if ok else "FAIL", detail)]
 
 
+def _feed_targets(results: Results) -> list[Verdict]:
+    feed = results.event_feed
+    tailed = f"hot and spread with consumers tailing the event feed: >= {FEED_TAILED_SHARE} x without"
+    fast = f"a consumer catching up reads >= {FEED_CATCH_UP_RATE:,} events/s"
+    if feed is None:
+        return [Verdict(tailed, "n/a", "not run"), Verdict(fast, "n/a", "not run")]
+    passed, details = True, []
+    for alone, run in zip(feed.alone, feed.tailed, strict=True):
+        ratio = run.rps / alone.rps
+        passed = passed and ratio >= FEED_TAILED_SHARE and run.error_count == 0
+        details.append(
+            f"{run.scenario} {run.rps:,.0f} rps = {ratio:.2f} x {alone.rps:,.0f} (at {run.concurrency}, "
+            f"{feed.consumers} consumers)"
+        )
+    outcome = "PASS" if passed else "FAIL"
+    rate = feed.catch_up_rate
+    caught = f"{feed.catch_up_events:,} events in {feed.catch_up_seconds:.2f} s = {rate:,.0f} events/s"
+    # Too few events to time is no verdict.
+    fast_outcome = (
+        "n/a" if feed.catch_up_events < 10_000 else ("PASS" if rate >= FEED_CATCH_UP_RATE else "FAIL")
+    )
+    return [Verdict(tailed, outcome, "; ".join(details)), Verdict(fast, fast_outcome, caught)]
+
+
 def verdicts(results: Results) -> list[Verdict]:
     """Every target; a target with errors in its scenario never passes."""
     found = [
@@ -132,6 +159,7 @@ def verdicts(results: Results) -> list[Verdict]:
         *_sweeper_targets(results.sweeper),
         _import_target(results.catalog_import),
         *_bulk_set_targets(results.bulk_set),
+        *_feed_targets(results),
     ]
     for name, mb in results.peak_rss_mb.items():
         outcome = "PASS" if mb <= RSS_LIMIT_MB else "FAIL"

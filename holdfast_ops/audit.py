@@ -30,6 +30,8 @@ CHECKS = {
     "a move's two ledger rows change no on_hand": Q.audit_moves_pair_up,
     "every hold has lines": Q.audit_holds_have_lines,
     "priced holds price every line": Q.audit_priced_holds_price_every_line,
+    "one stock event per ledger row, per-(SKU, location) sequences dense": Q.audit_ledger_rows_have_one_event,
+    "event cursors dense from the pruned mark to the last given": Q.audit_event_positions_dense,
 }
 
 

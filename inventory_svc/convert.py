@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 
 from google.rpc import status_pb2
@@ -31,7 +32,9 @@ from inventory_svc.models import (
     Receipt,
     ReceiptState,
     SkuLevels,
+    StockEvent,
     StockLevel,
+    StockThreshold,
     StockUpdateResult,
     Variant,
     VariantRow,
@@ -94,6 +97,33 @@ def stock_level(s: StockLevel) -> pb.StockLevel:
         owed=s.owed,
         backordered=s.backordered,
         preordered=s.preordered,
+    )
+
+
+# Every tailing stream of a process sends the same events: each is built once (a message copies
+# it into its own), while it is recent.
+@functools.lru_cache(maxsize=4096)
+def stock_event(e: StockEvent) -> pb.StockEvent:
+    return pb.StockEvent(
+        cursor=e.position,
+        event_id=e.id,
+        sequence=e.seq,
+        event_type=e.type,
+        stock_level=stock_level(e.level),
+        hold_id=e.hold_id,
+        receipt_id=e.receipt_id,
+        request_id=e.request_id,
+        create_time=timestamp(e.create_time),
+        low_stock_at=e.low_stock_at or 0,
+    )
+
+
+def stock_threshold(t: StockThreshold) -> pb.StockThreshold:
+    return pb.StockThreshold(
+        sku=t.sku,
+        location=t.location or "",
+        low_stock_at=t.low_stock_at,
+        update_time=timestamp(t.update_time) if t.update_time else None,
     )
 
 

@@ -563,3 +563,60 @@ class InventoryPolicy:
         return {PolicyKind.BACKORDER: self.backorder_limit, PolicyKind.PREORDER: self.preorder_limit}.get(
             self.kind
         )
+
+
+@dataclass(frozen=True)
+class StockEvent:
+    """One ledger change as StreamStockEvents reports it: `position` is the cursor (commit
+    order), `seq` the (SKU, location)'s own count, `id` for de-duplication."""
+
+    position: int
+    id: str
+    seq: int
+    type: str
+    level: StockLevel
+    hold_id: str
+    receipt_id: str
+    request_id: str
+    create_time: datetime
+    # A crossing's threshold (LOW_STOCK, BACK_IN_STOCK); None on a ledger change.
+    low_stock_at: int | None = None
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What a StreamStockEvents stream wants; an empty tuple means every one."""
+
+    skus: tuple[str, ...] = ()
+    locations: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+
+
+# The event types: the ledger's reasons (migration 0008 writes one event per ledger row), and
+# the threshold crossings.
+THRESHOLD_EVENT_TYPES = ("LOW_STOCK", "BACK_IN_STOCK")
+EVENT_TYPES = (
+    "RECEIVE",
+    "ADJUST",
+    "TRANSFER",
+    "HOLD",
+    "RELEASE",
+    "EXPIRE",
+    "COMMIT",
+    "MOVE",
+    "EXPECT",
+    "RECEIPT",
+    "CANCEL",
+    "COVER",
+    *THRESHOLD_EVENT_TYPES,
+)
+
+
+@dataclass(frozen=True)
+class StockThreshold:
+    """A variant's low-stock threshold (location None) or one location's override."""
+
+    sku: str
+    location: str | None
+    low_stock_at: int
+    update_time: datetime | None = None

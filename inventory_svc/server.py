@@ -33,7 +33,9 @@ async def create_server(settings: InventoryServiceSettings, listen: str | None =
         servicer = InventoryServicer(pool, settings, pricing)
         # Open WatchStockLevels streams end (UNAVAILABLE) as soon as shutdown begins.
         draining.append(servicer.stock_events.close)
-        closers.extend([servicer.close, servicer.stock_events.close])
+        draining.append(servicer.event_feed.close)
+        servicer.event_feed.start()
+        closers.extend([servicer.close, servicer.stock_events.close, servicer.event_feed.close])
         inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicer, server)
         return [SERVICE_NAME]
 

@@ -18,6 +18,7 @@ from inventory_svc import convert, validation
 from inventory_svc.catalog import Catalog
 from inventory_svc.catalog_export import export_catalog
 from inventory_svc.catalog_import import import_chunk
+from inventory_svc.event_feed import EventFeed
 from inventory_svc.holds import Holds
 from inventory_svc.models import DEFAULT_CHANNEL, ImportSummary
 from inventory_svc.places import Places
@@ -33,10 +34,11 @@ from inventory_svc.stock import (
     receive_stock,
     resolve_channel,
     set_policy,
+    set_threshold,
     transfer,
     update_stock,
 )
-from inventory_svc.stock_events import StockEvents, listener_connect
+from inventory_svc.stock_events import EVENTS_APPLICATION_NAME, StockEvents, listener_connect
 
 ERROR_DOMAIN = "holdfast.inventory"
 Ctx = grpc.aio.ServicerContext
@@ -53,6 +55,12 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         # One LISTEN connection for every WatchStockLevels stream of the process.
         self.stock_events = StockEvents(
             listener_connect(settings.database), lambda skus: get_levels(pool, skus)
+        )
+        # The sequencer and the wake-ups of every StreamStockEvents stream; started by the server.
+        self.event_feed = EventFeed(
+            pool,
+            listener_connect(settings.database, EVENTS_APPLICATION_NAME),
+            settings.events.event_sequencer_interval_seconds,
         )
         self._pages = PageTokens(
             settings.server.page_token_secret,
@@ -237,6 +245,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         saved = await set_policy(self._pool, policy, request_record("SetInventoryPolicy", request))
         return pb.SetInventoryPolicyResponse(policy=convert.inventory_policy(saved))
 
+    async def SetStockThreshold(self, request: pb.SetStockThresholdRequest, context: Ctx) -> Any:
+        threshold = validation.set_stock_threshold(request)
+        saved = await set_threshold(self._pool, threshold, request_record("SetStockThreshold", request))
+        return pb.SetStockThresholdResponse(threshold=convert.stock_threshold(saved))
+
     async def GetInventoryPolicy(self, request: pb.GetInventoryPolicyRequest, context: Ctx) -> Any:
         default, overrides = await get_policies(self._pool, validation.get_inventory_policy(request))
         return pb.GetInventoryPolicyResponse(
@@ -256,9 +269,26 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     async def WatchStockLevels(
         self, request: pb.WatchStockLevelsRequest, context: Ctx
     ) -> AsyncIterator[pb.WatchStockLevelsResponse]:
-        skus, channel = validation.watch_stock_levels(request)
+        skus, channel, after = validation.watch_stock_levels(request)
         # The channel's locations as the stream starts; its totals are sums over those.
         route = await resolve_channel(self._pool, channel)
+        if after is not None:
+            await get_levels(self._pool, skus)  # NOT_FOUND before any message
+            # Levels re-read after their events were read reflect them: only the last message
+            # of a batch carries its cursor, the others the one before.
+            resumed = after
+            async for changed, cursor in self.event_feed.changed_skus(after, skus):
+                found = await get_levels(self._pool, changed) if changed else []
+                for n, level in enumerate(found):
+                    yield pb.WatchStockLevelsResponse(
+                        stock_level=convert.stock_level(level.total(route)),
+                        location_levels=convert.location_levels([level]),
+                        cursor=cursor if n == len(found) - 1 else resumed,
+                    )
+                if not found:
+                    yield pb.WatchStockLevelsResponse(cursor=cursor)
+                resumed = cursor
+            return
         async with self.stock_events.watch(skus) as subscription:
             while True:
                 for levels in await subscription.next():
@@ -266,6 +296,13 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
                         stock_level=convert.stock_level(levels.total(route)),
                         location_levels=convert.location_levels([levels]),
                     )
+
+    async def StreamStockEvents(
+        self, request: pb.StreamStockEventsRequest, context: Ctx
+    ) -> AsyncIterator[pb.StreamStockEventsResponse]:
+        after, wanted = validation.stream_stock_events(request)
+        async for events, cursor in self.event_feed.stream(after, wanted):
+            yield pb.StreamStockEventsResponse(events=[convert.stock_event(e) for e in events], cursor=cursor)
 
     # ------------------------------------------------------------ catalog import and export
 

@@ -14,6 +14,8 @@ Where each stock verb lives:
   `receive_stock`, `cancel_receipt`, statements `insert_receipt` and `apply_receipt`;
 - inventory policies (SetInventoryPolicy): `set_policy`, statement `upsert_policy`; the reserve
   path reads them behind its lock (`lock_levels(policies=True)`);
+- low-stock thresholds (SetStockThreshold): `set_threshold`, statement `upsert_threshold`; the
+  stock events trigger (migration 0008) reads them behind the writer's lock;
 - cover owed units (whenever on_hand grows, and at commit): `cover`, statement `cover_owed`;
 - bulk SET (absolute, optionally compare-and-set) and ADJUST of many (SKU, location) rows
   (BatchUpdateStock, ImportCatalog's stock rows): `update_stock` here, statements
@@ -102,6 +104,7 @@ from inventory_svc.models import (
     StockLevel,
     StockMove,
     StockState,
+    StockThreshold,
     StockTransfer,
     StockUpdate,
     StockUpdateResult,
@@ -1228,3 +1231,29 @@ async def get_policies(pool: AsyncPool, sku: str) -> tuple[InventoryPolicy, list
     policies = [_policy(r) for r in rows]
     default = next((p for p in policies if p.location is None), InventoryPolicy(sku, None, PolicyKind.DENY))
     return default, sorted((p for p in policies if p.location is not None), key=lambda p: p.location or "")
+
+
+# ------------------------------------------------------------ low-stock thresholds
+
+
+async def set_threshold(pool: AsyncPool, threshold: StockThreshold, record: RequestRecord) -> StockThreshold:
+    """Sets a variant's low-stock threshold or one location's override.
+
+    Lock order: the SKU's stock rows first (`lock_and_reclaim`), as every change takes them, then
+    the threshold row. The events trigger judges a change's crossing against the thresholds
+    its statement sees while holding those rows, so each change is judged against one
+    threshold, either this one or the one before, never half of each.
+    """
+
+    async def work(conn: AsyncConn) -> StockThreshold:
+        location = (
+            await _location_in(conn, threshold.location, "threshold.location") if threshold.location else ""
+        )
+        await lock_and_reclaim(conn, [threshold.sku])
+        params = {"sku": threshold.sku, "location": location, "low_stock_at": threshold.low_stock_at}
+        cur = await conn.execute(Q.upsert_threshold, params)
+        row = await cur.fetchone()
+        assert row is not None
+        return StockThreshold(row["sku"], row["location"] or None, row["low_stock_at"], row["update_time"])
+
+    return await in_recorded_transaction(pool, record, StockThreshold, work)

@@ -27,6 +27,8 @@ log = structlog.get_logger(__name__)
 
 # How the listener's connection shows in pg_stat_activity.
 APPLICATION_NAME = "inventory_svc.stock_events"
+# The event feed's listener (inventory_svc/event_feed.py).
+EVENTS_APPLICATION_NAME = "inventory_svc.event_feed"
 _BACKOFF_FIRST = 0.1
 _BACKOFF_MAX = 5.0
 
@@ -34,7 +36,7 @@ Connect = Callable[[], Awaitable[AsyncConn]]
 ReadLevels = Callable[[list[str]], Awaitable[list[SkuLevels]]]
 
 
-def listener_connect(database: DatabaseSettings) -> Connect:
+def listener_connect(database: DatabaseSettings, application_name: str = APPLICATION_NAME) -> Connect:
     """Opens the listener's own connection: outside the pool, which would hand a LISTENing
     session to requests and take it back when it idles."""
 
@@ -46,7 +48,7 @@ def listener_connect(database: DatabaseSettings) -> Connect:
             keepalives_idle=10,
             keepalives_interval=5,
             keepalives_count=3,
-            **connection_kwargs(database, APPLICATION_NAME),  # type: ignore[arg-type]
+            **connection_kwargs(database, application_name),  # type: ignore[arg-type]
         )
 
     return connect

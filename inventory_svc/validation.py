@@ -21,6 +21,7 @@ from holdfast_common.values.limits import (
     MAX_CATALOG_ROWS,
     MAX_CATEGORY_DEPTH,
     MAX_DESCRIPTION,
+    MAX_EVENT_LOCATIONS,
     MAX_NAME,
     MAX_NOTE,
     MAX_OWNER_ID,
@@ -33,11 +34,13 @@ from holdfast_common.values.validation import Violations, resource_id
 from inventory_svc.models import (
     DEFAULT_CHANNEL,
     DEFAULT_LOCATION,
+    EVENT_TYPES,
     AdjustmentReason,
     AllocationStrategy,
     CatalogRow,
     CategoryRow,
     ChannelChange,
+    EventFilter,
     HoldLine,
     HoldState,
     InventoryPolicy,
@@ -58,6 +61,7 @@ from inventory_svc.models import (
     StockMove,
     StockRow,
     StockState,
+    StockThreshold,
     StockTransfer,
     StockUpdate,
     VariantRow,
@@ -604,9 +608,41 @@ def batch_get_stock_levels(request: pb.BatchGetStockLevelsRequest) -> tuple[list
     return _skus(request.skus, request.channel)
 
 
-def watch_stock_levels(request: pb.WatchStockLevelsRequest) -> tuple[list[str], str]:
-    """Validated exactly as BatchGetStockLevels: same field names, same limits."""
-    return _skus(request.skus, request.channel)
+def watch_stock_levels(request: pb.WatchStockLevelsRequest) -> tuple[list[str], str, int | None]:
+    """Validated as BatchGetStockLevels (same field names, same limits), and the cursor to
+    resume after, if any."""
+    v = Violations()
+    after = request.after_cursor if request.HasField("after_cursor") else None
+    if after is not None and after < 0:
+        v.add("after_cursor", "must be 0 or a cursor a stream returned")
+    return (*_skus(request.skus, request.channel, v), after)
+
+
+def stream_stock_events(request: pb.StreamStockEventsRequest) -> tuple[int, EventFilter]:
+    """The cursor to stream after, and the filters (each deduplicated, empty for all)."""
+    v = Violations()
+    if request.after_cursor < 0:
+        v.add("after_cursor", "must be 0 or a cursor the stream returned")
+    if len(request.skus) > MAX_BATCH_SKUS:
+        v.add("skus", f"must name at most {MAX_BATCH_SKUS} SKUs")
+    else:
+        for i, s in enumerate(request.skus):
+            v.sku(f"skus[{i}]", s)
+    if len(request.locations) > MAX_EVENT_LOCATIONS:
+        v.add("locations", f"must name at most {MAX_EVENT_LOCATIONS} locations")
+    else:
+        for i, code in enumerate(request.locations):
+            v.code(f"locations[{i}]", code)
+    for i, kind in enumerate(request.event_types):
+        if kind not in EVENT_TYPES:
+            v.add(f"event_types[{i}]", f"must be one of {', '.join(EVENT_TYPES)}")
+    v.raise_if_any()
+    wanted = EventFilter(
+        skus=tuple(dict.fromkeys(request.skus)),
+        locations=tuple(dict.fromkeys(request.locations)),
+        types=tuple(dict.fromkeys(request.event_types)),
+    )
+    return request.after_cursor, wanted
 
 
 def _place(v: Violations, field: str, ref: str, default: str) -> str:
@@ -618,8 +654,8 @@ def _place(v: Violations, field: str, ref: str, default: str) -> str:
     return ref
 
 
-def _skus(skus: Sequence[str], channel_ref: str) -> tuple[list[str], str]:
-    v = Violations()
+def _skus(skus: Sequence[str], channel_ref: str, v: Violations | None = None) -> tuple[list[str], str]:
+    v = v or Violations()
     channel = _place(v, "channel", channel_ref, DEFAULT_CHANNEL)
     if not skus:
         v.add("skus", "must name at least one SKU")
@@ -892,6 +928,19 @@ def set_inventory_policy(
     return InventoryPolicy(
         policy.sku, location, kind, policy.backorder_limit, policy.preorder_limit, end_time
     )
+
+
+def set_stock_threshold(request: pb.SetStockThresholdRequest) -> StockThreshold:
+    """low_stock_at 0-1e12; the location by code or id, or empty for the variant's default."""
+    v = Violations()
+    v.request_id("request_id", request.request_id)
+    threshold = request.threshold
+    v.sku("threshold.sku", threshold.sku)
+    location = _place(v, "threshold.location", threshold.location, "") or None
+    if not 0 <= threshold.low_stock_at <= MAX_STOCK_UNITS:
+        v.add("threshold.low_stock_at", "must be 0-1e12")
+    v.raise_if_any()
+    return StockThreshold(threshold.sku, location, threshold.low_stock_at)
 
 
 def get_inventory_policy(request: pb.GetInventoryPolicyRequest) -> str:

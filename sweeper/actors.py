@@ -42,7 +42,8 @@ def declare(broker: dramatiq.Broker, settings: SweeperProcessSettings) -> dramat
     broker.add_middleware(_ClosePool(pool))
 
     def expire_holds() -> int:
-        """Expires overdue holds and purges old idempotency records; returns the holds expired."""
+        """Expires overdue holds, purges old idempotency records and stock events; returns the
+        holds expired."""
         started = time.perf_counter()
         result = sweep(
             pool.get(),
@@ -50,14 +51,16 @@ def declare(broker: dramatiq.Broker, settings: SweeperProcessSettings) -> dramat
             time_budget=sweeper.sweeper_time_budget_seconds,
             retention=timedelta(hours=sweeper.idempotency_retention_hours),
             partitions=sweeper.sweeper_partitions,
+            event_retention=timedelta(hours=settings.events.event_retention_hours),
         )
         # A run with nothing to do is the common case every few seconds: keep it quiet.
-        report = log.info if result.expired or result.purged else log.debug
+        report = log.info if result.expired or result.purged or result.events_pruned else log.debug
         report(
             "sweep finished",
             holds_expired=result.expired,
             batches=result.batches,
             idempotency_keys_purged=result.purged,
+            stock_events_pruned=result.events_pruned,
             seconds=round(time.perf_counter() - started, 3),
         )
         return result.expired

@@ -1,4 +1,5 @@
-"""The sweep: overdue holds expired and old idempotency records purged, in bounded batches.
+"""The sweep: overdue holds expired, old idempotency records and stock events purged, in bounded
+batches.
 
 Plain functions over a psycopg pool; they know nothing of the queue that triggers them.
 """
@@ -31,6 +32,7 @@ class SweepResult:
     expired: int
     batches: int
     purged: int
+    events_pruned: int = 0
 
 
 @dataclass
@@ -132,6 +134,22 @@ def purge_idempotency_keys(pool: SyncPool, *, retention: timedelta, batch_size: 
             return purged
 
 
+def prune_stock_events(pool: SyncPool, *, retention: timedelta, batch_size: int, deadline: float) -> int:
+    """Deletes stock events older than `retention`, lowest cursor first, in batches until
+    none is left or `deadline` passes; returns how many were deleted."""
+    pruned = 0
+    while True:
+        with pool.connection() as conn, conn.transaction():
+            row = conn.execute(
+                Q.prune_stock_events,
+                {"retention_seconds": retention.total_seconds(), "batch_size": batch_size},
+            ).fetchone()
+        assert row is not None
+        pruned += row["pruned"]
+        if row["pruned"] < batch_size or time.monotonic() >= deadline:
+            return pruned
+
+
 def oldest_overdue_age(pool: SyncPool) -> float:
     """Seconds the oldest ACTIVE hold has been past its expire_time (0 when none is); also
     sets the gauge."""
@@ -149,6 +167,7 @@ def sweep(
     time_budget: float,
     retention: timedelta,
     partitions: int = 1,
+    event_retention: timedelta | None = None,
 ) -> SweepResult:
     """One sweeper run: expiry first (it frees stock), then the purge with what is left of
     `time_budget` seconds (at least one batch each)."""
@@ -158,5 +177,10 @@ def sweep(
         pool, batch_size=batch_size, deadline=deadline, partitions=partitions
     )
     purged = purge_idempotency_keys(pool, retention=retention, batch_size=batch_size, deadline=deadline)
+    events_pruned = 0
+    if event_retention is not None:
+        events_pruned = prune_stock_events(
+            pool, retention=event_retention, batch_size=batch_size, deadline=deadline
+        )
     oldest_overdue_age(pool)
-    return SweepResult(expired=expired, batches=batches, purged=purged)
+    return SweepResult(expired=expired, batches=batches, purged=purged, events_pruned=events_pruned)

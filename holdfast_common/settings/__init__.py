@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from holdfast_common.settings.database import DatabaseClient, DatabaseSettings
 from holdfast_common.settings.dev import DevSettings
+from holdfast_common.settings.events import EventSettings
 from holdfast_common.settings.holds import HoldSettings
 from holdfast_common.settings.observability import ObservabilitySettings
 from holdfast_common.settings.pricing_client import PricingClientSettings
@@ -33,6 +34,7 @@ SECTIONS: dict[str, type[Section]] = {
     "Quotes": QuoteSettings,
     "Pricing client": PricingClientSettings,
     "Sweeper": SweeperSettings,
+    "Events": EventSettings,
     "Observability": ObservabilitySettings,
     "Development": DevSettings,
 }
@@ -49,6 +51,7 @@ __all__ = [
     "DatabaseClient",
     "DatabaseSettings",
     "DevSettings",
+    "EventSettings",
     "HoldSettings",
     "InventoryServiceSettings",
     "ObservabilitySettings",

@@ -10,6 +10,7 @@ from typing import Any, Self
 from pydantic import BaseModel, Field
 
 from holdfast_common.settings.database import DatabaseClient, DatabaseSettings
+from holdfast_common.settings.events import EventSettings
 from holdfast_common.settings.holds import HoldSettings
 from holdfast_common.settings.observability import ObservabilitySettings
 from holdfast_common.settings.pricing_client import PricingClientSettings
@@ -76,6 +77,7 @@ class InventoryServiceSettings(ServiceSettings):
     """inventory_svc: holds, and its pricing client (whose batches are quotes)."""
 
     holds: HoldSettings = Field(default_factory=HoldSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
     quotes: QuoteSettings = Field(default_factory=QuoteSettings)
     pricing_client: PricingClientSettings = Field(default_factory=PricingClientSettings)
 
@@ -91,6 +93,7 @@ class SweeperProcessSettings(ProcessSettings):
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     sweeper: SweeperSettings = Field(default_factory=SweeperSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
 

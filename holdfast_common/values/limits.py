@@ -21,6 +21,8 @@ MAX_NOTE = 500
 # SKUs one BatchGetStockLevels or WatchStockLevels names: one `= ANY` query answers them all,
 # and their answer stays far below the gRPC message limit.
 MAX_BATCH_SKUS = 1000
+# Location codes one StreamStockEvents filters on: far more than any shop's warehouses.
+MAX_EVENT_LOCATIONS = 100
 # Rows in one ImportCatalog chunk, and in one ExportCatalog answer: a chunk is written in a few
 # set-based statements of at most this many rows each, and answered before the next is read.
 MAX_CATALOG_ROWS = 1000

@@ -195,3 +195,44 @@ FROM stock_ledger
 WHERE reason = 'MOVE'
 GROUP BY request_id
 HAVING count(*) <> 2 OR sum(delta_on_hand) <> 0;
+
+-- name: audit_ledger_rows_have_one_event
+-- Every ledger row since the feed began bumped its (SKU, location)'s event_seq once, as did
+-- every threshold crossing (counted in threshold_events), and the events kept (the oldest may
+-- be pruned) are that count's last ones, numbered without a gap, each ledger event the event
+-- of a distinct ledger row of the same key and reason.
+WITH ledger AS (
+    SELECT g.sku, g.location, count(*) AS rows
+    FROM stock_ledger g, stock_event_cursor c
+    WHERE g.id > c.feed_start_ledger_id
+    GROUP BY g.sku, g.location
+), kept AS (
+    SELECT e.sku, e.location, count(*) AS events, min(e.seq) AS first_seq, max(e.seq) AS last_seq
+    FROM stock_events e GROUP BY e.sku, e.location
+)
+SELECT s.sku, format('%s at %s: %s ledger rows, %s crossings, event_seq %s, events kept %s (seq %s-%s)',
+                     s.sku, s.location, COALESCE(l.rows, 0), s.threshold_events, s.event_seq,
+                     COALESCE(k.events, 0), k.first_seq, k.last_seq) AS breach
+FROM stock s
+LEFT JOIN ledger l ON l.sku = s.sku AND l.location = s.location
+LEFT JOIN kept k ON k.sku = s.sku AND k.location = s.location
+WHERE s.event_seq <> COALESCE(l.rows, 0) + s.threshold_events
+   OR (k.events IS NOT NULL AND (k.last_seq <> s.event_seq OR k.events <> k.last_seq - k.first_seq + 1))
+UNION ALL
+SELECT e.sku, format('event %s does not match its ledger row %s', e.id, e.ledger_id)
+FROM stock_events e
+LEFT JOIN stock_ledger g ON g.id = e.ledger_id
+WHERE e.ledger_id IS NOT NULL
+  AND (g.id IS NULL OR g.sku <> e.sku OR g.location <> e.location OR g.reason <> e.type);
+
+-- name: audit_event_positions_dense
+-- Cursors given so far are unique (a constraint) and dense: every position after the pruned
+-- mark up to the last one given belongs to a kept event.
+SELECT 'positions', format('positions %s-%s: %s kept events, pruned through %s, last given %s',
+                           min(e.position), max(e.position), count(e.position), c.pruned_through,
+                           c.last_position) AS breach
+FROM stock_event_cursor c LEFT JOIN stock_events e ON e.position IS NOT NULL
+GROUP BY c.pruned_through, c.last_position
+HAVING count(e.position) <> c.last_position - c.pruned_through
+    OR (count(e.position) > 0 AND (min(e.position) <> c.pruned_through + 1
+                                   OR max(e.position) <> c.last_position));

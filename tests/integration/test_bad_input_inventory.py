@@ -956,6 +956,102 @@ CASES = [
         NOT_FOUND,
         "SKU_NOT_FOUND",
     ),
+    # ---- StreamStockEvents
+    Case(
+        "events negative cursor",
+        "StreamStockEvents",
+        lambda w: pb.StreamStockEventsRequest(after_cursor=-1),
+        INVALID,
+        BAD,
+        "after_cursor",
+    ),
+    Case(
+        "events bad sku",
+        "StreamStockEvents",
+        lambda w: pb.StreamStockEventsRequest(skus=[w.sku, "a b"]),
+        INVALID,
+        BAD,
+        "skus[1]",
+    ),
+    Case(
+        "events too many skus",
+        "StreamStockEvents",
+        lambda w: pb.StreamStockEventsRequest(skus=[w.sku] * 1001),
+        INVALID,
+        BAD,
+        "skus",
+    ),
+    Case(
+        "events bad location",
+        "StreamStockEvents",
+        lambda w: pb.StreamStockEventsRequest(locations=["no place"]),
+        INVALID,
+        BAD,
+        "locations[0]",
+    ),
+    Case(
+        "events too many locations",
+        "StreamStockEvents",
+        lambda w: pb.StreamStockEventsRequest(locations=["default"] * 101),
+        INVALID,
+        BAD,
+        "locations",
+    ),
+    Case(
+        "events unknown type",
+        "StreamStockEvents",
+        lambda w: pb.StreamStockEventsRequest(event_types=["HOLD", "SOLD"]),
+        INVALID,
+        BAD,
+        "event_types[1]",
+    ),
+    # ---- SetStockThreshold
+    Case(
+        "threshold negative",
+        "SetStockThreshold",
+        lambda w: pb.SetStockThresholdRequest(
+            request_id=new_request_id(), threshold=pb.StockThreshold(sku=w.sku, low_stock_at=-1)
+        ),
+        INVALID,
+        BAD,
+        "threshold.low_stock_at",
+    ),
+    Case(
+        "threshold bad sku",
+        "SetStockThreshold",
+        lambda w: pb.SetStockThresholdRequest(
+            request_id=new_request_id(), threshold=pb.StockThreshold(sku="a b")
+        ),
+        INVALID,
+        BAD,
+        "threshold.sku",
+    ),
+    Case(
+        "threshold no request_id",
+        "SetStockThreshold",
+        lambda w: pb.SetStockThresholdRequest(threshold=pb.StockThreshold(sku=w.sku)),
+        INVALID,
+        BAD,
+        "request_id",
+    ),
+    Case(
+        "threshold unknown sku",
+        "SetStockThreshold",
+        lambda w: pb.SetStockThresholdRequest(
+            request_id=new_request_id(), threshold=pb.StockThreshold(sku=unique_sku("NOPE"))
+        ),
+        NOT_FOUND,
+        "SKU_NOT_FOUND",
+    ),
+    Case(
+        "threshold unknown location",
+        "SetStockThreshold",
+        lambda w: pb.SetStockThresholdRequest(
+            request_id=new_request_id(), threshold=pb.StockThreshold(sku=w.sku, location="NOWHERE-1")
+        ),
+        NOT_FOUND,
+        "LOCATION_NOT_FOUND",
+    ),
     # ---- found by the fuzz (tests/integration/test_fuzz.py) and its review
     Case(
         # A violation per SKU made a status over gRPC's 8 KiB trailer limit: RESOURCE_EXHAUSTED.

@@ -1,6 +1,7 @@
-"""docs/contract.md's launch on backorder ("Stock states, incoming stock, backorders and
-preorders"), run as written against a fresh inventory service and checked against what the
-page says each command prints, as the README walkthrough is (test_readme_walkthrough.py)."""
+"""docs/contract.md's examples (the launch on backorder in "Stock states, incoming stock,
+backorders and preorders"; resuming from a cursor in "Stock events"), each run as written
+against a fresh inventory service and checked against what the page says each command
+prints, as the README walkthrough is (test_readme_walkthrough.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.integration.test_readme_walkthrough import GRPCURL, INVENTORY_ADDRESS, check_note
 from tests.support.doc_commands import (
@@ -21,16 +24,21 @@ from tests.support.doc_commands import (
 from tests.support.paths import REPO_ROOT
 
 CONTRACT = REPO_ROOT / "docs" / "contract.md"
-SECTION = "### Stock states, incoming stock, backorders and preorders"
+# Each section's example, and how many commands it has at least (so a section is not lost).
+SECTIONS = {
+    "### Stock states, incoming stock, backorders and preorders": 10,
+    "### Stock events": 6,
+}
 
 
-def commands() -> list[Command]:
-    return section_commands(CONTRACT, SECTION)
+def commands(section: str) -> list[Command]:
+    return section_commands(CONTRACT, section)
 
 
-def test_the_launch_on_backorder_prints_what_the_contract_says(inventory: Any, tmp_path: Path) -> None:
-    documented = commands()
-    assert len(documented) >= 10
+@pytest.mark.parametrize("section", SECTIONS)
+def test_the_examples_print_what_the_contract_says(section: str, inventory: Any, tmp_path: Path) -> None:
+    documented = commands(section)
+    assert len(documented) >= SECTIONS[section]
     out = tmp_path / "out"
     out.mkdir()
     text = substituted(

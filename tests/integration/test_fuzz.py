@@ -33,6 +33,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from inventory_svc import validation as inventory_validation
+from inventory_svc.models import EVENT_TYPES
 from pricing_svc import validation as pricing_validation
 from tests.support.db_fingerprint import TableFingerprints
 from tests.support.grpc_helpers import failure, new_request_id, unique_sku, usd_cents
@@ -56,7 +57,7 @@ REFUSALS = {
 INVENTORY = ipb.DESCRIPTOR.services_by_name["InventoryService"]
 PRICING = pb.DESCRIPTOR.services_by_name["PricingService"]
 # Calls that must change nothing even when they succeed.
-READ_PREFIXES = ("Get", "List", "BatchGet", "Watch", "Export", "Quote", "BatchQuote")
+READ_PREFIXES = ("Get", "List", "BatchGet", "Watch", "Stream", "Export", "Quote", "BatchQuote")
 # Generous: one call on a loaded 2-core machine, never a measure of speed.
 CALL_TIMEOUT = 30.0
 # A watch's first message is the current level of each SKU, sent at once.
@@ -316,6 +317,12 @@ def samples(world: World, method: str) -> dict[str, Strategy]:
             ["", *world.channel_codes]
         ),
         "holdfast.inventory.v1.WatchStockLevelsRequest.channel": st.sampled_from(["", *world.channel_codes]),
+        # Stock events: cursors around the feed's start, known locations, the ledger's reasons.
+        "after_cursor": st.integers(0, 50),
+        "holdfast.inventory.v1.StreamStockEventsRequest.locations": st.sampled_from(world.location_codes),
+        "event_types": st.sampled_from(list(EVENT_TYPES)),
+        "holdfast.inventory.v1.StockThreshold.location": st.sampled_from(["", *world.location_codes]),
+        "low_stock_at": st.integers(0, 50),
         # Catalog rows: keys that exist (products made without a handle have their id) or new ones.
         "holdfast.inventory.v1.ProductRow.handle": st.one_of(
             st.builds(unique_sku, st.just("P")), st.sampled_from(world.product_ids)

@@ -173,7 +173,7 @@ def test_audit_command_reports_a_corrupted_stock_row(pg_server_url, template_dat
 
         clean = run_audit(url)
         assert clean.returncode == 0, clean.stdout + clean.stderr
-        assert "all 16 invariants hold" in clean.stdout
+        assert "all 18 invariants hold" in clean.stdout
         assert "BREACH" not in clean.stdout
 
         with psycopg.connect(url, autocommit=True) as conn:

@@ -23,6 +23,19 @@ def _tables(conn: psycopg.Connection[Any]) -> list[str]:
     return [r[0] for r in rows]
 
 
+# Columns the event sequencer (inventory_svc/event_feed.py) sets in the background, moments
+# after the write whose events they number: bookkeeping of the feed, not a call's effect.
+_BACKGROUND_COLUMNS = {"stock_events": ["position"], "stock_event_cursor": ["last_position"]}
+
+
+def _row(table: str) -> sql.Composable:
+    """A table's row as text, without its background columns."""
+    dropped = _BACKGROUND_COLUMNS.get(table)
+    if not dropped:
+        return sql.SQL("t::text")
+    return sql.SQL("(to_jsonb(t) - {cols}::text[])::text").format(cols=sql.Literal(dropped))
+
+
 class TableFingerprints:
     """Per table, its row count and an md5 of its rows in order: one statement per take."""
 
@@ -30,9 +43,9 @@ class TableFingerprints:
         self._conn = conn
         self._query = sql.SQL(" UNION ALL ").join(
             sql.SQL(
-                "SELECT {name}, count(*), md5(COALESCE(string_agg(t::text, '|' ORDER BY t::text), ''))"
+                "SELECT {name}, count(*), md5(COALESCE(string_agg({row}, '|' ORDER BY {row}), ''))"
                 " FROM {table} t"
-            ).format(name=sql.Literal(table), table=sql.Identifier(table))
+            ).format(name=sql.Literal(table), table=sql.Identifier(table), row=_row(table))
             for table in _tables(conn)
         )
         # What the last take saw; callers compare a new take with it.

@@ -97,12 +97,27 @@ def substituted(text: str, replacements: Sequence[tuple[str, str]]) -> str:
     return text
 
 
+def _section_end(lines: list[str], start: int) -> int:
+    """The line of the next heading of the section's level or above (outside code blocks,
+    where `# ` starts a comment), or the end."""
+    level = len(lines[start]) - len(lines[start].lstrip("#"))
+    inside = False
+    for number in range(start + 1, len(lines)):
+        line = lines[number]
+        if line.strip().startswith("```"):
+            inside = not inside
+        elif not inside and re.match(rf"#{{1,{level}}} ", line):
+            return number
+    return len(lines)
+
+
 def walkthrough_blocks(markdown: str, section: str) -> list[tuple[int, str, str]]:
     """(first line number, code, the markdown up to the next block) of each ```bash block in
-    `section` (a `## ` heading line) of a markdown page."""
+    `section` (a heading line, which runs to the next heading of its level or above) of a
+    markdown page."""
     lines = markdown.splitlines()
     start = lines.index(section)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    end = _section_end(lines, start)
     blocks: list[tuple[int, list[str], list[str]]] = []
     inside = False
     for number in range(start + 1, end):
