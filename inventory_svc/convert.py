@@ -115,6 +115,7 @@ def stock_event(e: StockEvent) -> pb.StockEvent:
         request_id=e.request_id,
         create_time=timestamp(e.create_time),
         low_stock_at=e.low_stock_at or 0,
+        channel=e.channel,
     )
 
 
@@ -122,6 +123,7 @@ def stock_threshold(t: StockThreshold) -> pb.StockThreshold:
     return pb.StockThreshold(
         sku=t.sku,
         location=t.location or "",
+        channel=t.channel or "",
         low_stock_at=t.low_stock_at,
         update_time=timestamp(t.update_time) if t.update_time else None,
     )

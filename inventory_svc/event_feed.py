@@ -1,12 +1,14 @@
 """The stock event feed: the sequencer that gives events their cursors, and the reads that
 StreamStockEvents replays and tails.
 
-Events are written without a position by the ledger trigger (migration 0008). The sequencer
-positions the committed ones in passes, one pass at a time across every replica (an advisory
-lock), so positions increase in commit order and a reader by position never skips an event
-that committed late. A pass runs when the trigger announces new events (stock_events_pending)
-and on a short timer, in case an announcement was missed while the listener reconnected.
-Passes announce their last position (stock_events); streams wait on that to re-read.
+Writers only insert events, without a position (the ledger trigger, migration 0008). The
+sequencer positions the committed ones in passes, one pass at a time across every replica (an
+advisory lock), so positions increase in commit order and a reader by position never skips an
+event that committed late. A pass also numbers each key's events and adds the threshold
+crossings, from its memory of every key (stock_event_keys): work the writers would otherwise
+do on their hottest rows. Passes run every `interval` seconds while the feed is quiet and back
+to back while a pass finds a full batch; each announces its last position (NOTIFY
+stock_events), which streams wait on to re-read.
 """
 
 from __future__ import annotations
@@ -14,17 +16,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
-import psycopg
 import structlog
 
-from holdfast_common.db.pool import AsyncPool
-from holdfast_common.errors import ErrorKind, HoldfastError
+from holdfast_common.db.pool import AsyncConn, AsyncPool, read
+from holdfast_common.errors import ErrorKind, HoldfastError, not_found
+from inventory_svc.listener import BACKOFF_FIRST, BACKOFF_MAX, Connect, listen_forever
 from inventory_svc.models import EventFilter, StockEvent, StockLevel
+from inventory_svc.places import resolve_channels
 from inventory_svc.queries import Q
-from inventory_svc.stock_events import Connect
 
 log = structlog.get_logger(__name__)
 
@@ -34,43 +38,188 @@ Page = tuple[list[StockEvent], int]
 # "stockevt" in ASCII: the sequencer's advisory lock, distinct from every other lock's key.
 SEQUENCER_LOCK_KEY = 0x73746F636B657674
 SEQUENCER_BATCH = 5000
-PAGE_SIZE = 1000
+# Positions per read: positions are dense, so a page is a range of them.
+PAGE_POSITIONS = 2000
 # A filtered stream that sees no matching event still learns how far it got this often.
 PROGRESS_SECONDS = 1.0
 # How long a page read by one stream serves the others asking for the same.
 PAGE_SHARE_SECONDS = 0.05
-# A tailing stream reads at most this often, and a sequencer pass waits this long after its
-# wake-up: under load each then takes in many commits at once instead of one read or one
-# transaction per commit (what the reserve path would pay for in CPU), for a few ms of latency.
+# A tailing stream reads at most this often: under load it takes in many commits at once
+# instead of one read per commit (CPU the reserve path would pay for), for a few ms of latency.
 TAIL_COALESCE_SECONDS = 0.1
-SEQUENCER_COALESCE_SECONDS = 0.05
 # How long close() lets a running sequencer pass finish.
 CLOSE_WAIT_SECONDS = 5.0
-_BACKOFF_FIRST = 0.1
-_BACKOFF_MAX = 5.0
+
+LEVEL_FIELDS = (
+    "on_hand",
+    "reserved",
+    "safety_stock",
+    "damaged",
+    "quality_control",
+    "incoming",
+    "backordered",
+    "preordered",
+    "owed",
+)
+Levels = tuple[int, ...]
+NO_LEVELS: Levels = (0,) * len(LEVEL_FIELDS)
+# A (SKU, location, channel): a location's key has channel '', a channel's location ''.
+Key = tuple[str, str, str]
 
 
-class _Signal:
-    """Wakes every waiter at once; a waiter that arrives after a fire waits for the next.
-    `generation` counts the fires."""
+def available(levels: Levels) -> int:
+    on_hand, reserved, safety_stock, damaged, quality_control = levels[:5]
+    return on_hand - reserved - safety_stock - damaged - quality_control
 
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-        self.generation = 0
 
-    def fire(self) -> None:
-        self._event.set()
-        self._event = asyncio.Event()
-        self.generation += 1
+@dataclass(frozen=True)
+class Memory:
+    """What the sequencer knows of a key as of its last positioned event."""
 
-    async def wait(self, timeout: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+    last_seq: int = 0
+    levels: Levels = NO_LEVELS
+    low: bool = False
+    crossings: int = 0
+
+
+@dataclass(frozen=True)
+class Crossing:
+    position: int
+    seq: int
+    key: Key
+    type: str
+    low_stock_at: int
+    levels: Levels
+
+
+@dataclass
+class Pass:
+    """What one sequencer pass writes: positions and sequence numbers by serial, the
+    crossings, and the memory of the keys it touched."""
+
+    last_position: int
+    positioned: list[tuple[int, int, int]] = field(default_factory=list)
+    crossings: list[Crossing] = field(default_factory=list)
+    memory: dict[Key, Memory] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Judges:
+    """The thresholds of a batch's SKUs by key, and the active locations of the channels
+    that have one."""
+
+    thresholds: dict[Key, int]
+    channel_locations: dict[str, tuple[str, ...]]
+
+    def location_threshold(self, sku: str, location: str) -> int | None:
+        found = self.thresholds.get((sku, location, ""))
+        return found if found is not None else self.thresholds.get((sku, "", ""))
+
+    def channels_judging(self, sku: str, location: str) -> Iterable[tuple[str, int]]:
+        for channel, locations in self.channel_locations.items():
+            threshold = self.thresholds.get((sku, "", channel))
+            if threshold is not None and location in locations:
+                yield channel, threshold
+
+
+def sequence(
+    last_position: int, events: list[tuple[int, str, str, Levels]], memory: dict[Key, Memory], judges: Judges
+) -> Pass:
+    """Positions `events` (serial, SKU, location, levels after; in serial order) after
+    `last_position`: each key's events numbered on from its memory, and after any event
+    that takes a key's available across its threshold (to or below it: LOW_STOCK; above it
+    again: BACK_IN_STOCK), the crossing, with the next position and the key's next number.
+    A key's low mark changes only with a crossing event, so each crossing has exactly one,
+    judged against the threshold in force at the pass."""
+    done = Pass(last_position)
+    known = dict(memory)
+
+    def cross(key: Key, was: Memory, levels: Levels, threshold: int | None) -> Memory:
+        if threshold is None or (available(levels) <= threshold) == was.low:
+            return replace(was, levels=levels)
+        done.last_position += 1
+        kind = "BACK_IN_STOCK" if was.low else "LOW_STOCK"
+        done.crossings.append(Crossing(done.last_position, was.last_seq + 1, key, kind, threshold, levels))
+        return Memory(was.last_seq + 1, levels, not was.low, was.crossings + 1)
+
+    for serial, sku, location, levels in events:
+        key = (sku, location, "")
+        was = known.get(key, Memory())
+        done.last_position += 1
+        done.positioned.append((serial, done.last_position, was.last_seq + 1))
+        known[key] = done.memory[key] = cross(
+            key, replace(was, last_seq=was.last_seq + 1), levels, judges.location_threshold(sku, location)
+        )
+        for channel, threshold in judges.channels_judging(sku, location):
+            totals = [known.get((sku, at, ""), Memory()).levels for at in judges.channel_locations[channel]]
+            summed = tuple(sum(column) for column in zip(*totals, strict=True)) if totals else NO_LEVELS
+            channel_key = (sku, "", channel)
+            known[channel_key] = done.memory[channel_key] = cross(
+                channel_key, known.get(channel_key, Memory()), summed, threshold
+            )
+    return done
+
+
+def _levels(row: dict[str, Any]) -> Levels:
+    return tuple(row[name] for name in LEVEL_FIELDS)
+
+
+async def _judges_and_memory(conn: AsyncConn, skus: list[str]) -> tuple[dict[Key, Memory], Judges]:
+    cur = await conn.execute(Q.stock_event_memory, {"skus": skus})
+    memory: dict[Key, Memory] = {}
+    thresholds: dict[Key, int] = {}
+    channel_locations: dict[str, list[str]] = {}
+    for row in await cur.fetchall():
+        if row["kind"] == "key":
+            memory[(row["sku"], row["location"], row["channel"])] = Memory(
+                row["last_seq"], _levels(row), row["low"], row["crossings"]
+            )
+        elif row["kind"] == "threshold":
+            thresholds[(row["sku"], row["location"], row["channel"])] = row["low_stock_at"]
+        else:
+            channel_locations.setdefault(row["channel"], []).append(row["location"])
+    judges = Judges(thresholds, {code: tuple(at) for code, at in channel_locations.items()})
+    return memory, judges
+
+
+async def _write(conn: AsyncConn, done: Pass) -> None:
+    serials, positions, seqs = zip(*done.positioned, strict=True)
+    await conn.execute(
+        Q.position_stock_events, {"serials": list(serials), "positions": list(positions), "seqs": list(seqs)}
+    )
+    if done.crossings:
+        c = done.crossings
+        params: dict[str, Any] = {
+            "positions": [x.position for x in c],
+            "seqs": [x.seq for x in c],
+            "skus": [x.key[0] for x in c],
+            "locations": [x.key[1] for x in c],
+            "channels": [x.key[2] for x in c],
+            "types": [x.type for x in c],
+            "low_stock_at": [x.low_stock_at for x in c],
+        }
+        for n, name in enumerate(LEVEL_FIELDS):
+            params[name] = [x.levels[n] for x in c]
+        await conn.execute(Q.insert_crossings, params)
+    keys = sorted(done.memory)
+    remembered = [done.memory[k] for k in keys]
+    memory: dict[str, Any] = {
+        "skus": [k[0] for k in keys],
+        "locations": [k[1] for k in keys],
+        "channels": [k[2] for k in keys],
+        "last_seq": [m.last_seq for m in remembered],
+        "low": [m.low for m in remembered],
+        "crossings": [m.crossings for m in remembered],
+    }
+    for n, name in enumerate(LEVEL_FIELDS):
+        memory[name] = [m.levels[n] for m in remembered]
+    await conn.execute(Q.remember_stock_event_keys, memory)
+    await conn.execute(Q.advance_stock_event_cursor, {"last_position": done.last_position})
 
 
 async def position_events(pool: AsyncPool) -> int:
-    """One sequencer pass (in batches); returns the events positioned, 0 when another
-    replica's pass holds the lock."""
+    """One sequencer pass (in batches); returns the events positioned, 0 when none waited
+    or another replica's pass holds the lock."""
     total = 0
     while True:
         async with pool.connection() as conn, conn.transaction():
@@ -78,11 +227,17 @@ async def position_events(pool: AsyncPool) -> int:
             locked = await cur.fetchone()
             if not (locked and locked["locked"]):
                 return total
-            cur = await conn.execute(Q.position_stock_events, {"batch_size": SEQUENCER_BATCH})
-            row = await cur.fetchone()
-        assert row is not None
-        total += row["positioned"]
-        if row["positioned"] < SEQUENCER_BATCH:
+            cur = await conn.execute(Q.pending_stock_events, {"batch_size": SEQUENCER_BATCH})
+            rows = [row for row in await cur.fetchall()]
+            events = [
+                (r["serial"], r["sku"], r["location"], _levels(r)) for r in rows if r["serial"] is not None
+            ]
+            if not events:
+                return total
+            memory, judges = await _judges_and_memory(conn, sorted({sku for _, sku, _, _ in events}))
+            await _write(conn, sequence(rows[0]["last_position"], events, memory, judges))
+        total += len(events)
+        if len(events) < SEQUENCER_BATCH:
             return total
 
 
@@ -111,19 +266,41 @@ def _event(row: dict[str, Any]) -> StockEvent:
         request_id=row["request_id"] or "",
         create_time=row["create_time"],
         low_stock_at=row["low_stock_at"],
+        channel=row["channel"],
     )
 
 
-async def read_events(pool: AsyncPool, after: int, wanted: EventFilter, limit: int = PAGE_SIZE) -> Page:
-    """Up to `limit` events after cursor `after` that `wanted` matches, and the cursor to read
-    on from (past the events skipped by the filter); OUT_OF_RANGE when events after `after`
-    have been pruned."""
+async def resolve_filter(pool: AsyncPool, wanted: EventFilter) -> EventFilter:
+    """`wanted` with its channels resolved: their codes, and their active locations as of now;
+    NOT_FOUND naming the first channel that names none."""
+    if not wanted.channels:
+        return wanted
+    found = await read(pool, partial(resolve_channels, refs=list(wanted.channels)))
+    for i, ref in enumerate(wanted.channels):
+        if ref not in found:
+            raise not_found("channel", f"channels[{i}]", ref)
+    routes = [found[ref] for ref in wanted.channels]
+    return replace(
+        wanted,
+        channels=tuple(dict.fromkeys(route.code for route in routes)),
+        channel_locations=tuple(sorted({at for route in routes for at in route.locations})),
+    )
+
+
+async def read_events(
+    pool: AsyncPool, after: int, wanted: EventFilter, positions: int = PAGE_POSITIONS
+) -> Page:
+    """The events `wanted` matches among the `positions` after cursor `after`, and the cursor
+    to read on from (past the events the filter left out); OUT_OF_RANGE when events after
+    `after` have been pruned."""
     params = {
         "after": after,
+        "before": after + positions,
         "skus": list(wanted.skus),
         "locations": list(wanted.locations),
+        "channels": list(wanted.channels),
+        "channel_locations": list(wanted.channel_locations),
         "types": list(wanted.types),
-        "limit": limit,
     }
     async with pool.connection() as conn:
         cur = await conn.execute(Q.read_stock_events, params)
@@ -138,10 +315,26 @@ async def read_events(pool: AsyncPool, after: int, wanted: EventFilter, limit: i
             metadata={"after_cursor": str(after), "oldest_cursor": str(pruned_through)},
         )
     events = [_event(row) for row in rows if row["position"] is not None]
-    if len(events) == limit:
-        return events, events[-1].position
-    # A short page saw every matching event up to the snapshot's last position.
-    return events, max(after, rows[0]["last_position"])
+    # The snapshot saw every position up to its last one: the range read is complete to there.
+    return events, max(after, min(after + positions, rows[0]["last_position"]))
+
+
+class _Signal:
+    """Wakes every waiter at once; a waiter that arrives after a fire waits for the next.
+    `generation` counts the fires."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self.generation = 0
+
+    def fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+        self.generation += 1
+
+    async def wait(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
 
 
 class EventFeed:
@@ -151,10 +344,9 @@ class EventFeed:
         self._pool = pool
         self._connect = connect
         self._interval = interval
-        self._pending = asyncio.Event()
         self._positioned = _Signal()
-        # Tailing streams of one process read the same pages: one read per page, filter and
-        # generation of positions, shared for a moment (see _read), with when it was started.
+        # Tailing streams of one process read the same pages: one read per page and filter,
+        # shared for a moment (see _read), with when it was started.
         self._pages: dict[tuple[int, EventFilter], tuple[float, asyncio.Future[Page]]] = {}
         self._pages_generation = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -174,7 +366,6 @@ class EventFeed:
             return
         self._closed = True
         self._positioned.fire()
-        self._pending.set()
         sequencer = self._tasks[1:]
         if sequencer:
             with contextlib.suppress(TimeoutError):
@@ -196,17 +387,21 @@ class EventFeed:
         last_sent = 0.0
         while not self._closed:
             # Taken before the read: a pass that commits during it still wakes the wait below.
-            waiter = asyncio.ensure_future(self._positioned.wait(self._interval * 4))
+            waiter = asyncio.ensure_future(self._positioned.wait(self._interval * 20))
             try:
+                before = cursor
                 events, cursor = await self._read(cursor, wanted)
                 now = time.monotonic()
-                progress = not caught_up or (cursor != reported and now - last_sent >= PROGRESS_SECONDS)
-                if events or progress:
+                if cursor == before and not caught_up:
+                    caught_up = True
+                    send = True
+                else:
+                    send = bool(events) or (cursor != reported and now - last_sent >= PROGRESS_SECONDS)
+                if send:
                     yield events, cursor
                     reported, last_sent = cursor, now
-                if events:
+                if cursor != before:
                     continue
-                caught_up = True
                 await waiter
                 await asyncio.sleep(TAIL_COALESCE_SECONDS)
             finally:
@@ -222,11 +417,14 @@ class EventFeed:
         if self._pages_generation != self._positioned.generation:
             self._pages.clear()
             self._pages_generation = self._positioned.generation
+        else:
+            # A replay walks through pages nobody else asks for: keep none past its moment.
+            stale = [key for key, (started, _) in self._pages.items() if now - started > PAGE_SHARE_SECONDS]
+            for key in stale:
+                del self._pages[key]
         key = (after, wanted)
-        started, page = self._pages.get(key, (0.0, None))
-        # Only for a moment: positions given by another replica whose NOTIFY was missed move
-        # no generation, and a stream's timed re-read must then see them.
-        if page is None or now - started > PAGE_SHARE_SECONDS:
+        _, page = self._pages.get(key, (0.0, None))
+        if page is None:
             page = asyncio.ensure_future(read_events(self._pool, after, wanted))
             self._pages[key] = (now, page)
             # A failed read is not kept for the others: each retries on its own.
@@ -246,40 +444,29 @@ class EventFeed:
             yield sorted({event.level.sku for event in events}), cursor
 
     async def _listen(self) -> None:
-        backoff = _BACKOFF_FIRST
-        while True:
-            try:
-                async with await self._connect() as conn:
-                    await conn.execute(Q.listen_stock_events)
-                    backoff = _BACKOFF_FIRST
-                    # Whatever was announced while away: positions to give, and to read.
-                    self._pending.set()
-                    self._positioned.fire()
-                    async for notify in conn.notifies():
-                        if notify.channel == "stock_events_pending":
-                            self._pending.set()
-                        else:
-                            self._positioned.fire()
-            except (psycopg.Error, OSError) as exc:
-                log.warning("event listener lost its connection", error=str(exc), retry_in=backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, _BACKOFF_MAX)
+        # Positions given while away were never announced: every stream re-reads.
+        await listen_forever(
+            self._connect,
+            Q.listen_stock_events,
+            self._positioned.fire,
+            lambda _: self._positioned.fire(),
+            "stock events",
+        )
 
     async def _sequence(self) -> None:
-        backoff = _BACKOFF_FIRST
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._pending.wait(), self._interval)
-            if self._closed:
-                return
-            await asyncio.sleep(SEQUENCER_COALESCE_SECONDS)
-            self._pending.clear()
+        backoff = BACKOFF_FIRST
+        while not self._closed:
             try:
-                if await position_events(self._pool):
-                    # Local streams need not wait for the NOTIFY's round trip.
-                    self._positioned.fire()
-                backoff = _BACKOFF_FIRST
+                positioned = await position_events(self._pool)
+                backoff = BACKOFF_FIRST
             except Exception as exc:  # the database is away: try again
                 log.warning("event sequencer pass failed", error=str(exc), retry_in=backoff)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, _BACKOFF_MAX)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+                continue
+            if positioned:
+                # Local streams need not wait for the NOTIFY's round trip.
+                self._positioned.fire()
+            # A pass that found a full batch left more: go on at once.
+            if positioned < SEQUENCER_BATCH:
+                await asyncio.sleep(self._interval)

@@ -581,6 +581,8 @@ class StockEvent:
     create_time: datetime
     # A crossing's threshold (LOW_STOCK, BACK_IN_STOCK); None on a ledger change.
     low_stock_at: int | None = None
+    # A channel's crossing: the channel's code (the level is its total, location empty).
+    channel: str = ""
 
 
 @dataclass(frozen=True)
@@ -590,6 +592,10 @@ class EventFilter:
     skus: tuple[str, ...] = ()
     locations: tuple[str, ...] = ()
     types: tuple[str, ...] = ()
+    # Channels as the request named them (code or id) until resolved: then their codes, and
+    # in channel_locations their active locations, whose events they see besides their own.
+    channels: tuple[str, ...] = ()
+    channel_locations: tuple[str, ...] = ()
 
 
 # The event types: the ledger's reasons (migration 0008 writes one event per ledger row), and
@@ -614,9 +620,11 @@ EVENT_TYPES = (
 
 @dataclass(frozen=True)
 class StockThreshold:
-    """A variant's low-stock threshold (location None) or one location's override."""
+    """A variant's low-stock threshold (location and channel None), one location's override, or
+    one channel's threshold on its total."""
 
     sku: str
     location: str | None
     low_stock_at: int
     update_time: datetime | None = None
+    channel: str | None = None

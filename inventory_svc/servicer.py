@@ -18,8 +18,9 @@ from inventory_svc import convert, validation
 from inventory_svc.catalog import Catalog
 from inventory_svc.catalog_export import export_catalog
 from inventory_svc.catalog_import import import_chunk
-from inventory_svc.event_feed import EventFeed
+from inventory_svc.event_feed import EventFeed, resolve_filter
 from inventory_svc.holds import Holds
+from inventory_svc.listener import listener_connect
 from inventory_svc.models import DEFAULT_CHANNEL, ImportSummary
 from inventory_svc.places import Places
 from inventory_svc.pricing_client import PricingClient
@@ -38,7 +39,7 @@ from inventory_svc.stock import (
     transfer,
     update_stock,
 )
-from inventory_svc.stock_events import EVENTS_APPLICATION_NAME, StockEvents, listener_connect
+from inventory_svc.stock_events import APPLICATION_NAME, EVENTS_APPLICATION_NAME, StockEvents
 
 ERROR_DOMAIN = "holdfast.inventory"
 Ctx = grpc.aio.ServicerContext
@@ -54,7 +55,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self._pool = pool
         # One LISTEN connection for every WatchStockLevels stream of the process.
         self.stock_events = StockEvents(
-            listener_connect(settings.database), lambda skus: get_levels(pool, skus)
+            listener_connect(settings.database, APPLICATION_NAME), lambda skus: get_levels(pool, skus)
         )
         # The sequencer and the wake-ups of every StreamStockEvents stream; started by the server.
         self.event_feed = EventFeed(
@@ -301,6 +302,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self, request: pb.StreamStockEventsRequest, context: Ctx
     ) -> AsyncIterator[pb.StreamStockEventsResponse]:
         after, wanted = validation.stream_stock_events(request)
+        wanted = await resolve_filter(self._pool, wanted)
         async for events, cursor in self.event_feed.stream(after, wanted):
             yield pb.StreamStockEventsResponse(events=[convert.stock_event(e) for e in events], cursor=cursor)
 

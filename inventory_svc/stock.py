@@ -15,7 +15,7 @@ Where each stock verb lives:
 - inventory policies (SetInventoryPolicy): `set_policy`, statement `upsert_policy`; the reserve
   path reads them behind its lock (`lock_levels(policies=True)`);
 - low-stock thresholds (SetStockThreshold): `set_threshold`, statement `upsert_threshold`; the
-  stock events trigger (migration 0008) reads them behind the writer's lock;
+  event sequencer (event_feed.py) judges the changes it positions against them;
 - cover owed units (whenever on_hand grows, and at commit): `cover`, statement `cover_owed`;
 - bulk SET (absolute, optionally compare-and-set) and ADJUST of many (SKU, location) rows
   (BatchUpdateStock, ImportCatalog's stock rows): `update_stock` here, statements
@@ -1237,23 +1237,39 @@ async def get_policies(pool: AsyncPool, sku: str) -> tuple[InventoryPolicy, list
 
 
 async def set_threshold(pool: AsyncPool, threshold: StockThreshold, record: RequestRecord) -> StockThreshold:
-    """Sets a variant's low-stock threshold or one location's override.
+    """Sets a variant's low-stock threshold, one location's override or one channel's.
 
-    Lock order: the SKU's stock rows first (`lock_and_reclaim`), as every change takes them, then
-    the threshold row. The events trigger judges a change's crossing against the thresholds
-    its statement sees while holding those rows, so each change is judged against one
-    threshold, either this one or the one before, never half of each.
+    Takes the SKU's stock rows first (`lock_and_reclaim`), as every stock verb does, for the one
+    NOT_FOUND of an unknown SKU and the one lock order; no change waits on the threshold row,
+    since the event sequencer judges each change against the thresholds as of its pass.
     """
 
     async def work(conn: AsyncConn) -> StockThreshold:
         location = (
             await _location_in(conn, threshold.location, "threshold.location") if threshold.location else ""
         )
+        channel = ""
+        if threshold.channel:
+            found = await resolve_channels(conn, [threshold.channel])
+            if threshold.channel not in found:
+                raise not_found("channel", "threshold.channel", threshold.channel)
+            channel = found[threshold.channel].code
         await lock_and_reclaim(conn, [threshold.sku])
-        params = {"sku": threshold.sku, "location": location, "low_stock_at": threshold.low_stock_at}
+        params = {
+            "sku": threshold.sku,
+            "location": location,
+            "channel": channel,
+            "low_stock_at": threshold.low_stock_at,
+        }
         cur = await conn.execute(Q.upsert_threshold, params)
         row = await cur.fetchone()
         assert row is not None
-        return StockThreshold(row["sku"], row["location"] or None, row["low_stock_at"], row["update_time"])
+        return StockThreshold(
+            row["sku"],
+            row["location"] or None,
+            row["low_stock_at"],
+            row["update_time"],
+            row["channel"] or None,
+        )
 
     return await in_recorded_transaction(pool, record, StockThreshold, work)

@@ -14,12 +14,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import psycopg
 import structlog
 
-from holdfast_common.db.pool import AsyncConn, connection_kwargs
 from holdfast_common.errors import ErrorKind, HoldfastError
-from holdfast_common.settings import DatabaseSettings
+from inventory_svc.listener import BACKOFF_FIRST, BACKOFF_MAX, Connect, listen_forever
 from inventory_svc.models import SkuLevels
 from inventory_svc.queries import Q
 
@@ -29,29 +27,7 @@ log = structlog.get_logger(__name__)
 APPLICATION_NAME = "inventory_svc.stock_events"
 # The event feed's listener (inventory_svc/event_feed.py).
 EVENTS_APPLICATION_NAME = "inventory_svc.event_feed"
-_BACKOFF_FIRST = 0.1
-_BACKOFF_MAX = 5.0
-
-Connect = Callable[[], Awaitable[AsyncConn]]
 ReadLevels = Callable[[list[str]], Awaitable[list[SkuLevels]]]
-
-
-def listener_connect(database: DatabaseSettings, application_name: str = APPLICATION_NAME) -> Connect:
-    """Opens the listener's own connection: outside the pool, which would hand a LISTENing
-    session to requests and take it back when it idles."""
-
-    async def connect() -> AsyncConn:
-        # TCP keepalives, so a peer that vanished without a word is noticed in about 25 s.
-        return await psycopg.AsyncConnection.connect(
-            database.database_url,
-            keepalives=1,
-            keepalives_idle=10,
-            keepalives_interval=5,
-            keepalives_count=3,
-            **connection_kwargs(database, application_name),  # type: ignore[arg-type]
-        )
-
-    return connect
 
 
 class Subscription:
@@ -149,27 +125,19 @@ class StockEvents:
         return set().union(*(s.skus for s in self._subscriptions))
 
     async def _listen(self) -> None:
-        """Listens until closed; after a lost connection, reconnects with backoff."""
-        backoff = _BACKOFF_FIRST
-        while True:
-            try:
-                async with await self._connect() as conn:
-                    await conn.execute(Q.listen_stock_levels)
-                    # Changes made while we were not listening were never announced:
-                    # re-read everything watched (streams get only what changed).
-                    self._mark(self._watched())
-                    log.info("listening for stock changes")
-                    backoff = _BACKOFF_FIRST
-                    async for notify in conn.notifies():
-                        self._mark({notify.payload})
-            except (psycopg.Error, OSError) as exc:
-                log.warning("stock listener lost its connection", error=str(exc), retry_in=backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, _BACKOFF_MAX)
+        # Changes made while we were not listening were never announced: re-read everything
+        # watched (streams get only what changed).
+        await listen_forever(
+            self._connect,
+            Q.listen_stock_levels,
+            lambda: self._mark(self._watched()),
+            lambda notify: self._mark({notify.payload}),
+            "stock levels",
+        )
 
     async def _publish(self) -> None:
         """Re-reads the announced SKUs someone watches and offers their levels."""
-        backoff = _BACKOFF_FIRST
+        backoff = BACKOFF_FIRST
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -184,9 +152,9 @@ class StockEvents:
                     for subscription in self._subscriptions:
                         for level in levels:
                             subscription.offer(level)
-                backoff = _BACKOFF_FIRST
+                backoff = BACKOFF_FIRST
             except Exception as exc:  # the database is away: keep the SKUs and try again
                 log.warning("stock levels re-read failed", error=str(exc), retry_in=backoff)
                 self._mark(skus)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, _BACKOFF_MAX)
+                backoff = min(backoff * 2, BACKOFF_MAX)

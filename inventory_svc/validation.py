@@ -628,11 +628,8 @@ def stream_stock_events(request: pb.StreamStockEventsRequest) -> tuple[int, Even
     else:
         for i, s in enumerate(request.skus):
             v.sku(f"skus[{i}]", s)
-    if len(request.locations) > MAX_EVENT_LOCATIONS:
-        v.add("locations", f"must name at most {MAX_EVENT_LOCATIONS} locations")
-    else:
-        for i, code in enumerate(request.locations):
-            v.code(f"locations[{i}]", code)
+    _places(v, "locations", request.locations)
+    _places(v, "channels", request.channels)
     for i, kind in enumerate(request.event_types):
         if kind not in EVENT_TYPES:
             v.add(f"event_types[{i}]", f"must be one of {', '.join(EVENT_TYPES)}")
@@ -641,8 +638,18 @@ def stream_stock_events(request: pb.StreamStockEventsRequest) -> tuple[int, Even
         skus=tuple(dict.fromkeys(request.skus)),
         locations=tuple(dict.fromkeys(request.locations)),
         types=tuple(dict.fromkeys(request.event_types)),
+        channels=tuple(dict.fromkeys(request.channels)),
     )
     return request.after_cursor, wanted
+
+
+def _places(v: Violations, field: str, refs: Sequence[str]) -> None:
+    """A filter's location or channel references: at most MAX_EVENT_LOCATIONS, each a code."""
+    if len(refs) > MAX_EVENT_LOCATIONS:
+        v.add(field, f"must name at most {MAX_EVENT_LOCATIONS} {field}")
+        return
+    for i, ref in enumerate(refs):
+        v.code(f"{field}[{i}]", ref)
 
 
 def _place(v: Violations, field: str, ref: str, default: str) -> str:
@@ -931,16 +938,20 @@ def set_inventory_policy(
 
 
 def set_stock_threshold(request: pb.SetStockThresholdRequest) -> StockThreshold:
-    """low_stock_at 0-1e12; the location by code or id, or empty for the variant's default."""
+    """low_stock_at 0-1e12; the location or the channel (never both) by code or id, or
+    neither for the variant's default."""
     v = Violations()
     v.request_id("request_id", request.request_id)
     threshold = request.threshold
     v.sku("threshold.sku", threshold.sku)
     location = _place(v, "threshold.location", threshold.location, "") or None
+    channel = _place(v, "threshold.channel", threshold.channel, "") or None
+    if location and channel:
+        v.add("threshold.channel", "must be empty when threshold.location is set (one or the other)")
     if not 0 <= threshold.low_stock_at <= MAX_STOCK_UNITS:
         v.add("threshold.low_stock_at", "must be 0-1e12")
     v.raise_if_any()
-    return StockThreshold(threshold.sku, location, threshold.low_stock_at)
+    return StockThreshold(threshold.sku, location, threshold.low_stock_at, channel=channel)
 
 
 def get_inventory_policy(request: pb.GetInventoryPolicyRequest) -> str:

@@ -9,15 +9,16 @@ from holdfast_common.settings.section import Section
 
 
 class EventSettings(Section):
-    """inventory_svc's sequencer gives committed events their cursors as soon as the ledger
-    trigger announces them, and at least every interval; the sweeper prunes events older than
-    the retention (a consumer whose cursor is older gets OUT_OF_RANGE and re-syncs)."""
+    """inventory_svc's sequencer gives committed events their cursors every interval (back to
+    back while events keep coming faster than a batch a pass); the sweeper prunes events older
+    than the retention (a consumer whose cursor is older gets OUT_OF_RANGE and re-syncs)."""
 
     event_sequencer_interval_seconds: float = Field(
-        default=0.5,
+        default=0.05,
         gt=0,
         le=60,
-        description="longest a committed event waits for its cursor when its announcement was missed",
+        description="how often the sequencer looks for committed events without a cursor: "
+        "the longest one waits for it, when the feed is quiet",
     )
     event_retention_hours: float = Field(
         default=168.0,

@@ -4,48 +4,53 @@
 --
 -- Cursors must increase in commit order: values assigned at insert (identity, xid) do not,
 -- since a transaction that inserts first may commit last. So an event is written without a
--- position; the sequencer (inventory_svc/event_sequencer.py, one at a time under an advisory
+-- position; the sequencer (inventory_svc/event_feed.py, one pass at a time under an advisory
 -- lock) gives positions to the events its snapshot sees, i.e. committed ones, in `serial`
 -- order. An event that commits late is seen by a later pass and positioned after everything
 -- already positioned: a consumer reading by position never skips one.
+--
+-- The writer's share is one narrow insert per ledger row and nothing else: no counter row to
+-- update (it would be a second version of the hottest row in every reserve), no NOTIFY (whose
+-- commit-time queue lock serializes every committing writer). Per-key sequence numbers and
+-- threshold crossings are the sequencer's work, off the reserve path.
 
--- Per (SKU, location): how many events it has had, the last one's sequence number. Kept on
--- the stock row, which every change already locks, so sequences are dense per key and
--- survive the pruning of old events.
--- threshold_events counts the LOW_STOCK / BACK_IN_STOCK events among them (the audit).
-ALTER TABLE stock
-    ADD COLUMN event_seq bigint NOT NULL DEFAULT 0,
-    ADD COLUMN threshold_events bigint NOT NULL DEFAULT 0;
-
--- Low-stock thresholds (SetStockThreshold): a variant's default (location '') and per-location
--- overrides. When a change takes available to or below low_stock_at, a LOW_STOCK event follows
--- its events; when one takes it back above, BACK_IN_STOCK: one event per crossing.
+-- Low-stock thresholds (SetStockThreshold): a variant's default (location and channel ''), a
+-- location's override (location set) or a channel's (channel set: judged on the channel's
+-- total available). When available falls to or below low_stock_at the feed has a LOW_STOCK
+-- event; when it rises above it again, BACK_IN_STOCK: one event per crossing.
 CREATE TABLE stock_thresholds (
     sku          text COLLATE "C" NOT NULL REFERENCES variants (sku),
     location     text COLLATE "C" NOT NULL DEFAULT '',
+    channel      text COLLATE "C" NOT NULL DEFAULT '',
     low_stock_at bigint NOT NULL CHECK (low_stock_at >= 0),
     update_time  timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (sku, location)
+    PRIMARY KEY (sku, location, channel),
+    CONSTRAINT stock_thresholds_location_or_channel CHECK (location = '' OR channel = '')
 );
 
 CREATE TABLE stock_events (
     -- Insert order: within one (SKU, location) it is commit order too, since each writer
     -- holds the stock row's lock from before its insert until its commit.
     serial      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    -- For consumers' de-duplication.
-    id          uuid NOT NULL UNIQUE DEFAULT gen_random_uuid(),
-    -- The cursor: NULL until the sequencer positions the event, then unique and dense.
-    position    bigint UNIQUE,
+    -- The cursor and the key's sequence number: NULL until the sequencer positions the
+    -- event, then the position is unique and dense, the sequence dense per key.
+    position    bigint,
+    seq         bigint,
+    -- For consumers' de-duplication (unique by construction; the audit checks it rather
+    -- than an index every writer would pay for).
+    id          uuid NOT NULL DEFAULT gen_random_uuid(),
     -- The ledger row; NULL on a threshold crossing (LOW_STOCK, BACK_IN_STOCK).
-    ledger_id   bigint UNIQUE,
+    ledger_id   bigint,
     sku         text COLLATE "C" NOT NULL,
+    -- A location's event, or '' on a channel's crossing (channel set).
     location    text COLLATE "C" NOT NULL,
-    seq         bigint NOT NULL,
+    channel     text COLLATE "C" NOT NULL DEFAULT '',
     type        text NOT NULL,
     hold_id     uuid,
     receipt_id  uuid,
     request_id  text,
-    -- The (SKU, location)'s levels after the statement that made the change.
+    -- The (SKU, location)'s levels after the statement that made the change (a channel
+    -- crossing: the channel's totals).
     on_hand         bigint NOT NULL,
     reserved        bigint NOT NULL,
     safety_stock    bigint NOT NULL,
@@ -58,12 +63,42 @@ CREATE TABLE stock_events (
     -- A crossing's threshold.
     low_stock_at bigint,
     create_time timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (sku, location, seq),
     CONSTRAINT stock_events_crossings_have_no_ledger_row
-        CHECK ((ledger_id IS NULL) = (type IN ('LOW_STOCK', 'BACK_IN_STOCK')))
+        CHECK ((ledger_id IS NULL) = (type IN ('LOW_STOCK', 'BACK_IN_STOCK'))),
+    CONSTRAINT stock_events_positioned_whole CHECK ((position IS NULL) = (seq IS NULL))
 );
+-- The readers' order; partial, so the writer's insert (position NULL) does not touch it.
+CREATE UNIQUE INDEX stock_events_position_idx ON stock_events (position) WHERE position IS NOT NULL;
 -- What the sequencer walks: small, since events are positioned within moments.
 CREATE INDEX stock_events_unpositioned_idx ON stock_events (serial) WHERE position IS NULL;
+
+-- The sequencer's memory per key, as of the last positioned event: a (SKU, location)'s last
+-- sequence number and levels, or a (SKU, channel)'s (location '') for its crossings; whether
+-- it is low, for one event per crossing, and how many crossings it had (the audit: last_seq
+-- counts its ledger rows and those). Seeded with every key's levels when the feed begins.
+CREATE TABLE stock_event_keys (
+    sku             text COLLATE "C" NOT NULL,
+    location        text COLLATE "C" NOT NULL,
+    channel         text COLLATE "C" NOT NULL DEFAULT '',
+    last_seq        bigint NOT NULL DEFAULT 0,
+    on_hand         bigint NOT NULL DEFAULT 0,
+    reserved        bigint NOT NULL DEFAULT 0,
+    safety_stock    bigint NOT NULL DEFAULT 0,
+    damaged         bigint NOT NULL DEFAULT 0,
+    quality_control bigint NOT NULL DEFAULT 0,
+    incoming        bigint NOT NULL DEFAULT 0,
+    backordered     bigint NOT NULL DEFAULT 0,
+    preordered      bigint NOT NULL DEFAULT 0,
+    owed            bigint NOT NULL DEFAULT 0,
+    low             boolean NOT NULL DEFAULT false,
+    crossings       bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (sku, location, channel)
+);
+INSERT INTO stock_event_keys (sku, location, on_hand, reserved, safety_stock, damaged, quality_control,
+                              incoming, backordered, preordered, owed)
+SELECT sku, location, on_hand, reserved, safety_stock, damaged, quality_control, incoming, backordered,
+       preordered, owed
+FROM stock;
 
 -- The sequencer's counter (the last position given) and the pruner's mark (every position at
 -- or below it may be gone): a cursor below pruned_through is out of range. Ledger rows up to
@@ -77,70 +112,23 @@ CREATE TABLE stock_event_cursor (
 INSERT INTO stock_event_cursor (feed_start_ledger_id)
 SELECT COALESCE(max(id), 0) FROM stock_ledger;
 
--- A statement-level trigger: one stock update per (SKU, location) per statement, however
--- many ledger rows (a batch of CreateHolds) it inserts. AFTER triggers run once the whole
--- statement, data-modifying CTEs included, is done, so the stock row read here is the
--- statement's result. The stock rows are already locked by the writer (ledger rows follow
--- their stock update), so this takes no new lock and cannot change the lock order.
+-- A statement-level trigger: one insert per statement, however many ledger rows (a batch of
+-- CreateHolds) it wrote. AFTER triggers run once the whole statement, data-modifying CTEs
+-- included, is done, so the stock row read here is the statement's result. The stock rows
+-- are already locked by the writer (ledger rows follow their stock update), so this takes no
+-- new lock and cannot change the lock order.
 CREATE FUNCTION stock_ledger_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    WITH keyed AS (
-        SELECT l.*, row_number() OVER (PARTITION BY l.sku, l.location ORDER BY l.id) AS n
-        FROM new_ledger_rows l
-    ), per_key AS (
-        -- What the statement did to each key's available (the deltas the ledger rows carry).
-        SELECT l.sku, l.location, count(*) AS k,
-               sum(l.delta_on_hand - l.delta_reserved - l.delta_safety_stock - l.delta_damaged
-                   - l.delta_quality_control) AS moved
-        FROM new_ledger_rows l
-        GROUP BY l.sku, l.location
-    ), judged AS (
-        SELECT p.sku, p.location, p.k, COALESCE(t.low_stock_at, d.low_stock_at) AS low_at,
-               s.on_hand - s.reserved - s.safety_stock - s.damaged - s.quality_control AS available,
-               p.moved
-        FROM per_key p
-        JOIN stock s ON s.sku = p.sku AND s.location = p.location
-        LEFT JOIN stock_thresholds t ON t.sku = p.sku AND t.location = p.location
-        LEFT JOIN stock_thresholds d ON d.sku = p.sku AND d.location = ''
-    ), crossings AS (
-        SELECT j.sku, j.location, j.k, j.low_at,
-               CASE WHEN j.low_at IS NULL THEN NULL
-                    WHEN j.available - j.moved > j.low_at AND j.available <= j.low_at THEN 'LOW_STOCK'
-                    WHEN j.available - j.moved <= j.low_at AND j.available > j.low_at THEN 'BACK_IN_STOCK'
-               END AS crossed
-        FROM judged j
-    ), bumped AS (
-        UPDATE stock s
-        SET event_seq = s.event_seq + c.k + (c.crossed IS NOT NULL)::int,
-            threshold_events = s.threshold_events + (c.crossed IS NOT NULL)::int
-        FROM crossings c
-        WHERE s.sku = c.sku AND s.location = c.location
-        RETURNING s.sku, s.location, c.k, c.crossed, c.low_at,
-                  s.event_seq - c.k - (c.crossed IS NOT NULL)::int AS seq_before, s.on_hand, s.reserved,
-                  s.safety_stock, s.damaged, s.quality_control, s.incoming, s.backordered,
-                  s.preordered, s.owed
-    )
-    INSERT INTO stock_events (ledger_id, sku, location, seq, type, hold_id, receipt_id, request_id,
+    INSERT INTO stock_events (ledger_id, sku, location, type, hold_id, receipt_id, request_id,
                               on_hand, reserved, safety_stock, damaged, quality_control, incoming,
-                              backordered, preordered, owed, low_stock_at)
-    SELECT * FROM (
-        SELECT k.id, k.sku, k.location, b.seq_before + k.n AS seq, k.reason, k.hold_id, k.receipt_id,
-               k.request_id, b.on_hand, b.reserved, b.safety_stock, b.damaged, b.quality_control,
-               b.incoming, b.backordered, b.preordered, b.owed, NULL::bigint
-        FROM keyed k
-        JOIN bumped b ON b.sku = k.sku AND b.location = k.location
-        UNION ALL
-        -- The crossing follows the changes that made it.
-        SELECT NULL, b.sku, b.location, b.seq_before + b.k + 1, b.crossed, NULL, NULL, NULL,
-               b.on_hand, b.reserved, b.safety_stock, b.damaged, b.quality_control, b.incoming,
-               b.backordered, b.preordered, b.owed, b.low_at
-        FROM bumped b
-        WHERE b.crossed IS NOT NULL
-    ) e
-    -- Serial order: per key, sequence order (which is also the key's commit order).
-    ORDER BY 2, 3, 4;
-    -- Wakes the sequencers at commit; folded to one per transaction.
-    PERFORM pg_notify('stock_events_pending', '');
+                              backordered, preordered, owed)
+    SELECT l.id, l.sku, l.location, l.reason, l.hold_id, l.receipt_id, l.request_id,
+           s.on_hand, s.reserved, s.safety_stock, s.damaged, s.quality_control, s.incoming,
+           s.backordered, s.preordered, s.owed
+    FROM new_ledger_rows l
+    JOIN stock s ON s.sku = l.sku AND s.location = l.location
+    -- Serial order: per key, ledger order (which is also the key's commit order).
+    ORDER BY l.id;
     RETURN NULL;
 END;
 $$;

@@ -197,33 +197,61 @@ GROUP BY request_id
 HAVING count(*) <> 2 OR sum(delta_on_hand) <> 0;
 
 -- name: audit_ledger_rows_have_one_event
--- Every ledger row since the feed began bumped its (SKU, location)'s event_seq once, as did
--- every threshold crossing (counted in threshold_events), and the events kept (the oldest may
--- be pruned) are that count's last ones, numbered without a gap, each ledger event the event
--- of a distinct ledger row of the same key and reason.
+-- Every ledger row since the feed began has one event, and the sequencer has numbered each
+-- key's events without a gap: a key's last number counts its ledger rows and crossings, less
+-- the events still waiting for their number; the events kept (the oldest may be pruned) are
+-- the last ones; each ledger event is the event of a distinct ledger row of the same key and
+-- reason; event ids are unique; and once a key's events are all numbered, the sequencer's
+-- memory of its levels is its stock row.
 WITH ledger AS (
     SELECT g.sku, g.location, count(*) AS rows
     FROM stock_ledger g, stock_event_cursor c
     WHERE g.id > c.feed_start_ledger_id
     GROUP BY g.sku, g.location
 ), kept AS (
-    SELECT e.sku, e.location, count(*) AS events, min(e.seq) AS first_seq, max(e.seq) AS last_seq
-    FROM stock_events e GROUP BY e.sku, e.location
+    SELECT e.sku, e.location, e.channel, count(e.seq) AS events, min(e.seq) AS first_seq,
+           max(e.seq) AS last_seq, count(*) - count(e.seq) AS waiting
+    FROM stock_events e GROUP BY e.sku, e.location, e.channel
+), keys AS (
+    SELECT COALESCE(m.sku, s.sku) AS sku, COALESCE(m.location, s.location) AS location,
+           COALESCE(m.channel, '') AS channel, COALESCE(m.last_seq, 0) AS last_seq,
+           COALESCE(m.crossings, 0) AS crossings,
+           s.sku IS NOT NULL AND m.sku IS NOT NULL
+               AND (m.on_hand, m.reserved, m.safety_stock, m.damaged, m.quality_control, m.incoming,
+                    m.backordered, m.preordered, m.owed)
+                   IS DISTINCT FROM
+                   (s.on_hand, s.reserved, s.safety_stock, s.damaged, s.quality_control, s.incoming,
+                    s.backordered, s.preordered, s.owed) AS levels_differ
+    FROM stock_event_keys m
+    FULL JOIN stock s ON s.sku = m.sku AND s.location = m.location AND m.channel = ''
 )
-SELECT s.sku, format('%s at %s: %s ledger rows, %s crossings, event_seq %s, events kept %s (seq %s-%s)',
-                     s.sku, s.location, COALESCE(l.rows, 0), s.threshold_events, s.event_seq,
-                     COALESCE(k.events, 0), k.first_seq, k.last_seq) AS breach
-FROM stock s
-LEFT JOIN ledger l ON l.sku = s.sku AND l.location = s.location
-LEFT JOIN kept k ON k.sku = s.sku AND k.location = s.location
-WHERE s.event_seq <> COALESCE(l.rows, 0) + s.threshold_events
-   OR (k.events IS NOT NULL AND (k.last_seq <> s.event_seq OR k.events <> k.last_seq - k.first_seq + 1))
+SELECT k.sku, format('%s at %s%s: %s ledger rows, %s crossings, numbered through %s, %s waiting, '
+                     'events kept %s (seq %s-%s)%s',
+                     k.sku, k.location, CASE WHEN k.channel <> '' THEN ' channel ' || k.channel ELSE '' END,
+                     COALESCE(l.rows, 0), k.crossings, k.last_seq, COALESCE(e.waiting, 0),
+                     COALESCE(e.events, 0), e.first_seq, e.last_seq,
+                     CASE WHEN k.levels_differ THEN ', remembered levels differ from the stock row' ELSE '' END)
+           AS breach
+FROM keys k
+LEFT JOIN ledger l ON l.sku = k.sku AND l.location = k.location AND k.channel = ''
+LEFT JOIN kept e ON e.sku = k.sku AND e.location = k.location AND e.channel = k.channel
+WHERE k.last_seq + COALESCE(e.waiting, 0) <> COALESCE(l.rows, 0) + k.crossings
+   OR (e.events > 0 AND (e.last_seq <> k.last_seq OR e.events <> e.last_seq - e.first_seq + 1))
+   OR (k.levels_differ AND COALESCE(e.waiting, 0) = 0)
 UNION ALL
 SELECT e.sku, format('event %s does not match its ledger row %s', e.id, e.ledger_id)
 FROM stock_events e
 LEFT JOIN stock_ledger g ON g.id = e.ledger_id
 WHERE e.ledger_id IS NOT NULL
-  AND (g.id IS NULL OR g.sku <> e.sku OR g.location <> e.location OR g.reason <> e.type);
+  AND (g.id IS NULL OR g.sku <> e.sku OR g.location <> e.location OR g.reason <> e.type)
+UNION ALL
+SELECT min(e.sku), format('%s events share ledger row %s', count(*), e.ledger_id)
+FROM stock_events e WHERE e.ledger_id IS NOT NULL
+GROUP BY e.ledger_id HAVING count(*) > 1
+UNION ALL
+SELECT min(e.sku), format('%s events share the id %s', count(*), e.id)
+FROM stock_events e
+GROUP BY e.id HAVING count(*) > 1;
 
 -- name: audit_event_positions_dense
 -- Cursors given so far are unique (a constraint) and dense: every position after the pruned

@@ -60,12 +60,12 @@ GRANT SELECT, INSERT, UPDATE (title, description, category_id, base_price_minor,
     TO {role};
 GRANT SELECT, INSERT, UPDATE (product_id, price_adjustment_minor) ON variants TO {role};
 GRANT SELECT, INSERT, UPDATE (on_hand, reserved, safety_stock, damaged, quality_control, incoming,
-                              backordered, preordered, owed, update_time, event_seq, threshold_events)
-    ON stock TO {role};
+                              backordered, preordered, owed, update_time) ON stock TO {role};
 GRANT SELECT, INSERT, UPDATE (low_stock_at, update_time) ON stock_thresholds TO {role};
--- Stock events: the ledger trigger (migration 0008) inserts them as the writer and bumps
--- stock.event_seq; the sequencer positions them; StreamStockEvents reads them.
-GRANT SELECT, INSERT, UPDATE (position) ON stock_events TO {role};
+-- Stock events: the ledger trigger (migration 0008) inserts them as the writer; the sequencer
+-- positions them, adds the crossings and keeps its per-key memory; StreamStockEvents reads them.
+GRANT SELECT, INSERT, UPDATE (position, seq) ON stock_events TO {role};
+GRANT SELECT, INSERT, UPDATE ON stock_event_keys TO {role};
 GRANT SELECT, UPDATE (last_position) ON stock_event_cursor TO {role};
 GRANT SELECT, INSERT, UPDATE (name, active) ON locations TO {role};
 -- Receipts are never deleted; owed rows only shrink as units are covered.
@@ -90,11 +90,9 @@ GRANT SELECT, INSERT, UPDATE (response) ON idempotency_keys TO {role};
 -- and deletes old idempotency records, which it locks first (hence the UPDATE).
 GRANT SELECT ON hold_lines, hold_allocations TO {role};
 GRANT SELECT, UPDATE (state, end_time) ON holds TO {role};
-GRANT SELECT, UPDATE (reserved, backordered, preordered, update_time, event_seq, threshold_events)
-    ON stock TO {role};
-GRANT SELECT ON stock_thresholds TO {role};
+GRANT SELECT, UPDATE (reserved, backordered, preordered, update_time) ON stock TO {role};
 GRANT INSERT ON stock_ledger TO {role};
--- The EXPIRE rows' events and crossings (the ledger trigger), and the pruning of old events.
+-- The EXPIRE rows' events (the ledger trigger), and the pruning of old events.
 GRANT SELECT, INSERT, DELETE ON stock_events TO {role};
 GRANT SELECT, UPDATE (pruned_through) ON stock_event_cursor TO {role};
 GRANT SELECT, UPDATE (create_time), DELETE ON idempotency_keys TO {role};

@@ -1,63 +1,115 @@
 -- Stock events (migration 0008): positioned by the sequencer, read by StreamStockEvents.
 
 -- name: listen_stock_events
--- stock_events_pending: new events await a position (the ledger trigger);
--- stock_events: positions were given (the sequencer), streams re-read.
-LISTEN stock_events_pending;
+-- The sequencer announces each pass's last position; streams re-read on it.
 LISTEN stock_events;
 
 -- name: try_lock_sequencer
 -- One sequencer at a time across every replica; the others skip their pass rather than wait.
 SELECT pg_try_advisory_xact_lock(%(lock_key)s) AS locked;
 
--- name: position_stock_events
+-- name: pending_stock_events
 -- Run after try_lock_sequencer in its transaction, so its snapshot is taken after the previous
--- sequencer committed: it sees exactly the committed events without a position, and gives them
--- the next positions in serial order (per (SKU, location), that is their commit order).
--- Announces the new last position at commit.
-WITH todo AS (
-    SELECT serial, row_number() OVER (ORDER BY serial) AS n
-    FROM (
-        SELECT serial FROM stock_events
-        WHERE position IS NULL
-        ORDER BY serial
-        LIMIT %(batch_size)s
-    ) t
-), counter AS (
-    SELECT last_position FROM stock_event_cursor
-), positioned AS (
-    UPDATE stock_events e SET position = c.last_position + t.n
-    FROM todo t, counter c
-    WHERE e.serial = t.serial
-    RETURNING e.position
-), moved AS (
-    UPDATE stock_event_cursor
-    SET last_position = last_position + (SELECT count(*) FROM positioned)
-    RETURNING last_position
-)
-SELECT m.last_position, (SELECT count(*) FROM positioned) AS positioned,
-       CASE WHEN (SELECT count(*) FROM positioned) > 0
-            THEN pg_notify('stock_events', m.last_position::text) END AS notified
-FROM moved m;
+-- sequencer committed: exactly the committed events without a position, in serial order (per
+-- (SKU, location), their commit order), with the counter they are positioned after.
+SELECT c.last_position, e.serial, e.sku::text AS sku, e.location::text AS location, e.on_hand,
+       e.reserved, e.safety_stock, e.damaged, e.quality_control, e.incoming, e.backordered,
+       e.preordered, e.owed
+FROM stock_event_cursor c
+LEFT JOIN LATERAL (
+    SELECT * FROM stock_events
+    WHERE position IS NULL
+    ORDER BY serial
+    LIMIT %(batch_size)s
+) e ON true
+ORDER BY e.serial;
+
+-- name: stock_event_memory
+-- What the sequencer remembers of the SKUs in a batch: every key's last sequence number,
+-- levels and low mark, with the thresholds that judge them (a location's override, else the
+-- variant's default; a channel's own), and the active locations of the channels that have a
+-- threshold on one of the SKUs (their totals are judged).
+SELECT 'key' AS kind, k.sku::text AS sku, k.location::text AS location, k.channel::text AS channel,
+       k.last_seq, k.on_hand, k.reserved, k.safety_stock, k.damaged, k.quality_control, k.incoming,
+       k.backordered, k.preordered, k.owed, k.low, k.crossings, NULL::bigint AS low_stock_at
+FROM stock_event_keys k
+WHERE k.sku = ANY(%(skus)s::text[])
+UNION ALL
+SELECT 'threshold', t.sku, t.location, t.channel, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, t.low_stock_at
+FROM stock_thresholds t
+WHERE t.sku = ANY(%(skus)s::text[])
+UNION ALL
+SELECT 'channel_location', NULL, cl.location, c.code, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL
+FROM channels c
+JOIN channel_locations cl ON cl.channel_id = c.id
+JOIN locations l ON l.code = cl.location AND l.active
+WHERE c.code IN (SELECT channel FROM stock_thresholds
+                 WHERE sku = ANY(%(skus)s::text[]) AND channel <> '');
+
+-- name: position_stock_events
+-- Gives the batch's events their positions and sequence numbers.
+UPDATE stock_events e
+SET position = u.position, seq = u.seq
+FROM unnest(%(serials)s::bigint[], %(positions)s::bigint[], %(seqs)s::bigint[]) AS u(serial, position, seq)
+WHERE e.serial = u.serial;
+
+-- name: insert_crossings
+-- The threshold crossings the batch made, positioned among its events.
+INSERT INTO stock_events (position, seq, sku, location, channel, type, low_stock_at, on_hand, reserved,
+                          safety_stock, damaged, quality_control, incoming, backordered, preordered, owed)
+SELECT * FROM unnest(%(positions)s::bigint[], %(seqs)s::bigint[], %(skus)s::text[], %(locations)s::text[],
+                     %(channels)s::text[], %(types)s::text[], %(low_stock_at)s::bigint[],
+                     %(on_hand)s::bigint[], %(reserved)s::bigint[], %(safety_stock)s::bigint[],
+                     %(damaged)s::bigint[], %(quality_control)s::bigint[], %(incoming)s::bigint[],
+                     %(backordered)s::bigint[], %(preordered)s::bigint[], %(owed)s::bigint[]);
+
+-- name: remember_stock_event_keys
+-- The sequencer's memory of the keys the batch touched, as of its last event.
+INSERT INTO stock_event_keys AS k (sku, location, channel, last_seq, on_hand, reserved, safety_stock,
+                                   damaged, quality_control, incoming, backordered, preordered, owed, low,
+                                   crossings)
+SELECT * FROM unnest(%(skus)s::text[], %(locations)s::text[], %(channels)s::text[], %(last_seq)s::bigint[],
+                     %(on_hand)s::bigint[], %(reserved)s::bigint[], %(safety_stock)s::bigint[],
+                     %(damaged)s::bigint[], %(quality_control)s::bigint[], %(incoming)s::bigint[],
+                     %(backordered)s::bigint[], %(preordered)s::bigint[], %(owed)s::bigint[],
+                     %(low)s::boolean[], %(crossings)s::bigint[])
+ON CONFLICT (sku, location, channel) DO UPDATE
+SET last_seq = EXCLUDED.last_seq, on_hand = EXCLUDED.on_hand, reserved = EXCLUDED.reserved,
+    safety_stock = EXCLUDED.safety_stock, damaged = EXCLUDED.damaged,
+    quality_control = EXCLUDED.quality_control, incoming = EXCLUDED.incoming,
+    backordered = EXCLUDED.backordered, preordered = EXCLUDED.preordered, owed = EXCLUDED.owed,
+    low = EXCLUDED.low, crossings = EXCLUDED.crossings;
+
+-- name: advance_stock_event_cursor
+-- The new last position, announced at commit (streams re-read on it).
+UPDATE stock_event_cursor SET last_position = %(last_position)s
+RETURNING pg_notify('stock_events', %(last_position)s::text) AS notified;
 
 -- name: read_stock_events
 -- One statement, one snapshot: the pruning mark and the events are read together, so a
 -- cursor found in range cannot lose its next events to a prune between two reads.
--- last_position bounds what this snapshot could see: a page shorter than the limit has
--- seen every matching event up to it.
+-- Positions are dense, so a page is a range of them (`before` bounds the scan: a filtered
+-- read never walks further than one page's worth of positions).
+-- last_position bounds what this snapshot could see: a read that reached `before` or
+-- last_position has seen every matching event up to there.
 SELECT c.pruned_through, c.last_position, e.*
 FROM stock_event_cursor c
 LEFT JOIN LATERAL (
-    SELECT e.position, e.id::text AS id, e.sku::text AS sku, e.location::text AS location, e.seq,
-           e.type, e.hold_id::text AS hold_id, e.receipt_id::text AS receipt_id, e.request_id,
-           e.on_hand, e.reserved, e.safety_stock, e.damaged, e.quality_control, e.incoming,
-           e.backordered, e.preordered, e.owed, e.low_stock_at, e.create_time
+    SELECT e.position, e.id::text AS id, e.sku::text AS sku, e.location::text AS location,
+           e.channel::text AS channel, e.seq, e.type, e.hold_id::text AS hold_id,
+           e.receipt_id::text AS receipt_id, e.request_id, e.on_hand, e.reserved, e.safety_stock,
+           e.damaged, e.quality_control, e.incoming, e.backordered, e.preordered, e.owed,
+           e.low_stock_at, e.create_time
     FROM stock_events e
-    WHERE e.position > %(after)s
+    WHERE e.position > %(after)s AND e.position <= %(before)s
       AND (cardinality(%(skus)s::text[]) = 0 OR e.sku = ANY(%(skus)s::text[]))
-      AND (cardinality(%(locations)s::text[]) = 0 OR e.location = ANY(%(locations)s::text[]))
+      AND (cardinality(%(locations)s::text[]) = 0 OR e.location = ANY(%(locations)s::text[])
+           OR e.channel = ANY(%(channels)s::text[]))
+      AND (cardinality(%(channels)s::text[]) = 0 OR e.channel = ANY(%(channels)s::text[])
+           OR (e.channel = '' AND e.location = ANY(%(channel_locations)s::text[])))
       AND (cardinality(%(types)s::text[]) = 0 OR e.type = ANY(%(types)s::text[]))
     ORDER BY e.position
-    LIMIT %(limit)s
 ) e ON true
 ORDER BY e.position;

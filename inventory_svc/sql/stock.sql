@@ -311,12 +311,12 @@ SET policy = EXCLUDED.policy, backorder_limit = EXCLUDED.backorder_limit,
 RETURNING sku, location, policy, backorder_limit, preorder_limit, preorder_end_time, update_time;
 
 -- name: upsert_threshold
--- location '' is the variant's default.
-INSERT INTO stock_thresholds (sku, location, low_stock_at, update_time)
-VALUES (%(sku)s, %(location)s, %(low_stock_at)s, now())
-ON CONFLICT (sku, location) DO UPDATE
+-- location and channel '' is the variant's default.
+INSERT INTO stock_thresholds (sku, location, channel, low_stock_at, update_time)
+VALUES (%(sku)s, %(location)s, %(channel)s, %(low_stock_at)s, now())
+ON CONFLICT (sku, location, channel) DO UPDATE
 SET low_stock_at = EXCLUDED.low_stock_at, update_time = now()
-RETURNING sku, location, low_stock_at, update_time;
+RETURNING sku, location, channel, low_stock_at, update_time;
 
 -- name: insert_receipt
 WITH receipt AS (

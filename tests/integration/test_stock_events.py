@@ -3,10 +3,12 @@ transaction committing late, resuming at a cursor, filters, and the retention re
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +22,7 @@ from inventory_svc.queries import Q
 from sweeper.database import LazyPool
 from sweeper.expiry import prune_stock_events
 from tests.conftest import RunningInventory, make_settings, start_inventory
+from tests.support.builders import hold_request
 from tests.support.grpc_helpers import failure, new_request_id
 
 DEADLINE = 30.0  # every stream ends by then, so a missing event fails the test, not the run
@@ -297,6 +300,80 @@ def test_thresholds_give_one_event_per_crossing_under_concurrent_holds(inventory
     only = Consumer(inventory, after=start, skus=[sku], event_types=["LOW_STOCK", "BACK_IN_STOCK"])
     assert [e.event_type for e in only.take(2)] == ["LOW_STOCK", "BACK_IN_STOCK"]
     only.cancel()
+
+
+def run_concurrently(calls: list[Callable[[], None]]) -> None:
+    threads = [threading.Thread(target=call) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def test_a_channel_threshold_gives_one_event_per_crossing_of_its_total(inventory, db) -> None:
+    """A channel over two locations, 10 units at each and a threshold of 5 on its total:
+    20 concurrent holds through the channel (spread over both locations) cross it once on
+    the way down, 20 concurrent releases once on the way back; no location is judged."""
+    places = [f"ch-loc-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    for code in places:
+        inventory.stub.CreateLocation(pb.CreateLocationRequest(location=pb.Location(code=code, name=code)))
+    channel = inventory.stub.CreateChannel(
+        pb.CreateChannelRequest(
+            channel=pb.Channel(
+                code=f"ch-{uuid.uuid4().hex[:8]}",
+                name="Web",
+                location_codes=places,
+                strategy=pb.ALLOCATION_STRATEGY_MOST_AVAILABLE,
+            )
+        )
+    ).channel
+    sku = inventory.client.sku(on_hand=0)
+    for code in places:
+        adjust(inventory, sku, 10, location=code)
+    inventory.stub.SetStockThreshold(
+        pb.SetStockThresholdRequest(
+            request_id=new_request_id(),
+            threshold=pb.StockThreshold(sku=sku, channel=channel.id, low_stock_at=5),
+        )
+    )
+    start = last_cursor(db)
+    holds: list[str] = []
+    lock = threading.Lock()
+
+    def hold() -> None:
+        request = hold_request({sku: 1})
+        request.channel = channel.code
+        made = inventory.stub.CreateHold(request).hold
+        with lock:
+            holds.append(made.id)
+
+    def release(hold_id: str) -> None:
+        inventory.stub.ReleaseHold(pb.ReleaseHoldRequest(request_id=new_request_id(), hold_id=hold_id))
+
+    run_concurrently([hold] * 20)
+    run_concurrently([functools.partial(release, h) for h in holds])
+
+    consumer = Consumer(inventory, after=start, channels=[channel.code])
+    events = consumer.take(42)
+    consumer.cancel()
+    crossings = [e for e in events if e.event_type in ("LOW_STOCK", "BACK_IN_STOCK")]
+    assert [(e.event_type, e.channel, e.low_stock_at) for e in crossings] == [
+        ("LOW_STOCK", channel.code, 5),
+        ("BACK_IN_STOCK", channel.code, 5),
+    ]
+    low, back = crossings
+    assert low.stock_level.available <= 5 < back.stock_level.available
+    assert (low.stock_level.location, low.stock_level.sku) == ("", sku)
+    assert [low.sequence, back.sequence] == [1, 2]
+    # The channel's filter: the events at its locations and its own crossings, nothing else.
+    assert {e.stock_level.location for e in events} == {*places, ""}
+    assert sum(e.event_type == "HOLD" for e in events) == 20
+    # A channel nobody has made is NOT_FOUND, naming the field.
+    with pytest.raises(grpc.RpcError) as caught:
+        Consumer(inventory, after=start, channels=["default", "no-such-channel"]).take(1)
+    refused = failure(caught.value)
+    assert refused.code == grpc.StatusCode.NOT_FOUND
+    assert refused.metadata == {"channels[1]": "no-such-channel"}
 
 
 def test_a_location_override_beats_the_variant_default(inventory, db) -> None:
