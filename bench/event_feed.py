@@ -51,14 +51,15 @@ class FeedResult:
         }
 
 
-def _last_cursor(database_url: str) -> int:
+def last_cursor(database_url: str) -> int:
     """The last cursor given, once every committed event has one."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         deadline = time.monotonic() + DRAIN_SECONDS
         while True:
             row = conn.execute(
                 "SELECT (SELECT last_position FROM stock_event_cursor),"
-                " EXISTS (SELECT 1 FROM stock_events WHERE position IS NULL)"
+                " EXISTS (SELECT 1 FROM stock_events"
+                " WHERE serial >= (SELECT scan_from FROM stock_event_cursor) AND position IS NULL)"
             ).fetchone()
             assert row is not None
             if not row[1] or time.monotonic() > deadline:
@@ -114,7 +115,7 @@ def feed_under_load(
         alone.append(
             measure(scenario, concurrency, targets=targets, skus=skus, warmup=warmup, duration=duration)
         )
-        start = _last_cursor(database_url)
+        start = last_cursor(database_url)
         consumers = [_Consumer(targets, start) for _ in range(CONSUMERS)]
         for consumer in consumers:
             consumer.start()
@@ -122,7 +123,7 @@ def feed_under_load(
             tailed.append(
                 measure(scenario, concurrency, targets=targets, skus=skus, warmup=warmup, duration=duration)
             )
-            end = _last_cursor(database_url)
+            end = last_cursor(database_url)
             deadline = time.monotonic() + DRAIN_SECONDS
             while any(c.cursor < end for c in consumers) and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -137,7 +138,7 @@ def feed_under_load(
             raise RuntimeError(f"event consumers failed during {scenario}: {errors} lagging at {lagging}")
         received += [c.events for c in consumers]
 
-    until = _last_cursor(database_url)
+    until = last_cursor(database_url)
     reader = _Consumer(targets, 0, until=until)
     started = time.perf_counter()
     reader.start()

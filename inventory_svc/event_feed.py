@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -184,12 +184,17 @@ async def _judges_and_memory(conn: AsyncConn, skus: list[str]) -> tuple[dict[Key
 
 async def _write(conn: AsyncConn, done: Pass) -> None:
     serials, positions, seqs = zip(*done.positioned, strict=True)
-    await conn.execute(
-        Q.position_stock_events, {"serials": list(serials), "positions": list(positions), "seqs": list(seqs)}
-    )
+    params = {
+        "serials": list(serials),
+        "positions": list(positions),
+        "seqs": list(seqs),
+        "first_serial": serials[0],
+        "last_serial": serials[-1],
+    }
+    await conn.execute(Q.position_stock_events, params)
     if done.crossings:
         c = done.crossings
-        params: dict[str, Any] = {
+        crossings: dict[str, Any] = {
             "positions": [x.position for x in c],
             "seqs": [x.seq for x in c],
             "skus": [x.key[0] for x in c],
@@ -199,8 +204,8 @@ async def _write(conn: AsyncConn, done: Pass) -> None:
             "low_stock_at": [x.low_stock_at for x in c],
         }
         for n, name in enumerate(LEVEL_FIELDS):
-            params[name] = [x.levels[n] for x in c]
-        await conn.execute(Q.insert_crossings, params)
+            crossings[name] = [x.levels[n] for x in c]
+        await conn.execute(Q.insert_crossings, crossings)
     keys = sorted(done.memory)
     remembered = [done.memory[k] for k in keys]
     memory: dict[str, Any] = {
@@ -214,7 +219,35 @@ async def _write(conn: AsyncConn, done: Pass) -> None:
     for n, name in enumerate(LEVEL_FIELDS):
         memory[name] = [m.levels[n] for m in remembered]
     await conn.execute(Q.remember_stock_event_keys, memory)
-    await conn.execute(Q.advance_stock_event_cursor, {"last_position": done.last_position})
+
+
+@dataclass(frozen=True)
+class ScanMark:
+    """Where the sequencer reads from (migration 0008, stock_event_cursor): every event with a
+    serial below `scan_from` is positioned or was rolled back; `settle_serial` was the last
+    serial drawn when a pass saw `settle_xid` as its snapshot's xmax, so every transaction
+    that could still insert an event at or below it has an xid below `settle_xid`."""
+
+    scan_from: int
+    settle_serial: int
+    settle_xid: int
+
+    def after(self, *, read_xmin: int, read_xmax: int, allocated: int, covered: int | None) -> ScanMark:
+        """The mark after a pass that positioned every event its snapshot showed from
+        `scan_from` through `covered` (None: all of them; a full batch stops short). Once that
+        snapshot's xmin reaches `settle_xid`, no event at or below `settle_serial` can appear
+        any more, so the mark moves over what is covered of it; when it covers all of it, a
+        new settle point is taken: `allocated` (the last serial drawn, read before the
+        snapshot) and the snapshot's xmax."""
+        if read_xmin < self.settle_xid:
+            return self
+        if covered is not None and covered < self.settle_serial:
+            return replace(self, scan_from=max(self.scan_from, covered + 1))
+        scan_from = max(self.scan_from, self.settle_serial + 1)
+        if allocated == self.settle_serial:
+            # Nothing drawn since: the settled point stays good, and a quiet feed writes nothing.
+            return replace(self, scan_from=scan_from)
+        return ScanMark(scan_from, allocated, read_xmax)
 
 
 async def position_events(pool: AsyncPool) -> int:
@@ -227,18 +260,37 @@ async def position_events(pool: AsyncPool) -> int:
             locked = await cur.fetchone()
             if not (locked and locked["locked"]):
                 return total
-            cur = await conn.execute(Q.pending_stock_events, {"batch_size": SEQUENCER_BATCH})
-            rows = [row for row in await cur.fetchall()]
-            events = [
-                (r["serial"], r["sku"], r["location"], _levels(r)) for r in rows if r["serial"] is not None
-            ]
-            if not events:
-                return total
-            memory, judges = await _judges_and_memory(conn, sorted({sku for _, sku, _, _ in events}))
-            await _write(conn, sequence(rows[0]["last_position"], events, memory, judges))
-        total += len(events)
-        if len(events) < SEQUENCER_BATCH:
+            cur = await conn.execute(Q.sequence_plain_stock_events, {"batch_size": SEQUENCER_BATCH})
+            plain = await cur.fetchone()
+            assert plain is not None
+            found, last_serial = plain["found"], plain["last_serial"]
+            if not plain["plain"]:
+                found, last_serial = await _judge_and_position(conn)
+            mark = ScanMark(plain["scan_from"], plain["settle_serial"], plain["settle_xid"])
+            moved = mark.after(
+                read_xmin=plain["read_xmin"],
+                read_xmax=plain["read_xmax"],
+                allocated=locked["allocated"],
+                covered=last_serial if found >= SEQUENCER_BATCH else None,
+            )
+            if moved != mark:
+                await conn.execute(Q.move_scan_mark, asdict(moved))
+        total += found
+        if found < SEQUENCER_BATCH:
             return total
+
+
+async def _judge_and_position(conn: AsyncConn) -> tuple[int, int | None]:
+    """The pass of a batch some threshold judges: `sequence` over the batch and the memory
+    of its SKUs' keys; returns the events positioned and the last one's serial."""
+    cur = await conn.execute(Q.pending_stock_events, {"batch_size": SEQUENCER_BATCH})
+    rows = await cur.fetchall()
+    events = [(r["serial"], r["sku"], r["location"], _levels(r)) for r in rows]
+    memory, judges = await _judges_and_memory(conn, sorted({sku for _, sku, _, _ in events}))
+    done = sequence(rows[0]["last_position"], events, memory, judges)
+    await _write(conn, done)
+    await conn.execute(Q.advance_stock_event_cursor, {"last_position": done.last_position})
+    return len(events), events[-1][0]
 
 
 def _event(row: dict[str, Any]) -> StockEvent:

@@ -36,9 +36,9 @@ CREATE TABLE stock_events (
     -- event, then the position is unique and dense, the sequence dense per key.
     position    bigint,
     seq         bigint,
-    -- For consumers' de-duplication (unique by construction; the audit checks it rather
-    -- than an index every writer would pay for).
-    id          uuid NOT NULL DEFAULT gen_random_uuid(),
+    -- For consumers' de-duplication: the serial in a UUID's shape, unique by construction
+    -- (a random UUID cost every writer 4 us an event).
+    id          uuid GENERATED ALWAYS AS (lpad(to_hex(serial), 32, '0')::uuid) STORED,
     -- The ledger row; NULL on a threshold crossing (LOW_STOCK, BACK_IN_STOCK).
     ledger_id   bigint,
     sku         text COLLATE "C" NOT NULL,
@@ -67,10 +67,10 @@ CREATE TABLE stock_events (
         CHECK ((ledger_id IS NULL) = (type IN ('LOW_STOCK', 'BACK_IN_STOCK'))),
     CONSTRAINT stock_events_positioned_whole CHECK ((position IS NULL) = (seq IS NULL))
 );
--- The readers' order; partial, so the writer's insert (position NULL) does not touch it.
+-- The readers' order; partial, so the writer's insert (position NULL) does not touch it. The
+-- sequencer finds what waits by serial from its scan mark (stock_event_cursor), not by an
+-- index of the unpositioned rows, which cost every writer 5 us an event.
 CREATE UNIQUE INDEX stock_events_position_idx ON stock_events (position) WHERE position IS NOT NULL;
--- What the sequencer walks: small, since events are positioned within moments.
-CREATE INDEX stock_events_unpositioned_idx ON stock_events (serial) WHERE position IS NULL;
 
 -- The sequencer's memory per key, as of the last positioned event: a (SKU, location)'s last
 -- sequence number and levels, or a (SKU, channel)'s (location '') for its crossings; whether
@@ -103,11 +103,24 @@ FROM stock;
 -- The sequencer's counter (the last position given) and the pruner's mark (every position at
 -- or below it may be gone): a cursor below pruned_through is out of range. Ledger rows up to
 -- feed_start_ledger_id were written before this migration and have no event (the audit).
+--
+-- The scan mark: every event with a serial below scan_from is positioned, or was rolled back.
+-- A pass reads the unpositioned events from scan_from on. The mark moves once it is safe: at a
+-- pass, settle_serial is the last serial drawn so far and settle_xid the snapshot's xmax, so
+-- every transaction that could still insert an event at or below settle_serial has an xid
+-- below settle_xid (an event's transaction always has its xid before it draws a serial: the
+-- event follows its ledger row). A later pass whose snapshot's xmin has reached settle_xid has
+-- seen all of them finish; once it has positioned every event it sees, scan_from moves past
+-- settle_serial. A transaction held open holds the mark back (and the scan grows) until it
+-- ends: what it wrote is positioned when it commits, after everything already positioned.
 CREATE TABLE stock_event_cursor (
     only_row             boolean PRIMARY KEY DEFAULT true CHECK (only_row),
     last_position        bigint NOT NULL DEFAULT 0,
     pruned_through       bigint NOT NULL DEFAULT 0 CHECK (pruned_through <= last_position),
-    feed_start_ledger_id bigint NOT NULL
+    feed_start_ledger_id bigint NOT NULL,
+    scan_from            bigint NOT NULL DEFAULT 1,
+    settle_serial        bigint NOT NULL DEFAULT 0,
+    settle_xid           bigint NOT NULL DEFAULT 0
 );
 INSERT INTO stock_event_cursor (feed_start_ledger_id)
 SELECT COALESCE(max(id), 0) FROM stock_ledger;
@@ -126,7 +139,11 @@ BEGIN
            s.on_hand, s.reserved, s.safety_stock, s.damaged, s.quality_control, s.incoming,
            s.backordered, s.preordered, s.owed
     FROM new_ledger_rows l
-    JOIN stock s ON s.sku = l.sku AND s.location = l.location
+    -- One key lookup per row: as a plain join the planner hashed the whole stock table for
+    -- each statement of 1,000 rows (its seq scan grew with the catalog).
+    CROSS JOIN LATERAL (
+        SELECT * FROM stock s WHERE s.sku = l.sku AND s.location = l.location LIMIT 1
+    ) s
     -- Serial order: per key, ledger order (which is also the key's commit order).
     ORDER BY l.id;
     RETURN NULL;

@@ -201,8 +201,8 @@ HAVING count(*) <> 2 OR sum(delta_on_hand) <> 0;
 -- key's events without a gap: a key's last number counts its ledger rows and crossings, less
 -- the events still waiting for their number; the events kept (the oldest may be pruned) are
 -- the last ones; each ledger event is the event of a distinct ledger row of the same key and
--- reason; event ids are unique; and once a key's events are all numbered, the sequencer's
--- memory of its levels is its stock row.
+-- reason; and once a key's events are all numbered, the sequencer's memory of its levels is
+-- its stock row.
 WITH ledger AS (
     SELECT g.sku, g.location, count(*) AS rows
     FROM stock_ledger g, stock_event_cursor c
@@ -247,15 +247,12 @@ WHERE e.ledger_id IS NOT NULL
 UNION ALL
 SELECT min(e.sku), format('%s events share ledger row %s', count(*), e.ledger_id)
 FROM stock_events e WHERE e.ledger_id IS NOT NULL
-GROUP BY e.ledger_id HAVING count(*) > 1
-UNION ALL
-SELECT min(e.sku), format('%s events share the id %s', count(*), e.id)
-FROM stock_events e
-GROUP BY e.id HAVING count(*) > 1;
+GROUP BY e.ledger_id HAVING count(*) > 1;
 
 -- name: audit_event_positions_dense
 -- Cursors given so far are unique (a constraint) and dense: every position after the pruned
--- mark up to the last one given belongs to a kept event.
+-- mark up to the last one given belongs to a kept event; and every event below the
+-- sequencer's scan mark has one.
 SELECT 'positions', format('positions %s-%s: %s kept events, pruned through %s, last given %s',
                            min(e.position), max(e.position), count(e.position), c.pruned_through,
                            c.last_position) AS breach
@@ -263,4 +260,11 @@ FROM stock_event_cursor c LEFT JOIN stock_events e ON e.position IS NOT NULL
 GROUP BY c.pruned_through, c.last_position
 HAVING count(e.position) <> c.last_position - c.pruned_through
     OR (count(e.position) > 0 AND (min(e.position) <> c.pruned_through + 1
-                                   OR max(e.position) <> c.last_position));
+                                   OR max(e.position) <> c.last_position))
+UNION ALL
+-- The sequencer's scan mark never passes an event it has not positioned (migration 0008).
+SELECT min(e.sku), format('%s events below the scan mark %s have no cursor, the first serial %s',
+                          count(*), min(c.scan_from), min(e.serial))
+FROM stock_events e, stock_event_cursor c
+WHERE e.position IS NULL AND e.serial < c.scan_from
+HAVING count(*) > 0;

@@ -65,8 +65,10 @@ GRANT SELECT, INSERT, UPDATE (low_stock_at, update_time) ON stock_thresholds TO 
 -- Stock events: the ledger trigger (migration 0008) inserts them as the writer; the sequencer
 -- positions them, adds the crossings and keeps its per-key memory; StreamStockEvents reads them.
 GRANT SELECT, INSERT, UPDATE (position, seq) ON stock_events TO {role};
+-- The sequencer's scan mark reads the last serial drawn.
+GRANT SELECT ON SEQUENCE stock_events_serial_seq TO {role};
 GRANT SELECT, INSERT, UPDATE ON stock_event_keys TO {role};
-GRANT SELECT, UPDATE (last_position) ON stock_event_cursor TO {role};
+GRANT SELECT, UPDATE (last_position, scan_from, settle_serial, settle_xid) ON stock_event_cursor TO {role};
 GRANT SELECT, INSERT, UPDATE (name, active) ON locations TO {role};
 -- Receipts are never deleted; owed rows only shrink as units are covered.
 GRANT SELECT, INSERT, UPDATE (received, state, update_time) ON receipts TO {role};

@@ -6,23 +6,81 @@ LISTEN stock_events;
 
 -- name: try_lock_sequencer
 -- One sequencer at a time across every replica; the others skip their pass rather than wait.
-SELECT pg_try_advisory_xact_lock(%(lock_key)s) AS locked;
+-- With the last serial drawn, read before the pass's snapshot is taken (the next statement):
+-- the scan mark's settle_serial (migration 0008).
+SELECT pg_try_advisory_xact_lock(%(lock_key)s) AS locked,
+       COALESCE(pg_sequence_last_value('stock_events_serial_seq'), 0) AS allocated;
 
--- name: pending_stock_events
--- Run after try_lock_sequencer in its transaction, so its snapshot is taken after the previous
--- sequencer committed: exactly the committed events without a position, in serial order (per
--- (SKU, location), their commit order), with the counter they are positioned after.
-SELECT c.last_position, e.serial, e.sku::text AS sku, e.location::text AS location, e.on_hand,
-       e.reserved, e.safety_stock, e.damaged, e.quality_control, e.incoming, e.backordered,
-       e.preordered, e.owed
-FROM stock_event_cursor c
-LEFT JOIN LATERAL (
-    SELECT * FROM stock_events
-    WHERE position IS NULL
+-- name: sequence_plain_stock_events
+-- The common pass in one statement, run after try_lock_sequencer: when no threshold judges a
+-- SKU of the batch, positioning is numbering, and the events never leave the server. The
+-- batch is the committed events without a position from the scan mark on, in serial order
+-- (per (SKU, location), their commit order; the statement's snapshot is taken after the
+-- previous pass committed). Each gets the next position and its key's next number; the keys'
+-- memory takes each one's last number and levels; the counter moves and is announced.
+-- `plain` false: nothing was written, the batch is the caller's to judge
+-- (pending_stock_events). Either way the answer has what moving the scan mark takes: the
+-- mark, this snapshot's bounds, how many events the batch found and its last serial.
+WITH mark AS (
+    SELECT c.*, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS read_xmin,
+           pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS read_xmax
+    FROM stock_event_cursor c
+), batch AS (
+    SELECT serial, sku, location, on_hand, reserved, safety_stock, damaged, quality_control,
+           incoming, backordered, preordered, owed
+    FROM stock_events
+    WHERE serial >= (SELECT scan_from FROM mark) AND position IS NULL
     ORDER BY serial
     LIMIT %(batch_size)s
-) e ON true
-ORDER BY e.serial;
+), judged AS (
+    SELECT NOT EXISTS (SELECT 1 FROM batch b JOIN stock_thresholds t ON t.sku = b.sku) AS plain
+), numbered AS (
+    SELECT b.*, m.last_position + row_number() OVER (ORDER BY b.serial) AS position,
+           COALESCE(k.last_seq, 0) + row_number() OVER (PARTITION BY b.sku, b.location ORDER BY b.serial) AS seq
+    FROM batch b
+    CROSS JOIN mark m
+    LEFT JOIN stock_event_keys k ON k.sku = b.sku AND k.location = b.location AND k.channel = ''
+    WHERE (SELECT plain FROM judged)
+), positioned AS (
+    UPDATE stock_events e
+    SET position = n.position, seq = n.seq
+    FROM numbered n
+    -- The serial range lets the plan read just the batch, not the whole table.
+    WHERE e.serial = n.serial AND e.position IS NULL
+      AND e.serial BETWEEN (SELECT min(serial) FROM batch) AND (SELECT max(serial) FROM batch)
+), remembered AS (
+    INSERT INTO stock_event_keys AS k (sku, location, last_seq, on_hand, reserved, safety_stock, damaged,
+                                       quality_control, incoming, backordered, preordered, owed)
+    SELECT DISTINCT ON (sku, location) sku, location, seq, on_hand, reserved, safety_stock, damaged,
+           quality_control, incoming, backordered, preordered, owed
+    FROM numbered
+    ORDER BY sku, location, serial DESC
+    ON CONFLICT (sku, location, channel) DO UPDATE
+    SET last_seq = EXCLUDED.last_seq, on_hand = EXCLUDED.on_hand, reserved = EXCLUDED.reserved,
+        safety_stock = EXCLUDED.safety_stock, damaged = EXCLUDED.damaged,
+        quality_control = EXCLUDED.quality_control, incoming = EXCLUDED.incoming,
+        backordered = EXCLUDED.backordered, preordered = EXCLUDED.preordered, owed = EXCLUDED.owed
+), moved AS (
+    UPDATE stock_event_cursor c
+    SET last_position = c.last_position + (SELECT count(*) FROM numbered)
+    WHERE EXISTS (SELECT 1 FROM numbered)
+    RETURNING pg_notify('stock_events', c.last_position::text) AS notified
+)
+SELECT j.plain, (SELECT count(*) FROM batch) AS found, (SELECT max(serial) FROM batch) AS last_serial,
+       m.scan_from, m.settle_serial, m.settle_xid, m.read_xmin, m.read_xmax,
+       (SELECT count(*) FROM moved) AS notified
+FROM judged j, mark m;
+
+-- name: pending_stock_events
+-- The batch sequence_plain_stock_events leaves to its caller, with the counter it is
+-- positioned after.
+SELECT (SELECT last_position FROM stock_event_cursor) AS last_position, serial, sku::text AS sku,
+       location::text AS location, on_hand, reserved, safety_stock, damaged, quality_control,
+       incoming, backordered, preordered, owed
+FROM stock_events
+WHERE serial >= (SELECT scan_from FROM stock_event_cursor) AND position IS NULL
+ORDER BY serial
+LIMIT %(batch_size)s;
 
 -- name: stock_event_memory
 -- What the sequencer remembers of the SKUs in a batch: every key's last sequence number,
@@ -49,11 +107,13 @@ WHERE c.code IN (SELECT channel FROM stock_thresholds
                  WHERE sku = ANY(%(skus)s::text[]) AND channel <> '');
 
 -- name: position_stock_events
--- Gives the batch's events their positions and sequence numbers.
+-- Gives the batch's events their positions and sequence numbers. The serial range lets the
+-- plan read just the batch (the unpositioned index), not the whole table.
 UPDATE stock_events e
 SET position = u.position, seq = u.seq
 FROM unnest(%(serials)s::bigint[], %(positions)s::bigint[], %(seqs)s::bigint[]) AS u(serial, position, seq)
-WHERE e.serial = u.serial;
+WHERE e.serial = u.serial AND e.position IS NULL
+  AND e.serial BETWEEN %(first_serial)s AND %(last_serial)s;
 
 -- name: insert_crossings
 -- The threshold crossings the batch made, positioned among its events.
@@ -86,6 +146,11 @@ SET last_seq = EXCLUDED.last_seq, on_hand = EXCLUDED.on_hand, reserved = EXCLUDE
 -- The new last position, announced at commit (streams re-read on it).
 UPDATE stock_event_cursor SET last_position = %(last_position)s
 RETURNING pg_notify('stock_events', %(last_position)s::text) AS notified;
+
+-- name: move_scan_mark
+-- The scan mark as ScanMark.after computed it (inventory_svc/event_feed.py).
+UPDATE stock_event_cursor
+SET scan_from = %(scan_from)s, settle_serial = %(settle_serial)s, settle_xid = %(settle_xid)s;
 
 -- name: read_stock_events
 -- One statement, one snapshot: the pruning mark and the events are read together, so a

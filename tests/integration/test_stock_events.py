@@ -65,7 +65,8 @@ def last_cursor(db: psycopg.Connection) -> int:
     while True:
         row = db.execute(
             "SELECT (SELECT last_position FROM stock_event_cursor),"
-            " (SELECT count(*) FROM stock_events WHERE position IS NULL)"
+            " (SELECT count(*) FROM stock_events"
+            " WHERE serial >= (SELECT scan_from FROM stock_event_cursor) AND position IS NULL)"
         ).fetchone()
         assert row is not None
         if row[1] == 0 or time.monotonic() > deadline:
