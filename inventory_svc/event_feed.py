@@ -225,29 +225,29 @@ async def _write(conn: AsyncConn, done: Pass) -> None:
 class ScanMark:
     """Where the sequencer reads from (migration 0008, stock_event_cursor): every event with a
     serial below `scan_from` is positioned or was rolled back; `settle_serial` was the last
-    serial drawn when a pass saw `settle_xid` as its snapshot's xmax, so every transaction
-    that could still insert an event at or below it has an xid below `settle_xid`."""
+    serial drawn when a pass read it, and `settle_xid` that pass's own xid, assigned after the
+    read: xids are handed out in order, so every transaction that could still insert an event
+    at or below `settle_serial` has a smaller one. (The snapshot's xmax is no such bound: it is
+    one past the latest completed xid, and larger ones may already be running.)"""
 
     scan_from: int
     settle_serial: int
     settle_xid: int
 
-    def after(self, *, read_xmin: int, read_xmax: int, allocated: int, covered: int | None) -> ScanMark:
-        """The mark after a pass that positioned every event its snapshot showed from
-        `scan_from` through `covered` (None: all of them; a full batch stops short). Once that
-        snapshot's xmin reaches `settle_xid`, no event at or below `settle_serial` can appear
-        any more, so the mark moves over what is covered of it; when it covers all of it, a
-        new settle point is taken: `allocated` (the last serial drawn, read before the
-        snapshot) and the snapshot's xmax."""
+    def after(self, *, read_xmin: int, allocated: int, covered: int | None) -> tuple[ScanMark, bool]:
+        """The mark after a pass that positioned every event its snapshot (of xmin
+        `read_xmin`) showed from `scan_from` through `covered` (None: all of them; a full
+        batch stops short), and whether to take a new settle point (`allocated`, the last
+        serial drawn, read before the snapshot, with the pass's own xid). Once the xmin reaches
+        `settle_xid`, no event at or below `settle_serial` can appear any more, so the mark
+        moves over what is covered of it."""
         if read_xmin < self.settle_xid:
-            return self
+            return self, False
         if covered is not None and covered < self.settle_serial:
-            return replace(self, scan_from=max(self.scan_from, covered + 1))
+            return replace(self, scan_from=max(self.scan_from, covered + 1)), False
         scan_from = max(self.scan_from, self.settle_serial + 1)
-        if allocated == self.settle_serial:
-            # Nothing drawn since: the settled point stays good, and a quiet feed writes nothing.
-            return replace(self, scan_from=scan_from)
-        return ScanMark(scan_from, allocated, read_xmax)
+        # Nothing drawn since the settle point: it stays good, and a quiet feed writes nothing.
+        return replace(self, scan_from=scan_from, settle_serial=allocated), allocated != self.settle_serial
 
 
 async def position_events(pool: AsyncPool) -> int:
@@ -267,14 +267,13 @@ async def position_events(pool: AsyncPool) -> int:
             if not plain["plain"]:
                 found, last_serial = await _judge_and_position(conn)
             mark = ScanMark(plain["scan_from"], plain["settle_serial"], plain["settle_xid"])
-            moved = mark.after(
+            moved, renew = mark.after(
                 read_xmin=plain["read_xmin"],
-                read_xmax=plain["read_xmax"],
                 allocated=locked["allocated"],
                 covered=last_serial if found >= SEQUENCER_BATCH else None,
             )
-            if moved != mark:
-                await conn.execute(Q.move_scan_mark, asdict(moved))
+            if moved != mark or renew:
+                await conn.execute(Q.move_scan_mark, {**asdict(moved), "renew": renew})
         total += found
         if found < SEQUENCER_BATCH:
             return total

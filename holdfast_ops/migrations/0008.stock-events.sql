@@ -105,14 +105,15 @@ FROM stock;
 -- feed_start_ledger_id were written before this migration and have no event (the audit).
 --
 -- The scan mark: every event with a serial below scan_from is positioned, or was rolled back.
--- A pass reads the unpositioned events from scan_from on. The mark moves once it is safe: at a
--- pass, settle_serial is the last serial drawn so far and settle_xid the snapshot's xmax, so
--- every transaction that could still insert an event at or below settle_serial has an xid
--- below settle_xid (an event's transaction always has its xid before it draws a serial: the
--- event follows its ledger row). A later pass whose snapshot's xmin has reached settle_xid has
--- seen all of them finish; once it has positioned every event it sees, scan_from moves past
--- settle_serial. A transaction held open holds the mark back (and the scan grows) until it
--- ends: what it wrote is positioned when it commits, after everything already positioned.
+-- A pass reads the unpositioned events from scan_from on. The mark moves once it is safe: a
+-- pass reads the last serial drawn (settle_serial), then takes an xid of its own (settle_xid).
+-- An event's transaction has its xid before it draws a serial (the event follows its ledger
+-- row), and xids are handed out in order, so every transaction that could still insert an
+-- event at or below settle_serial has a smaller xid. A later pass whose snapshot's xmin has
+-- reached settle_xid has seen all of them end; once it has positioned every event it sees,
+-- scan_from moves past settle_serial. A transaction held open holds the mark back (and the
+-- scan grows) until it ends: what it wrote is positioned when it commits, after everything
+-- already positioned.
 CREATE TABLE stock_event_cursor (
     only_row             boolean PRIMARY KEY DEFAULT true CHECK (only_row),
     last_position        bigint NOT NULL DEFAULT 0,

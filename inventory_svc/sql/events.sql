@@ -22,8 +22,7 @@ SELECT pg_try_advisory_xact_lock(%(lock_key)s) AS locked,
 -- (pending_stock_events). Either way the answer has what moving the scan mark takes: the
 -- mark, this snapshot's bounds, how many events the batch found and its last serial.
 WITH mark AS (
-    SELECT c.*, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS read_xmin,
-           pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS read_xmax
+    SELECT c.*, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS read_xmin
     FROM stock_event_cursor c
 ), batch AS (
     SELECT serial, sku, location, on_hand, reserved, safety_stock, damaged, quality_control,
@@ -67,7 +66,7 @@ WITH mark AS (
     RETURNING pg_notify('stock_events', c.last_position::text) AS notified
 )
 SELECT j.plain, (SELECT count(*) FROM batch) AS found, (SELECT max(serial) FROM batch) AS last_serial,
-       m.scan_from, m.settle_serial, m.settle_xid, m.read_xmin, m.read_xmax,
+       m.scan_from, m.settle_serial, m.settle_xid, m.read_xmin,
        (SELECT count(*) FROM moved) AS notified
 FROM judged j, mark m;
 
@@ -148,9 +147,11 @@ UPDATE stock_event_cursor SET last_position = %(last_position)s
 RETURNING pg_notify('stock_events', %(last_position)s::text) AS notified;
 
 -- name: move_scan_mark
--- The scan mark as ScanMark.after computed it (inventory_svc/event_feed.py).
+-- The scan mark as ScanMark.after computed it (inventory_svc/event_feed.py); a new settle
+-- point's xid is this transaction's own, assigned after it read the last serial drawn.
 UPDATE stock_event_cursor
-SET scan_from = %(scan_from)s, settle_serial = %(settle_serial)s, settle_xid = %(settle_xid)s;
+SET scan_from = %(scan_from)s, settle_serial = %(settle_serial)s,
+    settle_xid = CASE WHEN %(renew)s THEN pg_current_xact_id()::text::bigint ELSE %(settle_xid)s END;
 
 -- name: read_stock_events
 -- One statement, one snapshot: the pruning mark and the events are read together, so a

@@ -20,12 +20,17 @@ def _tables(conn: psycopg.Connection[Any]) -> list[str]:
         ORDER BY c.relname
         """
     ).fetchall()
-    return [r[0] for r in rows]
+    return [r[0] for r in rows if r[0] not in _BACKGROUND_TABLES]
 
 
 # Columns the event sequencer (inventory_svc/event_feed.py) sets in the background, moments
-# after the write whose events they number: bookkeeping of the feed, not a call's effect.
-_BACKGROUND_COLUMNS = {"stock_events": ["position"], "stock_event_cursor": ["last_position"]}
+# after the write whose events they number, and its memory table: bookkeeping of the feed,
+# not a call's effect.
+_BACKGROUND_COLUMNS = {
+    "stock_events": ["position", "seq"],
+    "stock_event_cursor": ["last_position", "scan_from", "settle_serial", "settle_xid"],
+}
+_BACKGROUND_TABLES = {"stock_event_keys"}
 
 
 def _row(table: str) -> sql.Composable:

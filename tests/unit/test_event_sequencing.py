@@ -64,11 +64,12 @@ def test_a_channel_threshold_judges_the_total_over_its_locations() -> None:
 def test_the_scan_mark_waits_for_every_transaction_that_could_still_insert_below_it() -> None:
     mark = ScanMark(scan_from=101, settle_serial=150, settle_xid=900)
     # A transaction older than xid 900 is still open: nothing moves, however much was read.
-    assert mark.after(read_xmin=899, read_xmax=950, allocated=180, covered=None) == mark
-    # All of them ended and the pass positioned all it saw: past 150, a new settle point.
-    assert mark.after(read_xmin=900, read_xmax=950, allocated=180, covered=None) == ScanMark(151, 180, 950)
+    assert mark.after(read_xmin=899, allocated=180, covered=None) == (mark, False)
+    # All of them ended and the pass positioned all it saw: past 150, a new settle point (the
+    # pass's own xid is taken by the statement that writes it).
+    assert mark.after(read_xmin=900, allocated=180, covered=None) == (ScanMark(151, 180, 900), True)
     # A full batch that stopped at serial 120 moves the mark only over what it covered.
-    assert mark.after(read_xmin=905, read_xmax=950, allocated=180, covered=120) == ScanMark(121, 150, 900)
+    assert mark.after(read_xmin=905, allocated=180, covered=120) == (ScanMark(121, 150, 900), False)
     # Nothing drawn since the settle point: the mark stays as it is, nothing to write.
     quiet = ScanMark(scan_from=151, settle_serial=150, settle_xid=900)
-    assert quiet.after(read_xmin=990, read_xmax=999, allocated=150, covered=None) == quiet
+    assert quiet.after(read_xmin=990, allocated=150, covered=None) == (quiet, False)
