@@ -14,7 +14,7 @@ class EventSettings(Section):
     than the retention (a consumer whose cursor is older gets OUT_OF_RANGE and re-syncs)."""
 
     event_sequencer_interval_seconds: float = Field(
-        default=0.05,
+        default=0.1,
         gt=0,
         le=60,
         description="how often the sequencer looks for committed events without a cursor: "

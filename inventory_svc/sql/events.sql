@@ -38,7 +38,13 @@ WITH mark AS (
            COALESCE(k.last_seq, 0) + row_number() OVER (PARTITION BY b.sku, b.location ORDER BY b.serial) AS seq
     FROM batch b
     CROSS JOIN mark m
-    LEFT JOIN stock_event_keys k ON k.sku = b.sku AND k.location = b.location AND k.channel = ''
+    -- One key lookup per event: as a plain join the planner scanned every key of the shop
+    -- for each pass, however few events it had.
+    LEFT JOIN LATERAL (
+        SELECT k.last_seq FROM stock_event_keys k
+        WHERE k.sku = b.sku AND k.location = b.location AND k.channel = ''
+        LIMIT 1
+    ) k ON true
     WHERE (SELECT plain FROM judged)
 ), positioned AS (
     UPDATE stock_events e
