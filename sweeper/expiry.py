@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
@@ -118,36 +119,42 @@ def expire_overdue_holds(
     return expired, batches
 
 
+def _in_batches(pool: SyncPool, run: Callable[[SyncConn], int], *, batch_size: int, deadline: float) -> int:
+    """Runs `run` (one batch, returning how many rows it took) a transaction each, until a batch
+    comes back short or `deadline` passes; returns the rows taken."""
+    total = 0
+    while True:
+        with pool.connection() as conn, conn.transaction():
+            taken = run(conn)
+        total += taken
+        if taken < batch_size or time.monotonic() >= deadline:
+            return total
+
+
 def purge_idempotency_keys(pool: SyncPool, *, retention: timedelta, batch_size: int, deadline: float) -> int:
     """Deletes idempotency records older than `retention` in batches until none is left or
     `deadline` passes; returns how many were deleted."""
-    purged = 0
-    while True:
-        with pool.connection() as conn, conn.transaction():
-            cur = conn.execute(
-                Q.purge_idempotency_keys,
-                {"retention_seconds": retention.total_seconds(), "batch_size": batch_size},
-            )
+    params = {"retention_seconds": retention.total_seconds(), "batch_size": batch_size}
+
+    def purge(conn: SyncConn) -> int:
+        cur = conn.execute(Q.purge_idempotency_keys, params)
         metrics.IDEMPOTENCY_KEYS_PURGED.inc(cur.rowcount)
-        purged += cur.rowcount
-        if cur.rowcount < batch_size or time.monotonic() >= deadline:
-            return purged
+        return cur.rowcount
+
+    return _in_batches(pool, purge, batch_size=batch_size, deadline=deadline)
 
 
 def prune_stock_events(pool: SyncPool, *, retention: timedelta, batch_size: int, deadline: float) -> int:
     """Deletes stock events older than `retention`, lowest cursor first, in batches until
     none is left or `deadline` passes; returns how many were deleted."""
-    pruned = 0
-    while True:
-        with pool.connection() as conn, conn.transaction():
-            row = conn.execute(
-                Q.prune_stock_events,
-                {"retention_seconds": retention.total_seconds(), "batch_size": batch_size},
-            ).fetchone()
+    params = {"retention_seconds": retention.total_seconds(), "batch_size": batch_size}
+
+    def prune(conn: SyncConn) -> int:
+        row = conn.execute(Q.prune_stock_events, params).fetchone()
         assert row is not None
-        pruned += row["pruned"]
-        if row["pruned"] < batch_size or time.monotonic() >= deadline:
-            return pruned
+        return int(row["pruned"])
+
+    return _in_batches(pool, prune, batch_size=batch_size, deadline=deadline)
 
 
 def oldest_overdue_age(pool: SyncPool) -> float:
