@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import grpc
@@ -27,8 +27,9 @@ DRAIN_SECONDS = 30.0
 @dataclass(frozen=True)
 class FeedResult:
     consumers: int
-    # hot and spread measured right before, without consumers: the same table sizes and
-    # row versions, so the comparison shows the consumers' cost, not the run's drift.
+    # hot and spread measured right before and right after, without consumers: their mean is
+    # the comparison, so the consumers' cost shows and not the run's drift (tables grow run
+    # after run; this machine's speed wanders within minutes).
     alone: list[Measurement]
     # hot and spread with the consumers tailing.
     tailed: list[Measurement]
@@ -37,6 +38,12 @@ class FeedResult:
     # One consumer reading from the oldest event kept up to the last cursor at its start.
     catch_up_events: int
     catch_up_seconds: float
+    alone_after: list[Measurement] = field(default_factory=list)
+
+    def without_consumers(self) -> list[float]:
+        """Per scenario, the rps to judge the tailed run by: the mean of the runs around it."""
+        after = self.alone_after or self.alone
+        return [(a.rps + b.rps) / 2 for a, b in zip(self.alone, after, strict=True)]
 
     @property
     def catch_up_rate(self) -> float:
@@ -47,6 +54,7 @@ class FeedResult:
             **asdict(self),
             "alone": [m.to_json() for m in self.alone],
             "tailed": [m.to_json() for m in self.tailed],
+            "alone_after": [m.to_json() for m in self.alone_after],
             "catch_up_events_per_second": round(self.catch_up_rate),
         }
 
@@ -106,10 +114,11 @@ class _Consumer(threading.Thread):
 def feed_under_load(
     database_url: str, targets: Targets, skus: SkuSet, *, concurrency: int, warmup: float, duration: float
 ) -> FeedResult:
-    """hot and spread at `concurrency` alone, then again while CONSUMERS tail the whole feed;
-    then a catch-up read of every event kept (the earlier phases wrote them)."""
+    """hot and spread at `concurrency` alone, then again while CONSUMERS tail the whole feed,
+    then alone again; then a catch-up read of every event kept (the earlier phases wrote them)."""
     alone: list[Measurement] = []
     tailed: list[Measurement] = []
+    alone_after: list[Measurement] = []
     received: list[int] = []
     for scenario in SCENARIOS:
         alone.append(
@@ -137,6 +146,9 @@ def feed_under_load(
         if errors or lagging:
             raise RuntimeError(f"event consumers failed during {scenario}: {errors} lagging at {lagging}")
         received += [c.events for c in consumers]
+        alone_after.append(
+            measure(scenario, concurrency, targets=targets, skus=skus, warmup=warmup, duration=duration)
+        )
 
     until = last_cursor(database_url)
     reader = _Consumer(targets, 0, until=until)
@@ -146,4 +158,4 @@ def feed_under_load(
     seconds = time.perf_counter() - started
     if reader.error:
         raise RuntimeError(f"the catch-up read failed: {reader.error}")
-    return FeedResult(CONSUMERS, alone, tailed, received, reader.events, seconds)
+    return FeedResult(CONSUMERS, alone, tailed, received, reader.events, seconds, alone_after)

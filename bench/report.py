@@ -135,8 +135,9 @@ def feed_lines(results: Results) -> list[str]:
     if feed is None:
         return []
     runs = ", ".join(
-        f"{m.scenario} {m.rps:,.0f} rps (p99 {ms(m.p99_ms)} ms; alone just before {a.rps:,.0f} rps)"
-        for a, m in zip(feed.alone, feed.tailed, strict=True)
+        f"{m.scenario} {m.rps:,.0f} rps (p99 {ms(m.p99_ms)} ms; alone just before {a.rps:,.0f} rps, "
+        f"just after {b.rps:,.0f} rps)"
+        for a, m, b in zip(feed.alone, feed.tailed, feed.alone_after or feed.alone, strict=True)
     )
     return [
         f"Event feed: {feed.consumers} consumers tailing StreamStockEvents while {runs}, each got "

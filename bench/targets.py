@@ -129,12 +129,12 @@ def _feed_targets(results: Results) -> list[Verdict]:
     if feed is None:
         return [Verdict(tailed, "n/a", "not run"), Verdict(fast, "n/a", "not run")]
     passed, details = True, []
-    for alone, run in zip(feed.alone, feed.tailed, strict=True):
-        ratio = run.rps / alone.rps
+    for without, run in zip(feed.without_consumers(), feed.tailed, strict=True):
+        ratio = run.rps / without
         passed = passed and ratio >= FEED_TAILED_SHARE and run.error_count == 0
         details.append(
-            f"{run.scenario} {run.rps:,.0f} rps = {ratio:.2f} x {alone.rps:,.0f} (at {run.concurrency}, "
-            f"{feed.consumers} consumers)"
+            f"{run.scenario} {run.rps:,.0f} rps = {ratio:.2f} x {without:,.0f} (the mean of the runs without "
+            f"consumers around it; at {run.concurrency}, {feed.consumers} consumers)"
         )
     outcome = "PASS" if passed else "FAIL"
     rate = feed.catch_up_rate

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import collections
 from collections.abc import Iterator, Sequence
 
 from google.rpc import status_pb2
@@ -100,9 +100,6 @@ def stock_level(s: StockLevel) -> pb.StockLevel:
     )
 
 
-# Every tailing stream of a process sends the same events: each is built once (a message copies
-# it into its own), while it is recent.
-@functools.lru_cache(maxsize=4096)
 def stock_event(e: StockEvent) -> pb.StockEvent:
     return pb.StockEvent(
         cursor=e.position,
@@ -117,6 +114,28 @@ def stock_event(e: StockEvent) -> pb.StockEvent:
         low_stock_at=e.low_stock_at or 0,
         channel=e.channel,
     )
+
+
+class StockEventMessages:
+    """The StreamStockEvents message of a batch of events, built once for every stream that
+    sends that batch: the tailing streams of a process share each page the feed reads (the
+    same list), so the events are converted and copied once, not once a stream. Recognizes a
+    batch by identity, and keeps the last few (holding them, so no identity is reused)."""
+
+    def __init__(self, keep: int = 16) -> None:
+        self._recent: collections.deque[tuple[list[StockEvent], int, pb.StreamStockEventsResponse]] = (
+            collections.deque(maxlen=keep)
+        )
+
+    def of(self, events: list[StockEvent], cursor: int) -> pb.StreamStockEventsResponse:
+        if not events:
+            return pb.StreamStockEventsResponse(cursor=cursor)
+        for seen, at, message in self._recent:
+            if seen is events and at == cursor:
+                return message
+        message = pb.StreamStockEventsResponse(events=[stock_event(e) for e in events], cursor=cursor)
+        self._recent.append((events, cursor, message))
+        return message
 
 
 def stock_threshold(t: StockThreshold) -> pb.StockThreshold:

@@ -57,6 +57,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self.stock_events = StockEvents(
             listener_connect(settings.database, APPLICATION_NAME), lambda skus: get_levels(pool, skus)
         )
+        self._event_messages = convert.StockEventMessages()
         # The sequencer and the wake-ups of every StreamStockEvents stream; started by the server.
         self.event_feed = EventFeed(
             pool,
@@ -304,7 +305,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         after, wanted = validation.stream_stock_events(request)
         wanted = await resolve_filter(self._pool, wanted)
         async for events, cursor in self.event_feed.stream(after, wanted):
-            yield pb.StreamStockEventsResponse(events=[convert.stock_event(e) for e in events], cursor=cursor)
+            yield self._event_messages.of(events, cursor)
 
     # ------------------------------------------------------------ catalog import and export
 

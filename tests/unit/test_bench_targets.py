@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bench.bulk_set import BulkSetResult
 from bench.catalog_import import ImportResult
+from bench.event_feed import FeedResult
 from bench.findings import Results
 from bench.measurement import Measurement
 from bench.targets import SPREAD_PEERS, TARGET_CONCURRENCY, Verdict, verdicts
@@ -105,3 +106,23 @@ def test_bulk_set_of_other_sizes_or_not_run_is_na() -> None:
     assert _verdict(_bulk(500, 100.0, 200.0), BULK).outcome == "n/a"
     assert _verdict(Results(config={}), BULK).outcome == "n/a"
     assert _verdict(Results(config={}), CALM).outcome == "n/a"
+
+
+def test_tailed_runs_are_judged_against_the_mean_of_the_runs_around_them() -> None:
+    def feed(before: float, tailed: float, after: float) -> FeedResult:
+        return FeedResult(
+            consumers=4,
+            alone=[_run("hot", before), _run("spread", 1000)],
+            tailed=[_run("hot", tailed), _run("spread", 950)],
+            tailed_events=[1, 1, 1, 1],
+            catch_up_events=50_000,
+            catch_up_seconds=2.0,
+            alone_after=[_run("hot", after), _run("spread", 1000)],
+        )
+
+    tailed = "hot and spread with consumers tailing"
+    # 900 is 0.82 x the run before but 0.92 x the mean of 1100 and 860: the drift, not the feed.
+    results = Results(config={}, measurements=[], event_feed=feed(1100, 900, 860))
+    assert _verdict(results, tailed).outcome == "PASS"
+    results = Results(config={}, measurements=[], event_feed=feed(1100, 850, 1100))
+    assert _verdict(results, tailed).outcome == "FAIL"
