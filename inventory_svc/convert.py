@@ -122,7 +122,7 @@ class StockEventMessages:
     same list), so the events are converted and copied once, not once a stream. Recognizes a
     batch by identity, and keeps the last few (holding them, so no identity is reused)."""
 
-    def __init__(self, keep: int = 16) -> None:
+    def __init__(self, keep: int = 4) -> None:
         self._recent: collections.deque[tuple[list[StockEvent], int, pb.StreamStockEventsResponse]] = (
             collections.deque(maxlen=keep)
         )
