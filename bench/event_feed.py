@@ -17,6 +17,7 @@ from holdfast.inventory.v1 import inventory_pb2_grpc
 from bench.drivers import Targets, measure, open_inventory_channel
 from bench.measurement import Measurement
 from bench.skus import SkuSet
+from tests.support.event_feed import settled_cursor
 
 SCENARIOS = ("hot", "spread")
 CONSUMERS = 4
@@ -62,17 +63,7 @@ class FeedResult:
 def last_cursor(database_url: str) -> int:
     """The last cursor given, once every committed event has one."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        deadline = time.monotonic() + DRAIN_SECONDS
-        while True:
-            row = conn.execute(
-                "SELECT (SELECT last_position FROM stock_event_cursor),"
-                " EXISTS (SELECT 1 FROM stock_events"
-                " WHERE serial >= (SELECT scan_from FROM stock_event_cursor) AND position IS NULL)"
-            ).fetchone()
-            assert row is not None
-            if not row[1] or time.monotonic() > deadline:
-                return int(row[0])
-            time.sleep(0.05)
+        return settled_cursor(conn, DRAIN_SECONDS)
 
 
 class _Consumer(threading.Thread):

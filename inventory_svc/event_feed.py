@@ -26,9 +26,10 @@ import structlog
 from holdfast_common.db.pool import AsyncConn, AsyncPool, read
 from holdfast_common.errors import ErrorKind, HoldfastError, not_found
 from inventory_svc.listener import BACKOFF_FIRST, BACKOFF_MAX, Connect, listen_forever
-from inventory_svc.models import EventFilter, StockEvent, StockLevel
+from inventory_svc.models import COUNTS, EventFilter, StockEvent
 from inventory_svc.places import resolve_channels
 from inventory_svc.queries import Q
+from inventory_svc.stock import level_of
 
 log = structlog.get_logger(__name__)
 
@@ -50,17 +51,11 @@ TAIL_COALESCE_SECONDS = 0.1
 # How long close() lets a running sequencer pass finish.
 CLOSE_WAIT_SECONDS = 5.0
 
-LEVEL_FIELDS = (
-    "on_hand",
-    "reserved",
-    "safety_stock",
-    "damaged",
-    "quality_control",
-    "incoming",
-    "backordered",
-    "preordered",
-    "owed",
-)
+# How the feed's listener connection shows in pg_stat_activity.
+APPLICATION_NAME = "inventory_svc.event_feed"
+
+# The stock columns an event carries, in the order a Levels tuple holds them.
+LEVEL_FIELDS = ("on_hand", "reserved", *COUNTS)
 Levels = tuple[int, ...]
 NO_LEVELS: Levels = (0,) * len(LEVEL_FIELDS)
 # A (SKU, location, channel): a location's key has channel '', a channel's location ''.
@@ -293,19 +288,7 @@ async def _judge_and_position(conn: AsyncConn) -> tuple[int, int | None]:
 
 
 def _event(row: dict[str, Any]) -> StockEvent:
-    level = StockLevel(
-        row["sku"],
-        row["on_hand"],
-        row["reserved"],
-        location=row["location"],
-        safety_stock=row["safety_stock"],
-        damaged=row["damaged"],
-        quality_control=row["quality_control"],
-        incoming=row["incoming"],
-        backordered=row["backordered"],
-        preordered=row["preordered"],
-        owed=row["owed"],
-    )
+    level = level_of(row)
     return StockEvent(
         position=row["position"],
         id=row["id"],

@@ -14,7 +14,7 @@ from holdfast_common.db.pool import AsyncPool
 from holdfast_common.rpc.status import translate_errors
 from holdfast_common.settings import InventoryServiceSettings
 from holdfast_common.values.pagination import PageTokens
-from inventory_svc import convert, validation
+from inventory_svc import convert, event_feed, validation
 from inventory_svc.catalog import Catalog
 from inventory_svc.catalog_export import export_catalog
 from inventory_svc.catalog_import import import_chunk
@@ -39,7 +39,7 @@ from inventory_svc.stock import (
     transfer,
     update_stock,
 )
-from inventory_svc.stock_events import APPLICATION_NAME, EVENTS_APPLICATION_NAME, StockEvents
+from inventory_svc.stock_events import APPLICATION_NAME, StockEvents
 
 ERROR_DOMAIN = "holdfast.inventory"
 Ctx = grpc.aio.ServicerContext
@@ -61,7 +61,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         # The sequencer and the wake-ups of every StreamStockEvents stream; started by the server.
         self.event_feed = EventFeed(
             pool,
-            listener_connect(settings.database, EVENTS_APPLICATION_NAME),
+            listener_connect(settings.database, event_feed.APPLICATION_NAME),
             settings.events.event_sequencer_interval_seconds,
         )
         self._pages = PageTokens(

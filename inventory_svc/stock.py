@@ -115,7 +115,8 @@ from inventory_svc.queries import Q
 Levels = dict[tuple[str, str], StockLevel]
 
 
-def _level(row: Mapping[str, Any]) -> StockLevel:
+def level_of(row: Mapping[str, Any]) -> StockLevel:
+    """A (SKU, location) level from a row that names its columns as the stock table does."""
     return StockLevel(
         row["sku"],
         row["on_hand"],
@@ -143,7 +144,7 @@ async def lock_levels(
     rules = {(r["sku"], r["location"]): _policy(r) for r in await found.fetchall()} if found else {}
     if not rows:
         return {}, None, rules
-    levels = {(r["sku"], r["location"]): _level(r) for r in rows}
+    levels = {(r["sku"], r["location"]): level_of(r) for r in rows}
     if rows[0]["has_overdue"]:
         locked = sorted({sku for sku, _ in levels})
         cur = await conn.execute(Q.reclaim_overdue_holds, {"skus": skus, "locked": locked})
@@ -214,7 +215,7 @@ async def cover(
     }
     cur = await conn.execute(Q.cover_owed, params)
     for r in await cur.fetchall():
-        levels[(r["sku"], r["location"])] = _level(r)
+        levels[(r["sku"], r["location"])] = level_of(r)
 
 
 async def lock_and_reclaim(conn: AsyncConn, skus: list[str]) -> tuple[Levels, datetime]:
@@ -232,7 +233,7 @@ def by_sku(rows: Iterable[dict[str, object]], skus: list[str]) -> list[SkuLevels
     """Each asked SKU's levels, in the order asked; NOT_FOUND names unknown SKUs."""
     found: dict[str, list[StockLevel]] = {}
     for row in rows:
-        found.setdefault(row["sku"], []).append(_level(row))  # type: ignore[arg-type]
+        found.setdefault(row["sku"], []).append(level_of(row))  # type: ignore[arg-type]
     missing = [s for s in skus if s not in found]
     if missing:
         raise unknown_skus(missing)
@@ -246,7 +247,12 @@ async def get_levels(pool: AsyncPool, skus: list[str]) -> list[SkuLevels]:
 
 async def resolve_channel(pool: AsyncPool, ref: str, field: str = "channel") -> ChannelRoute:
     """The channel a request names (code or id); NOT_FOUND naming `field`."""
-    found = await read(pool, partial(resolve_channels, refs=[ref]))
+    return await read(pool, partial(_channel_in, ref=ref, field=field))
+
+
+async def _channel_in(conn: AsyncConn, ref: str, field: str) -> ChannelRoute:
+    """resolve_channel on the caller's connection, so inside its transaction."""
+    found = await resolve_channels(conn, [ref])
     if ref not in found:
         raise not_found("channel", field, ref)
     return found[ref]
@@ -278,7 +284,7 @@ async def _rows_at(conn: AsyncConn, levels: Levels, keys: Iterable[tuple[str, st
         return
     params = {"skus": [sku for sku, _ in missing], "locations": [location for _, location in missing]}
     cur = await conn.execute(Q.insert_stock_rows, params)
-    found = {(r["sku"], r["location"]): _level(r) for r in await cur.fetchall()}
+    found = {(r["sku"], r["location"]): level_of(r) for r in await cur.fetchall()}
     if len(found) < len(missing):
         raise StaleSnapshot
     levels.update(found)
@@ -335,7 +341,7 @@ async def adjust(pool: AsyncPool, adjustment: StockAdjustment, record: RequestRe
         )
         row = await cur.fetchone()
         assert row is not None
-        levels[(adjustment.sku, location)] = _level(row)
+        levels[(adjustment.sku, location)] = level_of(row)
         if adjustment.delta > 0:
             await cover(conn, levels, [(adjustment.sku, location)], adjustment.request_id)
         return levels[(adjustment.sku, location)]
@@ -378,7 +384,7 @@ async def transfer(
                 "note": move.note,
             },
         )
-        for level in map(_level, await cur.fetchall()):
+        for level in map(level_of, await cur.fetchall()):
             levels[(move.sku, level.location)] = level
         await cover(conn, levels, [(move.sku, target)], move.request_id)
         return levels[(move.sku, source)], levels[(move.sku, target)]
@@ -618,7 +624,7 @@ async def finish_hold(pool: AsyncPool, hold_id: str, state: HoldState, record: R
         # (every location) are then locked before the hold row, the order every path uses.
         current = await read_hold(conn, hold_id)
         cur = await conn.execute(Q.lock_stock, {"skus": [line.sku for line in current.lines]})
-        levels = {(r["sku"], r["location"]): _level(r) for r in await cur.fetchall()}
+        levels = {(r["sku"], r["location"]): level_of(r) for r in await cur.fetchall()}
         cur = await conn.execute(Q.lock_hold, {"id": hold_id})
         row = await cur.fetchone()
         assert row is not None
@@ -747,7 +753,7 @@ async def update_stock(
         async def look(conn: AsyncConn) -> list[StockUpdateResult]:
             locations = await resolve_locations(conn, refs)
             cur = await conn.execute(Q.stock_levels, {"skus": skus})
-            levels = {(r["sku"], r["location"]): _level(r) for r in await cur.fetchall()}
+            levels = {(r["sku"], r["location"]): level_of(r) for r in await cur.fetchall()}
             return _plan(updates, refused, locations, levels, make_rows).results
 
         return await read(pool, look)
@@ -997,7 +1003,7 @@ async def move_stock(pool: AsyncPool, move: StockMove, record: RequestRecord) ->
         cur = await conn.execute(Q.apply_move, {**params, **deltas})
         row = await cur.fetchone()
         assert row is not None
-        levels[(move.sku, location)] = _level(row)
+        levels[(move.sku, location)] = level_of(row)
         if move.to_state is StockState.AVAILABLE:
             await cover(conn, levels, [(move.sku, location)], move.request_id)
         return levels[(move.sku, location)]
@@ -1139,7 +1145,7 @@ async def _apply_receipt(
     row = await cur.fetchone()
     assert row is not None
     key = (receipt.sku, receipt.location)
-    levels[key] = _level(row)
+    levels[key] = level_of(row)
     if units:
         await cover(conn, levels, [key], request_id)
     return _receipt(row), levels[key]
@@ -1248,12 +1254,11 @@ async def set_threshold(pool: AsyncPool, threshold: StockThreshold, record: Requ
         location = (
             await _location_in(conn, threshold.location, "threshold.location") if threshold.location else ""
         )
-        channel = ""
-        if threshold.channel:
-            found = await resolve_channels(conn, [threshold.channel])
-            if threshold.channel not in found:
-                raise not_found("channel", "threshold.channel", threshold.channel)
-            channel = found[threshold.channel].code
+        channel = (
+            (await _channel_in(conn, threshold.channel, "threshold.channel")).code
+            if threshold.channel
+            else ""
+        )
         await lock_and_reclaim(conn, [threshold.sku])
         params = {
             "sku": threshold.sku,

@@ -25,8 +25,6 @@ log = structlog.get_logger(__name__)
 
 # How the listener's connection shows in pg_stat_activity.
 APPLICATION_NAME = "inventory_svc.stock_events"
-# The event feed's listener (inventory_svc/event_feed.py).
-EVENTS_APPLICATION_NAME = "inventory_svc.event_feed"
 ReadLevels = Callable[[list[str]], Awaitable[list[SkuLevels]]]
 
 

@@ -23,6 +23,7 @@ from sweeper.database import LazyPool
 from sweeper.expiry import prune_stock_events
 from tests.conftest import RunningInventory, make_settings, start_inventory
 from tests.support.builders import hold_request
+from tests.support.event_feed import settled_cursor
 from tests.support.grpc_helpers import failure, new_request_id
 
 DEADLINE = 30.0  # every stream ends by then, so a missing event fails the test, not the run
@@ -57,21 +58,6 @@ def adjust(inventory: RunningInventory, sku: str, delta: int, location: str = ""
             location=location,
         )
     )
-
-
-def last_cursor(db: psycopg.Connection) -> int:
-    """The last cursor given once every committed event has one."""
-    deadline = time.monotonic() + 10
-    while True:
-        row = db.execute(
-            "SELECT (SELECT last_position FROM stock_event_cursor),"
-            " (SELECT count(*) FROM stock_events"
-            " WHERE serial >= (SELECT scan_from FROM stock_event_cursor) AND position IS NULL)"
-        ).fetchone()
-        assert row is not None
-        if row[1] == 0 or time.monotonic() > deadline:
-            return int(row[0])
-        time.sleep(0.05)
 
 
 def ledger_ids(db: psycopg.Connection, events: list[pb.StockEvent]) -> list[int]:
@@ -122,7 +108,7 @@ def test_every_change_is_one_event_with_the_levels_after(inventory, db) -> None:
 
 def test_a_consumer_resumed_at_its_cursor_gets_every_event_once(inventory, db) -> None:
     sku = inventory.client.sku(on_hand=100)
-    start = last_cursor(db)
+    start = settled_cursor(db)
     for delta in range(1, 11):
         adjust(inventory, sku, delta)
 
@@ -148,7 +134,7 @@ def test_a_transaction_committing_late_is_never_skipped(inventory, db, database_
     tailing all along gets every event, the late one after those committed before it."""
     skus = [inventory.client.sku(on_hand=1000) for _ in range(16)]
     late_sku = inventory.client.sku(on_hand=1000)
-    start = last_cursor(db)
+    start = settled_cursor(db)
     consumer = Consumer(inventory, after=start, skus=[*skus, late_sku])
 
     late = psycopg.connect(database_url)
@@ -204,7 +190,7 @@ def test_a_transaction_committing_late_is_never_skipped(inventory, db, database_
 
 def test_filters(inventory, db) -> None:
     a, b = inventory.client.sku(on_hand=5), inventory.client.sku(on_hand=5)
-    start = last_cursor(db)
+    start = settled_cursor(db)
     inventory.client.hold({a: 1, b: 1})
     adjust(inventory, a, 2)
     adjust(inventory, b, 3)
@@ -222,9 +208,9 @@ def test_filters(inventory, db) -> None:
 
 def test_a_cursor_older_than_the_retention_is_out_of_range(inventory, db, database_url) -> None:
     sku = inventory.client.sku(on_hand=5)
-    start = last_cursor(db)
+    start = settled_cursor(db)
     adjust(inventory, sku, 1)
-    last = last_cursor(db)
+    last = settled_cursor(db)
     lazy = LazyPool(make_settings(database_url).database)
     try:
         pruned = prune_stock_events(
@@ -260,7 +246,7 @@ def set_threshold(inventory: RunningInventory, sku: str, low_stock_at: int, loca
 def test_thresholds_give_one_event_per_crossing_under_concurrent_holds(inventory, db) -> None:
     sku = inventory.client.sku(on_hand=20)
     set_threshold(inventory, sku, 5)
-    start = last_cursor(db)
+    start = settled_cursor(db)
     holds: list[str] = []
     lock = threading.Lock()
 
@@ -337,7 +323,7 @@ def test_a_channel_threshold_gives_one_event_per_crossing_of_its_total(inventory
             threshold=pb.StockThreshold(sku=sku, channel=channel.id, low_stock_at=5),
         )
     )
-    start = last_cursor(db)
+    start = settled_cursor(db)
     holds: list[str] = []
     lock = threading.Lock()
 
@@ -381,7 +367,7 @@ def test_a_location_override_beats_the_variant_default(inventory, db) -> None:
     sku = inventory.client.sku(on_hand=10)
     set_threshold(inventory, sku, 8)
     set_threshold(inventory, sku, 2, location="default")
-    start = last_cursor(db)
+    start = settled_cursor(db)
     adjust(inventory, sku, -7)  # 3 available: below 8, above the override's 2
     adjust(inventory, sku, -1)  # 2: the override's crossing
     consumer = Consumer(inventory, after=start, skus=[sku])
@@ -395,11 +381,11 @@ def test_a_location_override_beats_the_variant_default(inventory, db) -> None:
 
 def test_watch_stock_levels_resumes_after_a_cursor(inventory, db) -> None:
     a, b, c = (inventory.client.sku(on_hand=10) for _ in range(3))
-    start = last_cursor(db)
+    start = settled_cursor(db)
     adjust(inventory, a, 1)
     adjust(inventory, b, 2)
     adjust(inventory, a, 3)
-    last_cursor(db)  # every change positioned: the replay below has them all
+    settled_cursor(db)  # every change positioned: the replay below has them all
 
     def watch(after: int) -> Iterator[pb.WatchStockLevelsResponse]:
         """The levels, without the messages that only report progress."""
@@ -462,7 +448,7 @@ def test_two_replicas_sequence_one_feed(inventory, db, database_url) -> None:
     other = start_inventory(make_settings(database_url))
     try:
         skus = [inventory.client.sku(on_hand=100) for _ in range(8)]
-        start = last_cursor(db)
+        start = settled_cursor(db)
 
         def write(server: RunningInventory, sku: str) -> None:
             for _ in range(10):
@@ -494,7 +480,7 @@ def test_pruning_keeps_everything_from_the_first_young_event_on(inventory, db, d
     sku = inventory.client.sku(on_hand=1)
     for _ in range(5):
         adjust(inventory, sku, 1)
-    last_cursor(db)
+    settled_cursor(db)
     rows = db.execute("SELECT position FROM stock_events WHERE sku = %s ORDER BY position", (sku,)).fetchall()
     positions = [r[0] for r in rows]
     # The first two and the fourth are a day old; the third is young, so it and all after it stay.
@@ -522,5 +508,5 @@ def test_pruning_keeps_everything_from_the_first_young_event_on(inventory, db, d
 
 def test_the_audit_finds_one_event_per_ledger_row_and_dense_cursors(inventory, db, database_url) -> None:
     """Run last in the module: after every write and prune above."""
-    last_cursor(db)
+    settled_cursor(db)
     assert find_breaches(database_url) == {}
